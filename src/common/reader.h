@@ -1,0 +1,171 @@
+/*
+ * reader.h - the one bounds-checked reader for untrusted bytes.
+ *
+ * Every byte of a packet, a payload or a capture-derived buffer is read
+ * through a struct reader. A read past the end never touches memory: it
+ * returns 0 (or NULL) and sets the sticky `err` flag, so a parser may read a
+ * whole header and test `rd_ok()` once.
+ *
+ *   struct reader r;
+ *   rd_init(&r, data, len);
+ *   uint8_t  vihl = rd_u8(&r);
+ *   uint16_t tot  = rd_be16(&r);
+ *   if (!rd_ok(&r)) return DROP_IPV4_TRUNCATED;
+ *
+ * Everything here is static inline so the hot path pays no call.
+ */
+#ifndef OFFPORT_COMMON_READER_H
+#define OFFPORT_COMMON_READER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct reader {
+	const uint8_t *p; /* start of the readable window */
+	size_t len;       /* bytes in the window */
+	size_t off;       /* next byte to read, always <= len */
+	bool err;         /* sticky: set by any read past the end */
+};
+
+static inline void rd_init(struct reader *r, const uint8_t *p, size_t len)
+{
+	r->p = p;
+	r->len = p ? len : 0;
+	r->off = 0;
+	r->err = false;
+}
+
+static inline bool rd_ok(const struct reader *r) { return !r->err; }
+
+static inline size_t rd_remaining(const struct reader *r) { return r->len - r->off; }
+
+static inline size_t rd_offset(const struct reader *r) { return r->off; }
+
+/* True when n more bytes can be read. Does not set err. */
+static inline bool rd_has(const struct reader *r, size_t n) { return n <= r->len - r->off; }
+
+static inline bool rd_need_(struct reader *r, size_t n)
+{
+	if (r->err || n > r->len - r->off) {
+		r->err = true;
+		return false;
+	}
+	return true;
+}
+
+static inline uint8_t rd_u8(struct reader *r)
+{
+	if (!rd_need_(r, 1))
+		return 0;
+	return r->p[r->off++];
+}
+
+static inline uint16_t rd_be16(struct reader *r)
+{
+	if (!rd_need_(r, 2))
+		return 0;
+	const uint8_t *b = r->p + r->off;
+	r->off += 2;
+	return (uint16_t)((unsigned)b[0] << 8 | b[1]);
+}
+
+static inline uint16_t rd_le16(struct reader *r)
+{
+	if (!rd_need_(r, 2))
+		return 0;
+	const uint8_t *b = r->p + r->off;
+	r->off += 2;
+	return (uint16_t)((unsigned)b[1] << 8 | b[0]);
+}
+
+static inline uint32_t rd_be24(struct reader *r)
+{
+	if (!rd_need_(r, 3))
+		return 0;
+	const uint8_t *b = r->p + r->off;
+	r->off += 3;
+	return (uint32_t)b[0] << 16 | (uint32_t)b[1] << 8 | b[2];
+}
+
+static inline uint32_t rd_be32(struct reader *r)
+{
+	if (!rd_need_(r, 4))
+		return 0;
+	const uint8_t *b = r->p + r->off;
+	r->off += 4;
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+static inline uint32_t rd_le32(struct reader *r)
+{
+	if (!rd_need_(r, 4))
+		return 0;
+	const uint8_t *b = r->p + r->off;
+	r->off += 4;
+	return (uint32_t)b[3] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[1] << 8 | b[0];
+}
+
+/* Returns a pointer to the next n bytes and consumes them, or NULL (err set). */
+static inline const uint8_t *rd_bytes(struct reader *r, size_t n)
+{
+	if (!rd_need_(r, n))
+		return NULL;
+	const uint8_t *b = r->p + r->off;
+	r->off += n;
+	return b;
+}
+
+static inline void rd_skip(struct reader *r, size_t n) { (void)rd_bytes(r, n); }
+
+/* Copies n bytes into dst; on overrun dst is zero-filled and err set. */
+static inline void rd_copy(struct reader *r, void *dst, size_t n)
+{
+	const uint8_t *b = rd_bytes(r, n);
+	uint8_t *d = dst;
+	for (size_t i = 0; i < n; i++)
+		d[i] = b ? b[i] : 0;
+}
+
+/* Byte at offset `at` from the current position without consuming; 0 and
+ * false when absent (err is not set: peeking is a question, not a read). */
+static inline bool rd_peek_u8(const struct reader *r, size_t at, uint8_t *out)
+{
+	if (at >= r->len - r->off) {
+		*out = 0;
+		return false;
+	}
+	*out = r->p[r->off + at];
+	return true;
+}
+
+/* The rest of the window, consumed. Never NULL-dereferenced: len may be 0. */
+static inline const uint8_t *rd_rest(struct reader *r, size_t *n)
+{
+	*n = r->len - r->off;
+	const uint8_t *b = r->p + r->off;
+	r->off = r->len;
+	return b;
+}
+
+/* A sub-reader over the next n bytes (consumed from r). When fewer remain,
+ * r's err is set and the sub-reader is empty with err set. */
+static inline struct reader rd_sub(struct reader *r, size_t n)
+{
+	struct reader s;
+	const uint8_t *b = rd_bytes(r, n);
+	rd_init(&s, b, b ? n : 0);
+	s.err = (b == NULL);
+	return s;
+}
+
+/* Shrinks the window so that at most n bytes remain after the current
+ * position (used when a header's length field says the payload ends before
+ * the captured frame does, e.g. Ethernet padding). Never grows it. */
+static inline void rd_limit(struct reader *r, size_t n)
+{
+	if (n < r->len - r->off)
+		r->len = r->off + n;
+}
+
+#endif

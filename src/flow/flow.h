@@ -1,0 +1,166 @@
+/*
+ * flow.h - the bounded flow table.
+ *
+ * A flow is a TCP or UDP conversation keyed by (IP version, protocol, both
+ * addresses and ports, VLAN id, tunnel type and id), the same in both
+ * directions. The table is allocated once at flow_table_init() with a fixed
+ * maximum; entries and hash buckets are touched only when used, so memory
+ * grows with the flows actually seen and never past the maximum. A full
+ * table evicts the least recently seen flow and counts it.
+ *
+ * Orientation: the SYN decides the client. Without one (mid-stream TCP,
+ * UDP) a heuristic decides and the flow is marked guessed:
+ *   1. a SYN+ACK as the first packet: its receiver is the client;
+ *   2. one port below 1024 and the other not: the low port is the server;
+ *   3. one port in the dynamic range (>= 49152) and the other below it: the
+ *      lower port is the server;
+ *   4. otherwise the sender of the first packet is the client.
+ *
+ * Time is capture time (packet timestamps); it never goes backwards here:
+ * an older timestamp is treated as "now" for counters but does not expire
+ * anything.
+ */
+#ifndef OFFPORT_FLOW_FLOW_H
+#define OFFPORT_FLOW_FLOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "decode/decode.h"
+
+/* Direction of a packet relative to the flow's orientation. */
+enum flow_dir { DIR_TO_SERVER = 0, DIR_TO_CLIENT = 1 };
+
+enum flow_state {
+	FLOW_NEW,         /* TCP: SYN seen, not yet answered; UDP: one side only */
+	FLOW_ESTABLISHED, /* TCP: handshake done or data seen; UDP: both sides spoke */
+	FLOW_CLOSING,     /* TCP: FIN from one side */
+	FLOW_CLOSED,      /* TCP: FIN from both sides, or RST */
+	FLOW_STATE__COUNT
+};
+
+enum flow_orient {
+	ORIENT_SYN,          /* client sent the SYN */
+	ORIENT_SYNACK,       /* guessed from a SYN+ACK without its SYN */
+	ORIENT_PORT,         /* guessed from the ports (rules 2 and 3) */
+	ORIENT_FIRST_PACKET, /* guessed: first sender is the client */
+	ORIENT__COUNT
+};
+
+/* Why a flow ended (was handed to the end callback). */
+enum flow_end {
+	FLOW_END_NONE = 0, /* still open */
+	FLOW_END_FIN,      /* both FINs seen, closing timeout passed or reused */
+	FLOW_END_RST,      /* RST seen, closing timeout passed or reused */
+	FLOW_END_TIMEOUT,  /* idle longer than its state's timeout */
+	FLOW_END_EVICTED,  /* table full: least recently seen flow made room */
+	FLOW_END_EOF,      /* still open when the input ended */
+	FLOW_END__COUNT
+};
+
+const char *flow_state_name(enum flow_state s);
+const char *flow_orient_name(enum flow_orient o);
+const char *flow_end_name(enum flow_end e);
+/* True for every orientation but ORIENT_SYN. */
+static inline bool flow_orient_guessed(uint8_t o) { return o != ORIENT_SYN; }
+
+#define FLOW_NONE UINT32_MAX
+
+struct flow {
+	/* oriented endpoints */
+	uint8_t cli_ip[16], srv_ip[16];
+	uint16_t cli_port, srv_port;
+	uint8_t ip_version, proto;
+	uint8_t state;       /* enum flow_state */
+	uint8_t orient;      /* enum flow_orient */
+	uint8_t end_reason;  /* enum flow_end */
+	uint8_t fin_seen;    /* bit DIR_TO_SERVER / DIR_TO_CLIENT */
+	uint8_t tcp_flags[2]; /* union of flags seen per direction */
+	uint8_t syn_seen;    /* bit per enum flow_dir: a SYN was seen, syn_seq valid */
+	uint32_t syn_seq[2]; /* sequence number of each direction's SYN */
+	uint16_t vlan_id;
+	uint64_t flow_id;    /* stable 51-bit id, deterministic for the same input */
+	uint64_t first_ts_us, last_ts_us;
+	uint64_t pkts[2], bytes[2]; /* per enum flow_dir; bytes = frame wire lengths */
+	/* owned by the caller's pipeline (stream slot, first-bytes lengths, ...) */
+	uint32_t user_slot;
+	uint32_t user_len[2];
+	struct tunnel_info tunnel;
+	/* table links, private to flow.c */
+	uint32_t hnext;
+	uint32_t lprev, lnext;
+	uint8_t lclass;
+	uint32_t hash;
+};
+
+struct flow_config {
+	uint32_t max_flows;
+	uint64_t tcp_new_timeout_us;         /* SYN sent, no answer yet */
+	uint64_t tcp_established_timeout_us;
+	uint64_t tcp_closing_timeout_us;     /* one FIN seen */
+	uint64_t tcp_closed_timeout_us;      /* both FINs or RST: linger for stragglers */
+	uint64_t udp_timeout_us;
+	uint64_t seed;                       /* hash seed; 0 = random */
+};
+
+/* Default values, documented in the man page. */
+void flow_config_defaults(struct flow_config *cfg);
+
+struct flow_stats {
+	uint64_t created;
+	uint64_t created_tcp, created_udp;
+	uint64_t ended[FLOW_END__COUNT];
+	uint64_t orient[ORIENT__COUNT];
+	uint64_t reused;        /* a closed flow's 5-tuple reopened by a new SYN */
+	uint64_t active;        /* currently in the table */
+	uint64_t peak_active;
+};
+
+/* Called for every flow that leaves the table, before its entry is reused.
+ * f->end_reason tells why. */
+typedef void (*flow_end_fn)(void *ctx, struct flow *f);
+
+struct flow_table {
+	struct flow_config cfg;
+	struct flow_stats stats;
+	flow_end_fn on_end;
+	void *on_end_ctx;
+	/* private */
+	struct flow *entries;
+	uint32_t *buckets;
+	uint32_t nbuckets_mask;
+	uint32_t high_water;   /* entries[0..high_water) have been used */
+	uint32_t free_head;
+	uint32_t lru_head[4], lru_tail[4];
+	uint64_t seed;
+	uint64_t now_us;
+	uint64_t next_expire_us;
+};
+
+int flow_table_init(struct flow_table *ft, const struct flow_config *cfg, flow_end_fn on_end,
+                    void *ctx, char *err, size_t errlen);
+void flow_table_free(struct flow_table *ft);
+
+/* Finds or creates the flow of a TCP or UDP packet, updates its counters,
+ * TCP state and last-seen time, and sets *dir. May end other flows through
+ * the callback (eviction, a reused 5-tuple, expiry). *created is set when
+ * the packet opened a new flow. Never returns NULL. */
+struct flow *flow_packet(struct flow_table *ft, const struct packet *pkt, uint32_t wire_len,
+                         enum flow_dir *dir, bool *created);
+
+/* Ends every flow idle past its state's timeout at capture time now_us.
+ * flow_packet calls it itself at most once per capture second. */
+void flow_expire(struct flow_table *ft, uint64_t now_us);
+
+/* Ends every flow still in the table with FLOW_END_EOF. */
+void flow_flush(struct flow_table *ft);
+
+/* Index of a flow in the table, stable for its lifetime (for per-flow side
+ * tables sized max_flows). */
+static inline uint32_t flow_index(const struct flow_table *ft, const struct flow *f)
+{
+	return (uint32_t)(f - ft->entries);
+}
+
+#endif
