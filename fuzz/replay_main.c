@@ -99,6 +99,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "replay: no inputs found\n");
 		rc = 1;
 	}
-	printf("replayed %u inputs: %u passed, 0 failed\n", count, count);
+	printf("replayed %u inputs\nreplay: %u passed, 0 failed\n", count, count);
 	return rc;
 }

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# quickstart.sh - installs what is missing, builds offport and runs it on
+# the bundled sample capture.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/setup.sh"
+"$root/scripts/build.sh" release
+echo
+echo "\$ offport -r samples/sample.pcap"
+"$root/build/release/offport" -r "$root/samples/sample.pcap"
+echo
+echo "\$ offport --json -r samples/sample.pcap | head -3"
+"$root/build/release/offport" --json -r "$root/samples/sample.pcap" | head -3

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# test.sh - installs what is missing, builds with -Werror and runs the whole
+# suite, then builds with AddressSanitizer + UndefinedBehaviorSanitizer and
+# runs the whole suite again, then runs each fuzz harness briefly.
+# FUZZ_SECONDS (default 20) sets the time per harness; 0 skips fuzzing.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+jobs=$(nproc)
+"$root/scripts/setup.sh"
+
+echo "== release build, -Werror"
+"$root/scripts/build.sh" release
+echo "== test suite (release)"
+(cd "$root/build/release" && ctest --output-on-failure -j"$jobs")
+
+echo "== ASan+UBSan build"
+"$root/scripts/build.sh" asan
+echo "== test suite (ASan+UBSan)"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd "$root/build/asan" && ctest --output-on-failure -j"$jobs")
+
+secs=${FUZZ_SECONDS:-20}
+if [ "$secs" -gt 0 ]; then
+	echo "== fuzzing, ${secs}s per harness (clang libFuzzer)"
+	"$root/scripts/build.sh" fuzz
+	"$root/scripts/fuzz.sh" "$secs"
+fi
+echo "== all tests passed"

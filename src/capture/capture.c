@@ -1,0 +1,161 @@
+/*
+ * capture.c - libpcap behind struct capture.
+ *
+ * Files are opened with microsecond timestamp precision: libpcap converts
+ * nanosecond files itself, so every source hands out the same unit.
+ */
+#include "capture/capture.h"
+
+#include <pcap/pcap.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen,
+                                                          const char *fmt, ...)
+{
+	va_list ap;
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+int capture_open_file(struct capture *c, const char *path, char *err, size_t errlen)
+{
+	char ebuf[PCAP_ERRBUF_SIZE] = "";
+	memset(c, 0, sizeof *c);
+	c->name = strcmp(path, "-") == 0 ? "(stdin)" : path;
+	c->p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
+	if (!c->p) {
+		set_err(err, errlen, "%s: %s", c->name, ebuf);
+		return -1;
+	}
+	c->dlt = pcap_datalink(c->p);
+	return 0;
+}
+
+int capture_open_live(struct capture *c, const char *ifname, const struct capture_live_opts *o,
+                      char *err, size_t errlen)
+{
+	char ebuf[PCAP_ERRBUF_SIZE] = "";
+	memset(c, 0, sizeof *c);
+	c->name = ifname;
+	c->live = true;
+	c->p = pcap_create(ifname, ebuf);
+	if (!c->p) {
+		set_err(err, errlen, "%s: %s", ifname, ebuf);
+		return -1;
+	}
+	pcap_set_snaplen(c->p, o->snaplen);
+	pcap_set_promisc(c->p, o->promisc ? 1 : 0);
+	pcap_set_timeout(c->p, o->timeout_ms);
+	if (o->buffer_bytes > 0)
+		pcap_set_buffer_size(c->p, o->buffer_bytes);
+	pcap_set_tstamp_precision(c->p, PCAP_TSTAMP_PRECISION_MICRO);
+	int rc = pcap_activate(c->p);
+	if (rc < 0) {
+		const char *why = rc == PCAP_ERROR ? pcap_geterr(c->p) : pcap_statustostr(rc);
+		if (rc == PCAP_ERROR_NO_SUCH_DEVICE || rc == PCAP_ERROR_PERM_DENIED) {
+			const char *detail = pcap_geterr(c->p);
+			if (detail && *detail)
+				why = detail;
+		}
+		set_err(err, errlen, "%s: cannot capture: %s", ifname, why);
+		pcap_close(c->p);
+		c->p = NULL;
+		return -1;
+	}
+	c->dlt = pcap_datalink(c->p);
+	return 0;
+}
+
+int capture_set_filter(struct capture *c, const char *expr, char *err, size_t errlen)
+{
+	struct bpf_program prog;
+	if (!expr || !*expr)
+		return 0;
+	if (pcap_compile(c->p, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+		set_err(err, errlen, "bad filter expression: %s", pcap_geterr(c->p));
+		return -1;
+	}
+	int rc = pcap_setfilter(c->p, &prog);
+	pcap_freecode(&prog);
+	if (rc != 0) {
+		set_err(err, errlen, "%s: cannot set filter: %s", c->name, pcap_geterr(c->p));
+		return -1;
+	}
+	return 0;
+}
+
+enum capture_status capture_next(struct capture *c, struct capture_pkt *pkt, char *err,
+                                 size_t errlen)
+{
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	if (c->stop)
+		return CAPTURE_STOPPED;
+	int rc = pcap_next_ex(c->p, &h, &data);
+	switch (rc) {
+	case 1:
+		pkt->ts_us = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
+		pkt->caplen = h->caplen;
+		pkt->wirelen = h->len < h->caplen ? h->caplen : h->len;
+		pkt->data = data;
+		c->packets++;
+		c->bytes += pkt->wirelen;
+		return CAPTURE_PACKET;
+	case 0:
+		return c->stop ? CAPTURE_STOPPED : CAPTURE_TIMEOUT;
+	case PCAP_ERROR_BREAK:
+		return c->live || c->stop ? CAPTURE_STOPPED : CAPTURE_EOF;
+	default:
+		set_err(err, errlen, "%s", pcap_geterr(c->p));
+		return CAPTURE_BROKEN;
+	}
+}
+
+void capture_stop(struct capture *c)
+{
+	c->stop = 1;
+	if (c->p)
+		pcap_breakloop(c->p);
+}
+
+bool capture_kernel_stats(struct capture *c, uint64_t *received, uint64_t *dropped,
+                          uint64_t *if_dropped)
+{
+	struct pcap_stat st;
+	if (!c->live || !c->p || pcap_stats(c->p, &st) != 0)
+		return false;
+	*received = st.ps_recv;
+	*dropped = st.ps_drop;
+	*if_dropped = st.ps_ifdrop;
+	return true;
+}
+
+long capture_file_offset(struct capture *c)
+{
+	if (c->live || !c->p)
+		return -1;
+	FILE *f = pcap_file(c->p);
+	if (!f || f == stdin)
+		return -1;
+	return ftell(f);
+}
+
+void capture_close(struct capture *c)
+{
+	if (c->p)
+		pcap_close(c->p);
+	c->p = NULL;
+}
+
+const char *capture_dlt_name(int dlt)
+{
+	const char *n = pcap_datalink_val_to_name(dlt);
+	return n ? n : "unknown";
+}
+
+const char *capture_lib_version(void) { return pcap_lib_version(); }

@@ -1,0 +1,54 @@
+/*
+ * engine.h - the pipeline: decode -> flow -> stream -> output, one packet
+ * at a time, with the final accounting.
+ */
+#ifndef OFFPORT_CLI_ENGINE_H
+#define OFFPORT_CLI_ENGINE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "capture/capture.h"
+#include "decode/decode.h"
+#include "flow/flow.h"
+#include "output/json.h"
+#include "output/report.h"
+#include "stream/stream.h"
+
+struct engine_config {
+	struct decode_config decode;
+	struct flow_config flow;
+	struct stream_config stream;
+	FILE *json_out;   /* EVE JSON lines go here; NULL = no flow records */
+};
+
+/* Defaults for every bound (documented in offport(8)). */
+void engine_config_defaults(struct engine_config *cfg);
+
+struct engine {
+	struct engine_config cfg;
+	struct decoder dec;
+	struct flow_table flows;
+	struct stream_pool streams;
+	struct run_totals totals;
+	int write_errno;  /* first output write error, 0 = none */
+	struct json json; /* record buffer */
+};
+
+/* Returns 0, or -1 with a message. */
+int engine_init(struct engine *e, const struct engine_config *cfg, char *err, size_t errlen);
+void engine_free(struct engine *e);
+
+/* One captured frame of link type dlt. */
+void engine_packet(struct engine *e, int dlt, const struct capture_pkt *pkt);
+
+/* Capture time has moved on without packets (live capture). */
+void engine_tick(struct engine *e, uint64_t now_us);
+
+/* End of all input: reassembly and flows still open are flushed. */
+void engine_finish(struct engine *e);
+
+/* Writes the final stats record (JSON). Returns 0 or -1 on a write error. */
+int engine_write_stats(struct engine *e);
+
+#endif

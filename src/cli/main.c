@@ -1,0 +1,431 @@
+/*
+ * main.c - the offport command: options, inputs, signals, exit status.
+ *
+ * Exit status (offport(8), EXIT STATUS):
+ *   0  every input was read to its end and the output written;
+ *   1  an error stopped the run: an input that cannot be opened, an
+ *      unsupported link type, a bad filter, a write error on the output;
+ *   2  the command line is wrong;
+ *   3  an input capture is damaged: what could be read was processed and
+ *      reported, and the message names the file and the offset.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "capture/capture.h"
+#include "cli/engine.h"
+#include "decode/decode.h"
+
+enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2, EXIT_DAMAGED = 3 };
+
+#define MAX_INPUTS 256
+
+static const char usage_text[] =
+    "usage: offport [-hV] [--json] [-r file]... [-i interface] [options] [expression]\n";
+
+static const char help_text[] =
+    "offport - find traffic using a protocol on a port it does not belong to\n"
+    "(MITRE ATT&CK T1571 Non-Standard Port)\n"
+    "\n"
+    "usage: offport [-hV] [--json] [-r file]... [-i interface] [options] [expression]\n"
+    "\n"
+    "Input (one of):\n"
+    "  -r, --read FILE          read a pcap or pcapng capture; '-' reads standard\n"
+    "                           input; repeat to read several files in order\n"
+    "  -i, --interface IFACE    capture live from a network interface\n"
+    "  expression               a BPF filter, as tcpdump takes it (pcap-filter(7))\n"
+    "\n"
+    "Output:\n"
+    "      --json               write EVE JSON lines to standard output: one flow\n"
+    "                           record per flow as it ends, then a stats record\n"
+    "                           (default: a short human-readable summary)\n"
+    "\n"
+    "Bounds:\n"
+    "      --max-flows N        flows tracked at once (default 262144); a full\n"
+    "                           table evicts the least recently seen flow\n"
+    "      --first-bytes N      bytes kept per direction for identification\n"
+    "                           (default 4096, 64 to 1048576)\n"
+    "      --stream-slots N     flows whose first bytes are collected at once\n"
+    "                           (default 16384)\n"
+    "      --frag-max N         IP datagrams reassembled at once (default 1024)\n"
+    "      --frag-timeout S     seconds to complete a fragmented datagram (default 30)\n"
+    "      --timeout-tcp-new S          SYN sent, no answer (default 30)\n"
+    "      --timeout-tcp-established S  established TCP idle (default 600)\n"
+    "      --timeout-tcp-closing S      one FIN seen (default 120)\n"
+    "      --timeout-tcp-closed S       both FINs or a RST seen (default 10)\n"
+    "      --timeout-udp S              UDP idle (default 60)\n"
+    "      --seed N             flow hash seed (default: random)\n"
+    "\n"
+    "Live capture:\n"
+    "  -s, --snaplen N          bytes captured per packet (default 262144)\n"
+    "  -p, --no-promisc         do not put the interface in promiscuous mode\n"
+    "      --buffer-size KIB    kernel capture buffer in KiB (default: libpcap's)\n"
+    "\n"
+    "  -h, --help               show this help\n"
+    "  -V, --version            show the version\n"
+    "\n"
+    "Exit status: 0 success, 1 error, 2 usage error, 3 damaged input.\n"
+    "See offport(8).\n";
+
+enum {
+	OPT_JSON = 256,
+	OPT_MAX_FLOWS,
+	OPT_FIRST_BYTES,
+	OPT_STREAM_SLOTS,
+	OPT_FRAG_MAX,
+	OPT_FRAG_TIMEOUT,
+	OPT_TO_TCP_NEW,
+	OPT_TO_TCP_EST,
+	OPT_TO_TCP_CLOSING,
+	OPT_TO_TCP_CLOSED,
+	OPT_TO_UDP,
+	OPT_SEED,
+	OPT_BUFFER_SIZE,
+};
+
+static const struct option long_opts[] = {
+    {"read", required_argument, NULL, 'r'},
+    {"interface", required_argument, NULL, 'i'},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
+    {"first-bytes", required_argument, NULL, OPT_FIRST_BYTES},
+    {"stream-slots", required_argument, NULL, OPT_STREAM_SLOTS},
+    {"frag-max", required_argument, NULL, OPT_FRAG_MAX},
+    {"frag-timeout", required_argument, NULL, OPT_FRAG_TIMEOUT},
+    {"timeout-tcp-new", required_argument, NULL, OPT_TO_TCP_NEW},
+    {"timeout-tcp-established", required_argument, NULL, OPT_TO_TCP_EST},
+    {"timeout-tcp-closing", required_argument, NULL, OPT_TO_TCP_CLOSING},
+    {"timeout-tcp-closed", required_argument, NULL, OPT_TO_TCP_CLOSED},
+    {"timeout-udp", required_argument, NULL, OPT_TO_UDP},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"snaplen", required_argument, NULL, 's'},
+    {"no-promisc", no_argument, NULL, 'p'},
+    {"buffer-size", required_argument, NULL, OPT_BUFFER_SIZE},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+static struct capture *volatile g_current; /* the capture a signal stops */
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	g_stop = 1;
+	struct capture *c = g_current;
+	if (c)
+		capture_stop(c);
+}
+
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "offport: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n%sTry 'offport --help'.\n", usage_text);
+	return EXIT_USAGE;
+}
+
+/* Parses a whole decimal number in [min, max]; false on anything else. */
+static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	if (!s || !*s || *s == '-' || *s == '+')
+		return false;
+	errno = 0;
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+struct opts {
+	const char *reads[MAX_INPUTS];
+	int nreads;
+	const char *iface;
+	bool json;
+	struct engine_config ecfg;
+	struct capture_live_opts live;
+	char filter[8192];
+};
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	uint64_t v;
+	int c;
+	memset(o, 0, sizeof *o);
+	engine_config_defaults(&o->ecfg);
+	o->live.snaplen = 262144;
+	o->live.promisc = true;
+	o->live.timeout_ms = 100;
+	/* "+" stops at the first operand, so a filter such as "tcp port 80"
+	 * is never taken for options (as tcpdump does). */
+	while ((c = getopt_long(argc, argv, "+r:i:s:phV", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			if (o->nreads == MAX_INPUTS)
+				return usage_error("too many -r inputs (at most %s)", "256");
+			o->reads[o->nreads++] = optarg;
+			break;
+		case 'i':
+			if (o->iface)
+				return usage_error("only one -i interface may be given (%s)", optarg);
+			o->iface = optarg;
+			break;
+		case OPT_JSON:
+			o->json = true;
+			break;
+		case 's':
+			if (!parse_u64(optarg, 64, 262144, &v))
+				return usage_error("--snaplen wants a number from 64 to 262144, not '%s'",
+				                   optarg);
+			o->live.snaplen = (int)v;
+			break;
+		case 'p':
+			o->live.promisc = false;
+			break;
+		case OPT_BUFFER_SIZE:
+			if (!parse_u64(optarg, 1, 4194304, &v))
+				return usage_error("--buffer-size wants KiB from 1 to 4194304, not '%s'",
+				                   optarg);
+			o->live.buffer_bytes = (int)(v * 1024u > INT_MAX ? INT_MAX : v * 1024u);
+			break;
+		case OPT_MAX_FLOWS:
+			if (!parse_u64(optarg, 1, 1u << 28, &v))
+				return usage_error("--max-flows wants a number from 1 to 268435456, not '%s'",
+				                   optarg);
+			o->ecfg.flow.max_flows = (uint32_t)v;
+			break;
+		case OPT_FIRST_BYTES:
+			if (!parse_u64(optarg, 64, 1u << 20, &v))
+				return usage_error("--first-bytes wants a number from 64 to 1048576, not '%s'",
+				                   optarg);
+			o->ecfg.stream.cap = (uint32_t)v;
+			break;
+		case OPT_STREAM_SLOTS:
+			if (!parse_u64(optarg, 1, 1u << 24, &v))
+				return usage_error("--stream-slots wants a number from 1 to 16777216, not '%s'",
+				                   optarg);
+			o->ecfg.stream.max_slots = (uint32_t)v;
+			break;
+		case OPT_FRAG_MAX:
+			if (!parse_u64(optarg, 1, 1u << 20, &v))
+				return usage_error("--frag-max wants a number from 1 to 1048576, not '%s'",
+				                   optarg);
+			o->ecfg.decode.frag_max = (uint32_t)v;
+			break;
+		case OPT_FRAG_TIMEOUT:
+		case OPT_TO_TCP_NEW:
+		case OPT_TO_TCP_EST:
+		case OPT_TO_TCP_CLOSING:
+		case OPT_TO_TCP_CLOSED:
+		case OPT_TO_UDP: {
+			if (!parse_u64(optarg, 1, 86400u * 365u, &v))
+				return usage_error("a timeout wants seconds from 1 to 31536000, not '%s'",
+				                   optarg);
+			uint64_t us = v * 1000000u;
+			if (c == OPT_FRAG_TIMEOUT)
+				o->ecfg.decode.frag_timeout_us = us;
+			else if (c == OPT_TO_TCP_NEW)
+				o->ecfg.flow.tcp_new_timeout_us = us;
+			else if (c == OPT_TO_TCP_EST)
+				o->ecfg.flow.tcp_established_timeout_us = us;
+			else if (c == OPT_TO_TCP_CLOSING)
+				o->ecfg.flow.tcp_closing_timeout_us = us;
+			else if (c == OPT_TO_TCP_CLOSED)
+				o->ecfg.flow.tcp_closed_timeout_us = us;
+			else
+				o->ecfg.flow.udp_timeout_us = us;
+			break;
+		}
+		case OPT_SEED:
+			if (!parse_u64(optarg, 1, UINT64_MAX, &v))
+				return usage_error("--seed wants a positive number, not '%s'", optarg);
+			o->ecfg.flow.seed = v;
+			break;
+		case 'h':
+			fputs(help_text, stdout);
+			exit(fflush(stdout) == 0 && !ferror(stdout) ? EXIT_OK : EXIT_ERROR);
+		case 'V':
+			printf("offport %s (%s)\n", OFFPORT_VERSION, capture_lib_version());
+			exit(fflush(stdout) == 0 && !ferror(stdout) ? EXIT_OK : EXIT_ERROR);
+		default:
+			fprintf(stderr, "%sTry 'offport --help'.\n", usage_text);
+			return EXIT_USAGE;
+		}
+	}
+	if (o->nreads && o->iface)
+		return usage_error("%s", "give either -r files or one -i interface, not both");
+	if (!o->nreads && !o->iface)
+		return usage_error("%s", "no input: give -r FILE or -i INTERFACE");
+	size_t len = 0;
+	for (int i = optind; i < argc; i++) {
+		size_t n = strlen(argv[i]);
+		if (len + n + 2 > sizeof o->filter)
+			return usage_error("%s", "the filter expression is too long");
+		if (len)
+			o->filter[len++] = ' ';
+		memcpy(o->filter + len, argv[i], n + 1);
+		len += n;
+	}
+	return -1; /* go on */
+}
+
+/* Opens one input, checks its link type and installs the filter. */
+static int open_input(struct capture *c, const struct opts *o, const char *name)
+{
+	char err[512];
+	const char *ltname;
+	int rc = o->iface ? capture_open_live(c, name, &o->live, err, sizeof err)
+	                  : capture_open_file(c, name, err, sizeof err);
+	if (rc != 0) {
+		fprintf(stderr, "offport: %s\n", err);
+		return -1;
+	}
+	if (!decode_linktype_supported(c->dlt, &ltname)) {
+		fprintf(stderr,
+		        "offport: %s: link type %d (%s) is not supported; offport reads %s\n",
+		        c->name, c->dlt, capture_dlt_name(c->dlt), decode_linktypes_help());
+		capture_close(c);
+		return -1;
+	}
+	if (capture_set_filter(c, o->filter, err, sizeof err) != 0) {
+		fprintf(stderr, "offport: %s\n", err);
+		capture_close(c);
+		return -1;
+	}
+	return 0;
+}
+
+static uint64_t wall_us(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+}
+
+/* Reads one input to its end. Returns EXIT_OK or EXIT_DAMAGED. */
+static int run_input(struct engine *e, struct capture *c)
+{
+	struct capture_pkt pkt;
+	char err[512];
+	int status = EXIT_OK;
+	g_current = c;
+	if (g_stop)
+		capture_stop(c);
+	for (;;) {
+		long before = capture_file_offset(c);
+		enum capture_status st = capture_next(c, &pkt, err, sizeof err);
+		if (st == CAPTURE_PACKET) {
+			engine_packet(e, c->dlt, &pkt);
+			if (e->write_errno)
+				break;
+			continue;
+		}
+		if (st == CAPTURE_TIMEOUT) {
+			engine_tick(e, wall_us());
+			continue;
+		}
+		if (st == CAPTURE_BROKEN) {
+			if (before >= 0)
+				fprintf(stderr,
+				        "offport: %s: damaged capture at byte offset %ld after %" PRIu64
+				        " packets: %s\n",
+				        c->name, before, c->packets, err);
+			else
+				fprintf(stderr, "offport: %s: damaged capture after %" PRIu64 " packets: %s\n",
+				        c->name, c->packets, err);
+			e->totals.inputs_damaged++;
+			status = EXIT_DAMAGED;
+		}
+		break; /* EOF, stopped or broken */
+	}
+	if (c->live) {
+		uint64_t rx, drop, ifdrop;
+		if (capture_kernel_stats(c, &rx, &drop, &ifdrop)) {
+			e->totals.kernel_valid = true;
+			e->totals.kernel_received = rx;
+			e->totals.kernel_dropped = drop;
+			e->totals.kernel_if_dropped = ifdrop;
+		}
+	}
+	g_current = NULL;
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	static struct opts o;
+	static struct capture caps[MAX_INPUTS];
+	char err[512];
+	int rc = parse_args(argc, argv, &o);
+	if (rc >= 0)
+		return rc;
+
+	/* Open every input first: a missing file or an unsupported link type
+	 * stops the run before any output is written. */
+	int ncaps = o.iface ? 1 : o.nreads;
+	for (int i = 0; i < ncaps; i++) {
+		if (open_input(&caps[i], &o, o.iface ? o.iface : o.reads[i]) != 0) {
+			for (int k = 0; k < i; k++)
+				capture_close(&caps[k]);
+			return EXIT_ERROR;
+		}
+	}
+
+	static char outbuf[1 << 20];
+	if (o.json) {
+		setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
+		o.ecfg.json_out = stdout;
+	}
+	struct engine *e = malloc(sizeof *e);
+	if (!e || engine_init(e, &o.ecfg, err, sizeof err) != 0) {
+		fprintf(stderr, "offport: %s\n", e ? err : "out of memory");
+		free(e);
+		return EXIT_ERROR;
+	}
+	e->totals.inputs = (uint32_t)ncaps;
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN); /* a closed pipe shows as a write error */
+
+	int status = EXIT_OK;
+	for (int i = 0; i < ncaps && !g_stop && !e->write_errno; i++) {
+		if (run_input(e, &caps[i]) == EXIT_DAMAGED)
+			status = EXIT_DAMAGED;
+	}
+	engine_finish(e);
+	if (o.json) {
+		engine_write_stats(e);
+	} else if (report_summary_text(stdout, &e->totals) != 0 && !e->write_errno) {
+		e->write_errno = errno ? errno : EIO;
+	}
+	if ((fflush(stdout) != 0 || ferror(stdout)) && !e->write_errno)
+		e->write_errno = errno ? errno : EIO;
+	if (e->write_errno) {
+		fprintf(stderr, "offport: error writing output: %s\n", strerror(e->write_errno));
+		status = EXIT_ERROR;
+	}
+	for (int i = 0; i < ncaps; i++)
+		capture_close(&caps[i]);
+	engine_free(e);
+	free(e);
+	return status;
+}

@@ -1,0 +1,48 @@
+/*
+ * json.h - a small JSON line writer.
+ *
+ * Records are built in a fixed buffer and written whole, one per line, so a
+ * reader never sees half a record. Keys are emitted in the order the caller
+ * writes them (fixed key order keeps golden files stable). Strings are
+ * escaped per RFC 8259; bytes that are not valid UTF-8 are written as
+ * \u00XX so that any input, however hostile, yields valid JSON.
+ */
+#ifndef OFFPORT_OUTPUT_JSON_H
+#define OFFPORT_OUTPUT_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define JSON_MAX_DEPTH 16
+#define JSON_BUF_SIZE 65536
+
+struct json {
+	char buf[JSON_BUF_SIZE];
+	size_t len;
+	int depth;
+	bool first[JSON_MAX_DEPTH]; /* no member written yet at this depth */
+	bool overflow;              /* the record did not fit: it is not written */
+};
+
+void json_begin(struct json *j);           /* starts a record: "{" */
+void json_obj(struct json *j, const char *key);   /* "key":{ (key NULL inside arrays) */
+void json_arr(struct json *j, const char *key);   /* "key":[ */
+void json_end_obj(struct json *j);
+void json_end_arr(struct json *j);
+void json_str(struct json *j, const char *key, const char *s);
+void json_strn(struct json *j, const char *key, const uint8_t *s, size_t n);
+void json_u64(struct json *j, const char *key, uint64_t v);
+void json_i64(struct json *j, const char *key, int64_t v);
+void json_double(struct json *j, const char *key, double v, int decimals);
+void json_bool(struct json *j, const char *key, bool v);
+
+/* Closes the record and writes it with a newline to f. Returns 0, -1 when
+ * the record overflowed the buffer (nothing written), -2 on a write error. */
+int json_emit(struct json *j, FILE *f);
+
+/* Formats a capture timestamp as Suricata does: 2024-05-01T10:12:34.123456+0000 */
+void json_format_ts(uint64_t ts_us, char out[40]);
+
+#endif

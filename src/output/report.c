@@ -1,0 +1,310 @@
+/*
+ * report.c - EVE JSON records and the text summary.
+ *
+ * Field names follow Suricata's EVE format so that Filebeat, Elastic,
+ * Splunk and jq read offport's output unchanged; what Suricata has no field
+ * for lives under the "offport" key.
+ */
+#include "output/report.h"
+
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+void report_ip(uint8_t ipver, const uint8_t addr[16], char out[46])
+{
+	if (!inet_ntop(ipver == 6 ? AF_INET6 : AF_INET, addr, out, 46))
+		snprintf(out, 46, "?");
+}
+
+static const char *proto_name(uint8_t proto)
+{
+	switch (proto) {
+	case 6:
+		return "TCP";
+	case 17:
+		return "UDP";
+	default:
+		return "IP";
+	}
+}
+
+static uint64_t sum(const uint64_t *v, size_t n)
+{
+	uint64_t s = 0;
+	for (size_t i = 0; i < n; i++)
+		s += v[i];
+	return s;
+}
+
+bool report_accounted(const struct run_totals *t)
+{
+	uint64_t results = sum(t->decode->result, DECODE__COUNT);
+	uint64_t drops = sum(t->decode->drop, DROP__COUNT);
+	uint64_t ended = sum(t->flow->ended, FLOW_END__COUNT);
+	return results == t->packets && drops == t->decode->result[DECODE_MALFORMED] &&
+	       ended + t->flow->active == t->flow->created &&
+	       t->flows_reported == ended;
+}
+
+/* Suricata's "reason": timeout, forced or shutdown. */
+static const char *suricata_reason(uint8_t end)
+{
+	switch (end) {
+	case FLOW_END_EVICTED:
+		return "forced";
+	case FLOW_END_EOF:
+		return "shutdown";
+	default:
+		return "timeout";
+	}
+}
+
+static void tcp_flags_hex(uint8_t f, char out[3])
+{
+	static const char hex[] = "0123456789abcdef";
+	out[0] = hex[f >> 4];
+	out[1] = hex[f & 15];
+	out[2] = 0;
+}
+
+void report_flow_json(struct json *j, const struct flow *f, const uint32_t first_bytes[2],
+                      bool inspected)
+{
+	char ts[40], ip[46], hx[3];
+	json_begin(j);
+	json_format_ts(f->first_ts_us, ts);
+	json_str(j, "timestamp", ts);
+	json_u64(j, "flow_id", f->flow_id);
+	json_str(j, "event_type", "flow");
+	report_ip(f->ip_version, f->cli_ip, ip);
+	json_str(j, "src_ip", ip);
+	json_u64(j, "src_port", f->cli_port);
+	report_ip(f->ip_version, f->srv_ip, ip);
+	json_str(j, "dest_ip", ip);
+	json_u64(j, "dest_port", f->srv_port);
+	json_str(j, "proto", proto_name(f->proto));
+	if (f->vlan_id) {
+		json_arr(j, "vlan");
+		json_u64(j, NULL, f->vlan_id);
+		json_end_arr(j);
+	}
+	json_obj(j, "flow");
+	json_u64(j, "pkts_toserver", f->pkts[DIR_TO_SERVER]);
+	json_u64(j, "pkts_toclient", f->pkts[DIR_TO_CLIENT]);
+	json_u64(j, "bytes_toserver", f->bytes[DIR_TO_SERVER]);
+	json_u64(j, "bytes_toclient", f->bytes[DIR_TO_CLIENT]);
+	json_str(j, "start", ts);
+	json_format_ts(f->last_ts_us, ts);
+	json_str(j, "end", ts);
+	json_u64(j, "age", (f->last_ts_us - f->first_ts_us) / 1000000u);
+	json_str(j, "state", flow_state_name((enum flow_state)f->state));
+	json_str(j, "reason", suricata_reason(f->end_reason));
+	json_end_obj(j);
+	if (f->proto == 6) {
+		uint8_t all = f->tcp_flags[0] | f->tcp_flags[1];
+		json_obj(j, "tcp");
+		tcp_flags_hex(all, hx);
+		json_str(j, "tcp_flags", hx);
+		tcp_flags_hex(f->tcp_flags[DIR_TO_SERVER], hx);
+		json_str(j, "tcp_flags_ts", hx);
+		tcp_flags_hex(f->tcp_flags[DIR_TO_CLIENT], hx);
+		json_str(j, "tcp_flags_tc", hx);
+		static const struct {
+			uint8_t bit;
+			const char *name;
+		} names[] = {{TCPF_SYN, "syn"}, {TCPF_FIN, "fin"}, {TCPF_RST, "rst"},
+		             {TCPF_PSH, "psh"}, {TCPF_ACK, "ack"}, {TCPF_URG, "urg"},
+		             {TCPF_ECE, "ecn"}, {TCPF_CWR, "cwr"}};
+		for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+			if (all & names[i].bit)
+				json_bool(j, names[i].name, true);
+		json_str(j, "state", flow_state_name((enum flow_state)f->state));
+		json_end_obj(j);
+	}
+	if (f->tunnel.type != TUNNEL_NONE) {
+		json_obj(j, "tunnel");
+		json_str(j, "type", tunnel_type_name((enum tunnel_type)f->tunnel.type));
+		if (f->tunnel.id_valid)
+			json_u64(j, "id", f->tunnel.id);
+		report_ip(f->tunnel.outer_ipver, f->tunnel.outer_src, ip);
+		json_str(j, "src_ip", ip);
+		report_ip(f->tunnel.outer_ipver, f->tunnel.outer_dst, ip);
+		json_str(j, "dest_ip", ip);
+		json_u64(j, "depth", f->tunnel.depth);
+		json_end_obj(j);
+	}
+	json_obj(j, "offport");
+	json_str(j, "orientation", flow_orient_guessed(f->orient) ? "guessed" : "syn");
+	json_str(j, "orientation_basis", flow_orient_name((enum flow_orient)f->orient));
+	json_str(j, "end_reason", flow_end_name((enum flow_end)f->end_reason));
+	json_bool(j, "inspected", inspected);
+	json_u64(j, "first_bytes_toserver", first_bytes[DIR_TO_SERVER]);
+	json_u64(j, "first_bytes_toclient", first_bytes[DIR_TO_CLIENT]);
+	json_end_obj(j);
+}
+
+void report_stats_json(struct json *j, const struct run_totals *t)
+{
+	char ts[40];
+	const struct decode_stats *d = t->decode;
+	const struct flow_stats *fs = t->flow;
+	const struct stream_stats *ss = t->stream;
+	json_begin(j);
+	json_format_ts(t->last_ts_us, ts);
+	json_str(j, "timestamp", ts);
+	json_str(j, "event_type", "stats");
+	json_obj(j, "stats");
+	json_u64(j, "packets", t->packets);
+	json_u64(j, "bytes", t->bytes);
+	json_obj(j, "inputs");
+	json_u64(j, "opened", t->inputs);
+	json_u64(j, "damaged", t->inputs_damaged);
+	json_end_obj(j);
+	if (t->kernel_valid) {
+		json_obj(j, "capture");
+		json_u64(j, "kernel_packets", t->kernel_received);
+		json_u64(j, "kernel_drops", t->kernel_dropped);
+		json_u64(j, "kernel_ifdrops", t->kernel_if_dropped);
+		json_end_obj(j);
+	}
+	json_obj(j, "decoder");
+	for (int r = 0; r < DECODE__COUNT; r++)
+		json_u64(j, decode_result_name((enum decode_result)r), d->result[r]);
+	json_obj(j, "drops");
+	for (int r = 1; r < DROP__COUNT; r++)
+		json_u64(j, decode_drop_name((enum decode_drop)r), d->drop[r]);
+	json_end_obj(j);
+	json_u64(j, "vlan", d->vlan_tagged);
+	json_u64(j, "mpls", d->mpls);
+	json_u64(j, "pppoe", d->pppoe);
+	json_obj(j, "tunnel");
+	for (int r = 1; r < TUNNEL__COUNT; r++)
+		json_u64(j, tunnel_type_name((enum tunnel_type)r), d->tunnel[r]);
+	json_end_obj(j);
+	json_u64(j, "snaplen_cut", d->snaplen_cut);
+	json_obj(j, "fragments");
+	json_u64(j, "datagrams", d->frag_datagrams);
+	json_u64(j, "reassembled", d->frag_reassembled);
+	json_u64(j, "timeout", d->frag_timeout);
+	json_u64(j, "evicted", d->frag_evicted);
+	json_u64(j, "incomplete_at_end", d->frag_flushed);
+	json_end_obj(j);
+	json_end_obj(j);
+	json_obj(j, "flow");
+	json_u64(j, "created", fs->created);
+	json_u64(j, "tcp", fs->created_tcp);
+	json_u64(j, "udp", fs->created_udp);
+	json_u64(j, "reported", t->flows_reported);
+	json_u64(j, "active", fs->active);
+	json_u64(j, "peak_active", fs->peak_active);
+	json_u64(j, "max_flows", t->flow_cfg->max_flows);
+	json_u64(j, "reused", fs->reused);
+	json_obj(j, "ended");
+	for (int r = 1; r < FLOW_END__COUNT; r++)
+		json_u64(j, flow_end_name((enum flow_end)r), fs->ended[r]);
+	json_end_obj(j);
+	json_obj(j, "orientation");
+	for (int r = 0; r < ORIENT__COUNT; r++)
+		json_u64(j, flow_orient_name((enum flow_orient)r), fs->orient[r]);
+	json_end_obj(j);
+	json_end_obj(j);
+	json_obj(j, "stream");
+	json_u64(j, "first_bytes", t->stream_cfg->cap);
+	json_u64(j, "max_slots", t->stream_cfg->max_slots);
+	json_u64(j, "slots_taken", ss->slots_taken);
+	json_u64(j, "peak_slots", ss->peak_slots);
+	json_u64(j, "uninspected_flows", ss->slots_exhausted);
+	json_u64(j, "segments", ss->segments);
+	json_u64(j, "in_order", ss->in_order);
+	json_u64(j, "out_of_order", ss->out_of_order);
+	json_u64(j, "retransmissions", ss->retransmissions);
+	json_u64(j, "overlaps", ss->overlaps);
+	json_u64(j, "overlap_mismatch", ss->overlap_mismatch);
+	json_u64(j, "before_start", ss->before_start);
+	json_u64(j, "beyond_first_bytes", ss->beyond_cap);
+	json_u64(j, "datagrams", ss->datagrams);
+	json_end_obj(j);
+	json_obj(j, "accounting");
+	json_u64(j, "packets_read", t->packets);
+	json_u64(j, "packets_decoded_or_dropped", sum(d->result, DECODE__COUNT));
+	json_u64(j, "flows_created", fs->created);
+	json_u64(j, "flows_reported", t->flows_reported);
+	json_bool(j, "complete", report_accounted(t));
+	json_end_obj(j);
+	json_end_obj(j);
+}
+
+static void line_counts(FILE *out, const char *title, const char *const *names,
+                        const uint64_t *v, int from, int n)
+{
+	bool any = false;
+	for (int i = from; i < n; i++) {
+		if (!v[i])
+			continue;
+		fprintf(out, "%s%s %" PRIu64, any ? ", " : title, names[i], v[i]);
+		any = true;
+	}
+	if (any)
+		fputc('\n', out);
+}
+
+int report_summary_text(FILE *out, const struct run_totals *t)
+{
+	const struct decode_stats *d = t->decode;
+	const struct flow_stats *fs = t->flow;
+	const char *names[64];
+	_Static_assert(DROP__COUNT <= 64 && TUNNEL__COUNT <= 64 && DECODE__COUNT <= 64 &&
+	                   FLOW_END__COUNT <= 64 && ORIENT__COUNT <= 64,
+	               "names[] holds every counter name");
+	char a[40], b[40];
+
+	fprintf(out, "offport: %" PRIu64 " packets, %" PRIu64 " bytes from %u input%s", t->packets,
+	        t->bytes, t->inputs, t->inputs == 1 ? "" : "s");
+	if (t->inputs_damaged)
+		fprintf(out, " (%u damaged)", t->inputs_damaged);
+	fputc('\n', out);
+	if (t->packets) {
+		json_format_ts(t->first_ts_us, a);
+		json_format_ts(t->last_ts_us, b);
+		fprintf(out, "  time: %s to %s\n", a, b);
+	}
+	if (t->kernel_valid)
+		fprintf(out,
+		        "  capture: kernel received %" PRIu64 ", dropped %" PRIu64
+		        ", interface dropped %" PRIu64 "\n",
+		        t->kernel_received, t->kernel_dropped, t->kernel_if_dropped);
+	for (int r = 0; r < DECODE__COUNT; r++)
+		names[r] = decode_result_name((enum decode_result)r);
+	line_counts(out, "  packets: ", names, d->result, 0, DECODE__COUNT);
+	for (int r = 0; r < DROP__COUNT; r++)
+		names[r] = decode_drop_name((enum decode_drop)r);
+	line_counts(out, "  malformed: ", names, d->drop, 1, DROP__COUNT);
+	for (int r = 0; r < TUNNEL__COUNT; r++)
+		names[r] = tunnel_type_name((enum tunnel_type)r);
+	line_counts(out, "  tunnels: ", names, d->tunnel, 1, TUNNEL__COUNT);
+	if (d->frag_datagrams)
+		fprintf(out,
+		        "  fragments: %" PRIu64 " datagrams, %" PRIu64 " reassembled, %" PRIu64
+		        " timed out, %" PRIu64 " evicted, %" PRIu64 " incomplete at end\n",
+		        d->frag_datagrams, d->frag_reassembled, d->frag_timeout, d->frag_evicted,
+		        d->frag_flushed);
+	fprintf(out, "  flows: %" PRIu64 " (%" PRIu64 " tcp, %" PRIu64 " udp), peak %" PRIu64
+	             " open of %" PRIu32 "\n",
+	        fs->created, fs->created_tcp, fs->created_udp, fs->peak_active,
+	        t->flow_cfg->max_flows);
+	for (int r = 0; r < FLOW_END__COUNT; r++)
+		names[r] = flow_end_name((enum flow_end)r);
+	line_counts(out, "  flow ends: ", names, fs->ended, 1, FLOW_END__COUNT);
+	for (int r = 0; r < ORIENT__COUNT; r++)
+		names[r] = flow_orient_name((enum flow_orient)r);
+	line_counts(out, "  client/server from: ", names, fs->orient, 0, ORIENT__COUNT);
+	if (t->stream->slots_exhausted)
+		fprintf(out, "  uninspected flows (stream slots exhausted): %" PRIu64 "\n",
+		        t->stream->slots_exhausted);
+	if (!report_accounted(t))
+		fprintf(out, "  accounting: INCOMPLETE (please report this as a bug)\n");
+	fflush(out);
+	return ferror(out) ? -1 : 0;
+}

@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""Command-line behaviour of offport: inputs, errors, exit status, filters,
+standard input, write errors, signals and live capture on loopback.
+
+Run by ctest as: test_cli.py --offport BIN. Prints "cli: N passed, N failed".
+"""
+import argparse
+import json
+import os
+import pathlib
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+TESTS = pathlib.Path(__file__).resolve().parent
+REPO = TESTS.parent
+DATA = TESTS / "data"
+SAMPLE = REPO / "samples" / "sample.pcap"
+
+passed = failed = 0
+
+
+def check(cond, what, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print(f"FAIL {what}" + (f": {detail}" if detail else ""))
+
+
+def run(*args, stdin=None, timeout=60):
+    p = subprocess.run([OFFPORT, *args], input=stdin, capture_output=True, timeout=timeout)
+    return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+
+
+def records(text):
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def flows(recs):
+    return [r for r in recs if r["event_type"] == "flow"]
+
+
+def stats(recs):
+    return [r for r in recs if r["event_type"] == "stats"][-1]["stats"]
+
+
+def test_usage():
+    code, out, err = run()
+    check(code == 2 and "no input" in err, "no input is a usage error", err)
+    code, out, err = run("--bogus")
+    check(code == 2 and "usage:" in err, "unknown option is a usage error", err)
+    code, out, err = run("-r", str(SAMPLE), "-i", "lo")
+    check(code == 2, "-r with -i is a usage error", err)
+    for opt, bad in [("--max-flows", "0"), ("--max-flows", "12x"), ("--first-bytes", "8"),
+                     ("--timeout-udp", "-1"), ("--snaplen", "1"), ("--seed", "")]:
+        code, out, err = run(opt, bad, "-r", str(SAMPLE))
+        check(code == 2 and opt in err, f"{opt} {bad!r} rejected", err)
+    code, out, err = run("--help")
+    check(code == 0 and "usage: offport" in out and "--json" in out, "--help", err)
+    code, out, err = run("--version")
+    check(code == 0 and out.startswith("offport ") and "libpcap" in out, "--version", out)
+
+
+def test_open_errors():
+    code, out, err = run("-r", "/nonexistent/x.pcap")
+    check(code == 1 and "/nonexistent/x.pcap" in err, "missing file: exit 1, named", err)
+    check(out == "", "missing file: no output", out)
+    code, out, err = run("--json", "-r", str(SAMPLE), "-r", "/nonexistent/y.pcap")
+    check(code == 1 and out == "", "a bad second input stops the run before output", out)
+    code, out, err = run("-r", str(SAMPLE), "tcp", "port", "(")
+    check(code == 1 and "filter" in err, "bad filter: exit 1 with a message", err)
+    unsup = DATA / "link_unsupported.pcap"
+    if unsup.exists():
+        code, out, err = run("-r", str(unsup))
+        check(code == 1 and "not supported" in err and "link type" in err,
+              "unsupported link type refused with a clear message", err)
+    notpcap = DATA / "damaged_notpcap.bin"
+    if notpcap.exists():
+        code, out, err = run("-r", str(notpcap))
+        check(code == 1 and str(notpcap) in err, "a file that is not a capture: exit 1", err)
+
+
+def test_damaged():
+    for name in ("damaged_truncated.pcap", "damaged_badlen.pcap"):
+        path = DATA / name
+        if not path.exists():
+            continue
+        code, out, err = run("--json", "-r", str(path))
+        check(code == 3, f"{name}: exit 3", f"{code} {err}")
+        check(str(path) in err and "offset" in err, f"{name}: message names file and offset", err)
+        recs = records(out)
+        st = stats(recs)
+        check(st["inputs"]["damaged"] == 1, f"{name}: counted as damaged")
+        check(st["accounting"]["complete"], f"{name}: accounting complete")
+
+
+def test_filter_and_inputs():
+    code, out, err = run("--json", "-r", str(SAMPLE))
+    check(code == 0, "sample: exit 0", err)
+    allrecs = records(out)
+    all_flows = flows(allrecs)
+    check(len(all_flows) >= 5, "sample has flows", str(len(all_flows)))
+    code, out, err = run("--json", "-r", str(SAMPLE), "udp")
+    udp = flows(records(out))
+    check(code == 0 and udp and all(f["proto"] == "UDP" for f in udp),
+          "BPF filter 'udp' keeps only UDP flows", out[:300])
+    code, out, err = run("--json", "-r", str(SAMPLE), "tcp", "port", "1224")
+    only = flows(records(out))
+    check(len(only) == 1 and only[0]["dest_port"] == 1224,
+          "BPF filter 'tcp port 1224' (several words) keeps one flow", out[:300])
+    # The same file twice: twice the packets, same flows (continuous input).
+    code, out, err = run("--json", "-r", str(SAMPLE), "-r", str(SAMPLE))
+    st2 = stats(records(out))
+    check(st2["packets"] == 2 * stats(allrecs)["packets"] and st2["inputs"]["opened"] == 2,
+          "two -r inputs are read in order", str(st2["packets"]))
+    # Standard input.
+    code, out, err = run("--json", "-r", "-", stdin=SAMPLE.read_bytes())
+    check(code == 0 and len(flows(records(out))) == len(all_flows), "-r - reads stdin", err)
+    # Text summary.
+    code, out, err = run("-r", str(SAMPLE))
+    check(code == 0 and out.startswith("offport: ") and "flows:" in out, "text summary", out)
+
+
+def test_write_errors():
+    if os.path.exists("/dev/full"):
+        with open("/dev/full", "w") as full:
+            p = subprocess.run([OFFPORT, "--json", "-r", str(SAMPLE)], stdout=full,
+                               stderr=subprocess.PIPE, timeout=60)
+        err = p.stderr.decode()
+        check(p.returncode == 1 and "error writing output" in err, "disk full: exit 1", err)
+    # A closed pipe: the reader goes away after the first line.
+    big = [str(SAMPLE)] * 50
+    args = [OFFPORT, "--json"] + [x for f in big for x in ("-r", f)]
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.readline()
+    p.stdout.close()
+    err = p.stderr.read().decode()
+    code = p.wait(timeout=60)
+    check(code == 1 and "error writing output" in err, "closed pipe: exit 1 with message",
+          f"{code} {err}")
+
+
+def test_live_loopback():
+    if os.geteuid() != 0:
+        print("cli: live capture on lo skipped: not root")
+        return
+    p = subprocess.Popen([OFFPORT, "--json", "-i", "lo", "tcp", "port", "47991"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        time.sleep(1.0)
+        srv = socket.socket()
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind(("127.0.0.1", 47991))
+        srv.listen(1)
+        srv.settimeout(5)
+
+        def serve():
+            c, _ = srv.accept()
+            c.settimeout(5)
+            c.recv(100)
+            c.sendall(b"pong\n")
+            time.sleep(0.2)
+            c.close()
+        t = threading.Thread(target=serve)
+        t.start()
+        cl = socket.create_connection(("127.0.0.1", 47991), timeout=5)
+        cl.sendall(b"ping\n")
+        cl.recv(100)
+        time.sleep(0.2)
+        cl.close()
+        t.join(5)
+        srv.close()
+        time.sleep(0.5)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    recs = records(out.decode())
+    fl = flows(recs)
+    check(p.returncode == 0, "live: SIGINT ends with exit 0", err.decode())
+    check(len(fl) == 1 and fl[0]["dest_port"] == 47991 and fl[0]["src_ip"] == "127.0.0.1",
+          "live: the loopback connection is one flow, client to server", out.decode()[:500])
+    if fl:
+        o = fl[0]["offport"]
+        check(o["orientation"] == "syn" and o["first_bytes_toserver"] == 5 and
+              o["first_bytes_toclient"] == 5, "live: orientation and first bytes", str(o))
+    st = stats(recs)
+    check("capture" in st and st["capture"]["kernel_packets"] >= st["packets"],
+          "live: kernel capture counters reported", str(st.get("capture")))
+    check(st["accounting"]["complete"], "live: accounting complete")
+
+
+def main():
+    global OFFPORT
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--offport", required=True)
+    OFFPORT = ap.parse_args().offport
+    for t in (test_usage, test_open_errors, test_damaged, test_filter_and_inputs,
+              test_write_errors, test_live_loopback):
+        try:
+            t()
+        except Exception as e:  # a crash in one test is a failure, not an abort
+            check(False, t.__name__, repr(e))
+    print(f"cli: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
