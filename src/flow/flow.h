@@ -83,14 +83,19 @@ struct flow {
 	uint64_t flow_id;    /* stable 51-bit id, deterministic for the same input */
 	uint64_t first_ts_us, last_ts_us;
 	uint64_t pkts[2], bytes[2]; /* per enum flow_dir; bytes = frame wire lengths */
-	/* owned by the caller's pipeline (stream slot, first-bytes lengths, ...) */
+	/* owned by the caller's pipeline (stream slot, first-bytes lengths, ...);
+	 * a new flow starts with user_slot = FLOW_NONE (== STREAM_NONE) and
+	 * user_len zero */
 	uint32_t user_slot;
 	uint32_t user_len[2];
 	struct tunnel_info tunnel;
-	/* table links, private to flow.c */
+	/* table links, private to flow.c. Links are entry index + 1, 0 = none,
+	 * so that zeroed (untouched) memory is a valid empty state. */
 	uint32_t hnext;
 	uint32_t lprev, lnext;
-	uint8_t lclass;
+	uint8_t lclass;       /* LRU (timeout) class the flow is linked in */
+	uint8_t close_reason; /* FLOW_END_FIN or FLOW_END_RST once FLOW_CLOSED */
+	uint8_t data_dirs;    /* bit per enum flow_dir: payload seen */
 	uint32_t hash;
 };
 
@@ -118,7 +123,8 @@ struct flow_stats {
 };
 
 /* Called for every flow that leaves the table, before its entry is reused.
- * f->end_reason tells why. */
+ * f->end_reason tells why. The callback must not call back into the table
+ * (flow_packet, flow_expire, flow_flush). */
 typedef void (*flow_end_fn)(void *ctx, struct flow *f);
 
 struct flow_table {
@@ -126,13 +132,15 @@ struct flow_table {
 	struct flow_stats stats;
 	flow_end_fn on_end;
 	void *on_end_ctx;
-	/* private */
+	/* private (links are entry index + 1, 0 = none; see flow.c) */
 	struct flow *entries;
 	uint32_t *buckets;
 	uint32_t nbuckets_mask;
 	uint32_t high_water;   /* entries[0..high_water) have been used */
 	uint32_t free_head;
-	uint32_t lru_head[4], lru_tail[4];
+	/* one LRU list per distinct timeout, ordered by last-seen */
+#define FLOW_LRU_CLASSES 5
+	uint32_t lru_head[FLOW_LRU_CLASSES], lru_tail[FLOW_LRU_CLASSES];
 	uint64_t seed;
 	uint64_t now_us;
 	uint64_t next_expire_us;

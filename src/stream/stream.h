@@ -61,7 +61,10 @@ struct stream_dir {
 	uint32_t contig;    /* bytes [0, contig) are present */
 	uint32_t held;      /* bytes present in total (contiguous or not) */
 	uint32_t gap_bytes; /* payload bytes the capture did not contain (snap length) */
-	uint16_t dgram_len[STREAM_MAX_DGRAMS];
+	uint16_t dgram_len[STREAM_MAX_DGRAMS]; /* UDP: bytes kept of each datagram
+	                                          (only the last kept one can be cut) */
+	uint32_t extent;    /* private: one past the highest offset ever filled, so a
+	                       reused slot clears only the bitmap it dirtied */
 };
 
 struct stream_pool {

@@ -1,0 +1,705 @@
+/*
+ * flow.c - the bounded flow table (see flow.h for the contract).
+ *
+ * Layout. One calloc'd array of cfg.max_flows entries and one of hash
+ * buckets (a power of two >= max_flows). Both are zero-filled, large
+ * callocs come straight from mmap, and pages are only backed when touched,
+ * so the table's resident memory follows the flows actually seen. Entries
+ * are handed out from a high-water mark first, then from a free list of
+ * ended entries, so an untouched entry is never written.
+ *
+ * Links. Every private link (bucket heads, hnext, LRU prev/next, LRU heads
+ * and tails, the free list) holds an entry index + 1, and 0 means "none":
+ * zeroed memory is then a valid empty table and the buckets never need an
+ * initialising pass.
+ *
+ * Expiry. There is one LRU list per distinct timeout (TCP new, established,
+ * closing, closed, and UDP). Every packet moves its flow to the tail of its
+ * class list, and time never goes backwards, so each list is ordered by
+ * last-seen: expiry only ever looks at list heads, O(1) per ended flow.
+ */
+#include "flow/flow.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#define US_PER_S 1000000ULL
+
+/* Upper bound on max_flows: links are index + 1 in a uint32_t, and 2^28
+ * entries is already far beyond what a sensor can keep resident. */
+#define FLOW_MAX_FLOWS (1U << 28)
+
+/* flow_id keeps 51 bits so it survives a round trip through a double
+ * (JSON consumers), like Suricata's flow_id. */
+#define FLOW_ID_MASK ((1ULL << 51) - 1)
+
+enum lru_class {
+	LC_TCP_NEW,
+	LC_TCP_ESTABLISHED,
+	LC_TCP_CLOSING,
+	LC_TCP_CLOSED,
+	LC_UDP,
+};
+
+_Static_assert(LC_UDP + 1 == FLOW_LRU_CLASSES, "one LRU list per class");
+
+/* ---- names -------------------------------------------------------------- */
+
+const char *flow_state_name(enum flow_state s)
+{
+	static const char *const names[FLOW_STATE__COUNT] = {
+		[FLOW_NEW] = "new",
+		[FLOW_ESTABLISHED] = "established",
+		[FLOW_CLOSING] = "closing",
+		[FLOW_CLOSED] = "closed",
+	};
+	return (unsigned)s < FLOW_STATE__COUNT ? names[s] : "unknown";
+}
+
+const char *flow_orient_name(enum flow_orient o)
+{
+	static const char *const names[ORIENT__COUNT] = {
+		[ORIENT_SYN] = "syn",
+		[ORIENT_SYNACK] = "synack",
+		[ORIENT_PORT] = "port",
+		[ORIENT_FIRST_PACKET] = "first_packet",
+	};
+	return (unsigned)o < ORIENT__COUNT ? names[o] : "unknown";
+}
+
+const char *flow_end_name(enum flow_end e)
+{
+	static const char *const names[FLOW_END__COUNT] = {
+		[FLOW_END_NONE] = "none",
+		[FLOW_END_FIN] = "fin",
+		[FLOW_END_RST] = "rst",
+		[FLOW_END_TIMEOUT] = "timeout",
+		[FLOW_END_EVICTED] = "evicted",
+		[FLOW_END_EOF] = "eof",
+	};
+	return (unsigned)e < FLOW_END__COUNT ? names[e] : "unknown";
+}
+
+/* ---- configuration ------------------------------------------------------ */
+
+/*
+ * Defaults:
+ *   max_flows                  262144 (2^18; ~45 MB of entries when all used)
+ *   tcp_new_timeout            30 s   (an unanswered SYN: scans, SYN floods)
+ *   tcp_established_timeout    600 s  (idle keep-alive connections)
+ *   tcp_closing_timeout        120 s  (one FIN seen: half-closed)
+ *   tcp_closed_timeout         10 s   (both FINs or RST: linger for stragglers)
+ *   udp_timeout                60 s
+ *   seed                       0      (random hash seed per run)
+ */
+void flow_config_defaults(struct flow_config *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	cfg->max_flows = 262144;
+	cfg->tcp_new_timeout_us = 30 * US_PER_S;
+	cfg->tcp_established_timeout_us = 600 * US_PER_S;
+	cfg->tcp_closing_timeout_us = 120 * US_PER_S;
+	cfg->tcp_closed_timeout_us = 10 * US_PER_S;
+	cfg->udp_timeout_us = 60 * US_PER_S;
+	cfg->seed = 0;
+}
+
+/* ---- hashing ------------------------------------------------------------ */
+
+/*
+ * SipHash-1-3 over 64-bit words. The bucket hash is keyed with the per-run
+ * seed so that an attacker who knows the code still cannot aim packets at
+ * one bucket; flow_id uses the same function with a fixed key so that it is
+ * the same in every run.
+ */
+#define ROTL64(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+
+struct sip {
+	uint64_t v0, v1, v2, v3;
+};
+
+static inline void sip_round(struct sip *s)
+{
+	s->v0 += s->v1;
+	s->v1 = ROTL64(s->v1, 13);
+	s->v1 ^= s->v0;
+	s->v0 = ROTL64(s->v0, 32);
+	s->v2 += s->v3;
+	s->v3 = ROTL64(s->v3, 16);
+	s->v3 ^= s->v2;
+	s->v0 += s->v3;
+	s->v3 = ROTL64(s->v3, 21);
+	s->v3 ^= s->v0;
+	s->v2 += s->v1;
+	s->v1 = ROTL64(s->v1, 17);
+	s->v1 ^= s->v2;
+	s->v2 = ROTL64(s->v2, 32);
+}
+
+static uint64_t sip13(uint64_t k0, uint64_t k1, const uint64_t *w, size_t n)
+{
+	struct sip s = {
+		k0 ^ 0x736f6d6570736575ULL,
+		k1 ^ 0x646f72616e646f6dULL,
+		k0 ^ 0x6c7967656e657261ULL,
+		k1 ^ 0x7465646279746573ULL,
+	};
+	for (size_t i = 0; i < n; i++) {
+		s.v3 ^= w[i];
+		sip_round(&s);
+		s.v0 ^= w[i];
+	}
+	uint64_t b = (uint64_t)(n * 8) << 56;
+	s.v3 ^= b;
+	sip_round(&s);
+	s.v0 ^= b;
+	s.v2 ^= 0xff;
+	sip_round(&s);
+	sip_round(&s);
+	sip_round(&s);
+	return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
+}
+
+/* splitmix64 step: derives the second key word from the seed. */
+static uint64_t mix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/* Bytes loaded little-endian explicitly, so flow_id is the same on every
+ * host for the same capture. */
+static uint64_t load_le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+#define KEY_WORDS 6
+
+/* The canonical key: the same for both directions of a flow. The tunnel's
+ * outer addresses are left out on purpose: they swap with the direction
+ * (and may differ per direction on asymmetric paths). */
+static void key_words(uint64_t w[KEY_WORDS], uint8_t ipver, uint8_t proto, const uint8_t *ip_a,
+                      uint16_t port_a, const uint8_t *ip_b, uint16_t port_b, uint16_t vlan,
+                      uint8_t ttype, uint32_t tid)
+{
+	int c = memcmp(ip_a, ip_b, 16);
+	if (c > 0 || (c == 0 && port_a > port_b)) {
+		const uint8_t *ti = ip_a;
+		ip_a = ip_b;
+		ip_b = ti;
+		uint16_t tp = port_a;
+		port_a = port_b;
+		port_b = tp;
+	}
+	w[0] = load_le64(ip_a);
+	w[1] = load_le64(ip_a + 8);
+	w[2] = load_le64(ip_b);
+	w[3] = load_le64(ip_b + 8);
+	w[4] = (uint64_t)port_a | (uint64_t)port_b << 16 | (uint64_t)ipver << 32 |
+	       (uint64_t)proto << 40 | (uint64_t)vlan << 48;
+	w[5] = (uint64_t)ttype | (uint64_t)tid << 32;
+}
+
+static uint32_t pkt_tunnel_id(const struct tunnel_info *t) { return t->id_valid ? t->id : 0; }
+
+static void pkt_key(const struct packet *p, uint64_t w[KEY_WORDS])
+{
+	key_words(w, p->ip_version, p->l4_proto, p->src_ip, p->src_port, p->dst_ip, p->dst_port,
+	          p->vlan_id, p->tunnel.type, pkt_tunnel_id(&p->tunnel));
+}
+
+static uint32_t key_hash(const struct flow_table *ft, const uint64_t w[KEY_WORDS])
+{
+	return (uint32_t)sip13(ft->seed, mix64(ft->seed), w, KEY_WORDS);
+}
+
+static uint64_t make_flow_id(const uint64_t key[KEY_WORDS], uint64_t first_ts, uint64_t serial)
+{
+	uint64_t w[KEY_WORDS + 2];
+	memcpy(w, key, KEY_WORDS * sizeof w[0]);
+	w[KEY_WORDS] = first_ts;
+	w[KEY_WORDS + 1] = serial;
+	uint64_t id = sip13(0x6f6666706f727431ULL, 0x666c6f775f696421ULL, w, KEY_WORDS + 2) &
+	              FLOW_ID_MASK;
+	return id ? id : 1;
+}
+
+static uint64_t random_seed(void)
+{
+	uint64_t s = 0;
+	if (getrandom(&s, sizeof s, GRND_NONBLOCK) == (ssize_t)sizeof s && s != 0)
+		return s;
+	/* No entropy yet (early boot) or no syscall: time and an address still
+	 * make the seed differ per run, which is all a hash seed needs. */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	s = mix64((uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec);
+	s ^= mix64((uint64_t)(uintptr_t)&s);
+	return s ? s : 1;
+}
+
+/* ---- entry helpers ------------------------------------------------------ */
+
+static inline struct flow *ent(const struct flow_table *ft, uint32_t link)
+{
+	assert(link != 0 && link <= ft->high_water);
+	return &ft->entries[link - 1];
+}
+
+static inline uint32_t link_of(const struct flow_table *ft, const struct flow *f)
+{
+	return (uint32_t)(f - ft->entries) + 1;
+}
+
+static uint8_t class_of(const struct flow *f)
+{
+	if (f->proto != 6)
+		return LC_UDP;
+	switch (f->state) {
+	case FLOW_NEW:
+		return LC_TCP_NEW;
+	case FLOW_CLOSING:
+		return LC_TCP_CLOSING;
+	case FLOW_CLOSED:
+		return LC_TCP_CLOSED;
+	default:
+		return LC_TCP_ESTABLISHED;
+	}
+}
+
+static uint64_t class_timeout(const struct flow_table *ft, uint8_t lc)
+{
+	switch (lc) {
+	case LC_TCP_NEW:
+		return ft->cfg.tcp_new_timeout_us;
+	case LC_TCP_ESTABLISHED:
+		return ft->cfg.tcp_established_timeout_us;
+	case LC_TCP_CLOSING:
+		return ft->cfg.tcp_closing_timeout_us;
+	case LC_TCP_CLOSED:
+		return ft->cfg.tcp_closed_timeout_us;
+	default:
+		return ft->cfg.udp_timeout_us;
+	}
+}
+
+static bool idle_expired(const struct flow_table *ft, const struct flow *f, uint64_t now)
+{
+	uint64_t t = class_timeout(ft, f->lclass);
+	/* Saturating: a huge configured timeout must not wrap to "expired". */
+	return f->last_ts_us + t >= f->last_ts_us && f->last_ts_us + t <= now;
+}
+
+static void lru_unlink(struct flow_table *ft, struct flow *f)
+{
+	uint8_t c = f->lclass;
+	if (f->lprev)
+		ent(ft, f->lprev)->lnext = f->lnext;
+	else
+		ft->lru_head[c] = f->lnext;
+	if (f->lnext)
+		ent(ft, f->lnext)->lprev = f->lprev;
+	else
+		ft->lru_tail[c] = f->lprev;
+	f->lprev = f->lnext = 0;
+}
+
+static void lru_append(struct flow_table *ft, struct flow *f, uint8_t c)
+{
+	uint32_t l = link_of(ft, f);
+	f->lclass = c;
+	f->lnext = 0;
+	f->lprev = ft->lru_tail[c];
+	if (f->lprev) {
+		/* The ordering every expiry decision relies on. */
+		assert(ent(ft, f->lprev)->last_ts_us <= f->last_ts_us);
+		ent(ft, f->lprev)->lnext = l;
+	} else {
+		ft->lru_head[c] = l;
+	}
+	ft->lru_tail[c] = l;
+}
+
+static void hash_unlink(struct flow_table *ft, struct flow *f)
+{
+	uint32_t l = link_of(ft, f);
+	uint32_t *pp = &ft->buckets[f->hash & ft->nbuckets_mask];
+	while (*pp != l) {
+		assert(*pp != 0);
+		pp = &ent(ft, *pp)->hnext;
+	}
+	*pp = f->hnext;
+	f->hnext = 0;
+}
+
+static void check_accounting(const struct flow_table *ft)
+{
+#ifndef NDEBUG
+	uint64_t ended = 0;
+	for (int i = 0; i < FLOW_END__COUNT; i++)
+		ended += ft->stats.ended[i];
+	assert(ft->stats.created == ended + ft->stats.active);
+	assert(ft->stats.active <= ft->cfg.max_flows);
+#else
+	(void)ft;
+#endif
+}
+
+/* Hands a flow to the callback, then unlinks it and frees its entry. */
+static void end_flow(struct flow_table *ft, struct flow *f, enum flow_end why)
+{
+	assert(why != FLOW_END_NONE && why < FLOW_END__COUNT);
+	f->end_reason = (uint8_t)why;
+	if (ft->on_end)
+		ft->on_end(ft->on_end_ctx, f);
+	hash_unlink(ft, f);
+	lru_unlink(ft, f);
+	f->hnext = ft->free_head;
+	ft->free_head = link_of(ft, f);
+	ft->stats.ended[why]++;
+	ft->stats.active--;
+	check_accounting(ft);
+}
+
+/* The reason a flow ends with when its idle time runs out: a closed flow
+ * ended because of its FIN or RST; the linger time was only for stragglers. */
+static enum flow_end timeout_reason(const struct flow *f)
+{
+	if (f->state == FLOW_CLOSED)
+		return (enum flow_end)f->close_reason;
+	return FLOW_END_TIMEOUT;
+}
+
+/* ---- init / free -------------------------------------------------------- */
+
+int flow_table_init(struct flow_table *ft, const struct flow_config *cfg, flow_end_fn on_end,
+                    void *ctx, char *err, size_t errlen)
+{
+	memset(ft, 0, sizeof *ft);
+	if (cfg->max_flows < 1 || cfg->max_flows > FLOW_MAX_FLOWS) {
+		snprintf(err, errlen, "%s:%d: max_flows %u out of range 1..%u", __FILE__, __LINE__,
+		         cfg->max_flows, FLOW_MAX_FLOWS);
+		return -1;
+	}
+	if (!cfg->tcp_new_timeout_us || !cfg->tcp_established_timeout_us ||
+	    !cfg->tcp_closing_timeout_us || !cfg->tcp_closed_timeout_us || !cfg->udp_timeout_us) {
+		snprintf(err, errlen, "%s:%d: flow timeouts must be greater than 0", __FILE__,
+		         __LINE__);
+		return -1;
+	}
+	uint32_t nb = 1;
+	while (nb < cfg->max_flows)
+		nb <<= 1;
+	ft->entries = calloc(cfg->max_flows, sizeof *ft->entries);
+	ft->buckets = calloc(nb, sizeof *ft->buckets);
+	if (!ft->entries || !ft->buckets) {
+		free(ft->entries);
+		free(ft->buckets);
+		ft->entries = NULL;
+		ft->buckets = NULL;
+		snprintf(err, errlen, "%s:%d: cannot allocate a flow table of %u flows: %s", __FILE__,
+		         __LINE__, cfg->max_flows, strerror(errno ? errno : ENOMEM));
+		return -1;
+	}
+	ft->cfg = *cfg;
+	ft->on_end = on_end;
+	ft->on_end_ctx = ctx;
+	ft->nbuckets_mask = nb - 1;
+	ft->seed = cfg->seed ? cfg->seed : random_seed();
+	return 0;
+}
+
+void flow_table_free(struct flow_table *ft)
+{
+	free(ft->entries);
+	free(ft->buckets);
+	ft->entries = NULL;
+	ft->buckets = NULL;
+}
+
+/* ---- lookup / create ---------------------------------------------------- */
+
+static bool same_ep(const uint8_t *ip_a, uint16_t port_a, const uint8_t *ip_b, uint16_t port_b)
+{
+	return port_a == port_b && memcmp(ip_a, ip_b, 16) == 0;
+}
+
+/* Returns the flow of pkt (and its direction) or NULL. */
+static struct flow *lookup(struct flow_table *ft, const struct packet *p, uint32_t h,
+                           enum flow_dir *dir)
+{
+	uint32_t tid = pkt_tunnel_id(&p->tunnel);
+	for (uint32_t l = ft->buckets[h & ft->nbuckets_mask]; l; l = ent(ft, l)->hnext) {
+		struct flow *f = ent(ft, l);
+		if (f->hash != h || f->ip_version != p->ip_version || f->proto != p->l4_proto ||
+		    f->vlan_id != p->vlan_id || f->tunnel.type != p->tunnel.type ||
+		    pkt_tunnel_id(&f->tunnel) != tid)
+			continue;
+		if (same_ep(f->cli_ip, f->cli_port, p->src_ip, p->src_port) &&
+		    same_ep(f->srv_ip, f->srv_port, p->dst_ip, p->dst_port)) {
+			*dir = DIR_TO_SERVER;
+			return f;
+		}
+		if (same_ep(f->cli_ip, f->cli_port, p->dst_ip, p->dst_port) &&
+		    same_ep(f->srv_ip, f->srv_port, p->src_ip, p->src_port)) {
+			*dir = DIR_TO_CLIENT;
+			return f;
+		}
+	}
+	return NULL;
+}
+
+/* The victim when the table is full: an already closed flow first (it is
+ * only lingering), then an unanswered SYN (likely a scan), then the least
+ * recently seen of the rest. Ties go to the lower class, deterministically. */
+static struct flow *pick_victim(struct flow_table *ft)
+{
+	if (ft->lru_head[LC_TCP_CLOSED])
+		return ent(ft, ft->lru_head[LC_TCP_CLOSED]);
+	if (ft->lru_head[LC_TCP_NEW])
+		return ent(ft, ft->lru_head[LC_TCP_NEW]);
+	struct flow *best = NULL;
+	for (int c = 0; c < FLOW_LRU_CLASSES; c++) {
+		if (!ft->lru_head[c])
+			continue;
+		struct flow *f = ent(ft, ft->lru_head[c]);
+		if (!best || f->last_ts_us < best->last_ts_us)
+			best = f;
+	}
+	return best;
+}
+
+static struct flow *alloc_entry(struct flow_table *ft)
+{
+	if (!ft->free_head && ft->high_water == ft->cfg.max_flows) {
+		struct flow *v = pick_victim(ft);
+		assert(v != NULL);
+		end_flow(ft, v, FLOW_END_EVICTED);
+	}
+	struct flow *f;
+	if (ft->free_head) {
+		f = ent(ft, ft->free_head);
+		ft->free_head = f->hnext;
+	} else {
+		f = &ft->entries[ft->high_water++];
+	}
+	memset(f, 0, sizeof *f);
+	return f;
+}
+
+/* Orientation of a flow whose first packet is not a SYN (flow.h rules 1-4).
+ * Returns true when the packet's sender is the client. */
+static bool guess_sender_is_client(const struct packet *p, uint8_t *orient)
+{
+	uint16_t sp = p->src_port, dp = p->dst_port;
+	if (p->l4_proto == 6 && (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK)) {
+		*orient = ORIENT_SYNACK;
+		return false;
+	}
+	if ((sp < 1024) != (dp < 1024)) {
+		*orient = ORIENT_PORT;
+		return dp < 1024;
+	}
+	if ((sp >= 49152) != (dp >= 49152)) {
+		*orient = ORIENT_PORT;
+		return dp < sp;
+	}
+	*orient = ORIENT_FIRST_PACKET;
+	return true;
+}
+
+static struct flow *create(struct flow_table *ft, const struct packet *p, const uint64_t key[],
+                           uint32_t h, enum flow_dir *dir)
+{
+	struct flow *f = alloc_entry(ft);
+	bool tcp = p->l4_proto == 6;
+	bool sender_is_client;
+	if (tcp && (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN) {
+		f->orient = ORIENT_SYN;
+		f->state = FLOW_NEW;
+		sender_is_client = true;
+	} else {
+		sender_is_client = guess_sender_is_client(p, &f->orient);
+		/* Mid-stream TCP: whatever happened before the capture started
+		 * was a handshake. UDP stays new until both sides speak. */
+		f->state = tcp ? FLOW_ESTABLISHED : FLOW_NEW;
+	}
+	if (sender_is_client) {
+		memcpy(f->cli_ip, p->src_ip, 16);
+		memcpy(f->srv_ip, p->dst_ip, 16);
+		f->cli_port = p->src_port;
+		f->srv_port = p->dst_port;
+		*dir = DIR_TO_SERVER;
+	} else {
+		memcpy(f->cli_ip, p->dst_ip, 16);
+		memcpy(f->srv_ip, p->src_ip, 16);
+		f->cli_port = p->dst_port;
+		f->srv_port = p->src_port;
+		*dir = DIR_TO_CLIENT;
+	}
+	f->ip_version = p->ip_version;
+	f->proto = p->l4_proto;
+	f->vlan_id = p->vlan_id;
+	f->tunnel = p->tunnel;
+	if (!f->tunnel.id_valid)
+		f->tunnel.id = 0;
+	f->end_reason = FLOW_END_NONE;
+	f->first_ts_us = ft->now_us;
+	f->last_ts_us = ft->now_us;
+	f->user_slot = FLOW_NONE;
+	f->hash = h;
+	ft->stats.created++;
+	if (tcp)
+		ft->stats.created_tcp++;
+	else if (p->l4_proto == 17)
+		ft->stats.created_udp++;
+	ft->stats.orient[f->orient]++;
+	f->flow_id = make_flow_id(key, f->first_ts_us, ft->stats.created);
+
+	uint32_t *b = &ft->buckets[h & ft->nbuckets_mask];
+	f->hnext = *b;
+	*b = link_of(ft, f);
+	lru_append(ft, f, class_of(f));
+	ft->stats.active++;
+	if (ft->stats.active > ft->stats.peak_active)
+		ft->stats.peak_active = ft->stats.active;
+	check_accounting(ft);
+	return f;
+}
+
+/* ---- state -------------------------------------------------------------- */
+
+static void tcp_update(struct flow *f, const struct packet *p, enum flow_dir dir)
+{
+	uint8_t fl = p->tcp_flags;
+	uint8_t bit = (uint8_t)(1u << dir);
+
+	if ((fl & TCPF_SYN) && !(f->syn_seen & bit)) {
+		f->syn_seen |= bit;
+		f->syn_seq[dir] = p->seq;
+	}
+	if (f->state == FLOW_NEW) {
+		bool server_ack = dir == DIR_TO_CLIENT && (fl & TCPF_ACK);
+		bool data_both = f->data_dirs == 3;
+		if (server_ack || data_both)
+			f->state = FLOW_ESTABLISHED;
+	}
+	if (fl & TCPF_RST) {
+		if (f->state != FLOW_CLOSED) {
+			f->state = FLOW_CLOSED;
+			f->close_reason = FLOW_END_RST;
+		}
+	} else if (fl & TCPF_FIN) {
+		f->fin_seen |= bit;
+		if (f->state != FLOW_CLOSED) {
+			if (f->fin_seen == 3) {
+				f->state = FLOW_CLOSED;
+				f->close_reason = FLOW_END_FIN;
+			} else {
+				f->state = FLOW_CLOSING;
+			}
+		}
+	}
+}
+
+struct flow *flow_packet(struct flow_table *ft, const struct packet *pkt, uint32_t wire_len,
+                         enum flow_dir *dir, bool *created)
+{
+	if (pkt->ts_us > ft->now_us)
+		ft->now_us = pkt->ts_us;
+	if (ft->now_us >= ft->next_expire_us) {
+		flow_expire(ft, ft->now_us);
+		ft->next_expire_us = ft->now_us + US_PER_S;
+	}
+
+	uint64_t key[KEY_WORDS];
+	pkt_key(pkt, key);
+	uint32_t h = key_hash(ft, key);
+	bool tcp = pkt->l4_proto == 6;
+
+	*created = false;
+	struct flow *f = lookup(ft, pkt, h, dir);
+	if (f && idle_expired(ft, f, ft->now_us)) {
+		/* Expiry runs once per second; a flow idle past its timeout is over
+		 * even if the sweep has not reached it yet. */
+		end_flow(ft, f, timeout_reason(f));
+		f = NULL;
+	} else if (f && tcp && f->state == FLOW_CLOSED &&
+	           (pkt->tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN) {
+		/* A new connection on a closed flow's 5-tuple (port reuse). */
+		end_flow(ft, f, (enum flow_end)f->close_reason);
+		ft->stats.reused++;
+		f = NULL;
+	}
+	if (!f) {
+		f = create(ft, pkt, key, h, dir);
+		*created = true;
+	}
+
+	f->pkts[*dir]++;
+	f->bytes[*dir] += wire_len;
+	f->last_ts_us = ft->now_us;
+	if (pkt->payload_len || pkt->payload_wire_len)
+		f->data_dirs |= (uint8_t)(1u << *dir);
+	if (tcp) {
+		f->tcp_flags[*dir] |= pkt->tcp_flags;
+		tcp_update(f, pkt, *dir);
+	} else if (f->state == FLOW_NEW && f->pkts[0] && f->pkts[1]) {
+		f->state = FLOW_ESTABLISHED;
+	}
+	/* Most recently seen: tail of its (possibly new) class list. A burst of
+	 * one flow's packets finds it there already. */
+	uint8_t c = class_of(f);
+	if (c != f->lclass || ft->lru_tail[c] != link_of(ft, f)) {
+		lru_unlink(ft, f);
+		lru_append(ft, f, c);
+	}
+	return f;
+}
+
+/* ---- expiry / flush ----------------------------------------------------- */
+
+void flow_expire(struct flow_table *ft, uint64_t now_us)
+{
+	if (now_us > ft->now_us)
+		ft->now_us = now_us;
+	for (int c = 0; c < FLOW_LRU_CLASSES; c++) {
+		while (ft->lru_head[c]) {
+			struct flow *f = ent(ft, ft->lru_head[c]);
+			if (!idle_expired(ft, f, ft->now_us))
+				break; /* the list is ordered by last-seen: the rest are newer */
+			end_flow(ft, f, timeout_reason(f));
+		}
+	}
+}
+
+void flow_flush(struct flow_table *ft)
+{
+	/* Merge the class lists by last-seen so the end order does not depend
+	 * on the seed or on entry reuse: oldest activity first. */
+	for (;;) {
+		struct flow *best = NULL;
+		for (int c = 0; c < FLOW_LRU_CLASSES; c++) {
+			if (!ft->lru_head[c])
+				continue;
+			struct flow *f = ent(ft, ft->lru_head[c]);
+			if (!best || f->last_ts_us < best->last_ts_us)
+				best = f;
+		}
+		if (!best)
+			break;
+		end_flow(ft, best, FLOW_END_EOF);
+	}
+	assert(ft->stats.active == 0);
+}
