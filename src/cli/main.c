@@ -114,6 +114,14 @@ static const struct option long_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
+static const char *long_name(int val)
+{
+	for (const struct option *o = long_opts; o->name; o++)
+		if (o->val == val)
+			return o->name;
+	return "?";
+}
+
 static struct capture *volatile g_current; /* the capture a signal stops */
 static volatile sig_atomic_t g_stop;
 
@@ -233,8 +241,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case OPT_TO_TCP_CLOSED:
 		case OPT_TO_UDP: {
 			if (!parse_u64(optarg, 1, 86400u * 365u, &v))
-				return usage_error("a timeout wants seconds from 1 to 31536000, not '%s'",
-				                   optarg);
+				return usage_error("--%s wants seconds from 1 to 31536000, not '%s'",
+				                   long_name(c), optarg);
 			uint64_t us = v * 1000000u;
 			if (c == OPT_FRAG_TIMEOUT)
 				o->ecfg.decode.frag_timeout_us = us;

@@ -68,9 +68,9 @@ enum decode_drop {
 	DROP_UDP_BAD_LEN,
 	DROP_GRE_TRUNCATED,
 	DROP_GRE_BAD,
-	DROP_VXLAN_BAD,
-	DROP_GENEVE_BAD,
 	DROP_TUNNEL_TOO_DEEP,    /* nesting beyond DECODE_MAX_DEPTH */
+	DROP_FRAG_TRUNCATED,     /* a fragment the snap length cut: cannot be reassembled */
+	DROP_FRAG_NO_CONTEXT,    /* no reassembly context free (all hold completed datagrams) */
 	DROP__COUNT
 };
 

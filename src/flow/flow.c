@@ -699,7 +699,9 @@ void flow_flush(struct flow_table *ft)
 		}
 		if (!best)
 			break;
-		end_flow(ft, best, FLOW_END_EOF);
+		/* A flow already closed by FIN or RST ended then; the linger
+		 * time was only for stragglers. */
+		end_flow(ft, best, best->state == FLOW_CLOSED ? timeout_reason(best) : FLOW_END_EOF);
 	}
 	assert(ft->stats.active == 0);
 }

@@ -55,7 +55,7 @@ enum flow_end {
 	FLOW_END_RST,      /* RST seen, closing timeout passed or reused */
 	FLOW_END_TIMEOUT,  /* idle longer than its state's timeout */
 	FLOW_END_EVICTED,  /* table full: least recently seen flow made room */
-	FLOW_END_EOF,      /* still open when the input ended */
+	FLOW_END_EOF,      /* still open when the input ended (not closed by FIN/RST) */
 	FLOW_END__COUNT
 };
 
@@ -161,7 +161,8 @@ struct flow *flow_packet(struct flow_table *ft, const struct packet *pkt, uint32
  * flow_packet calls it itself at most once per capture second. */
 void flow_expire(struct flow_table *ft, uint64_t now_us);
 
-/* Ends every flow still in the table with FLOW_END_EOF. */
+/* Ends every flow still in the table: FLOW_END_EOF, or FLOW_END_FIN /
+ * FLOW_END_RST for a flow that had already closed. */
 void flow_flush(struct flow_table *ft);
 
 /* Index of a flow in the table, stable for its lifetime (for per-flow side

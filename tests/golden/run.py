@@ -50,7 +50,7 @@ def check_accounting(records):
     s = stats[0]["stats"]
     dec = s["decoder"]
     results = sum(v for k, v in dec.items() if isinstance(v, int) and k in (
-        "tcp", "udp", "icmp", "ip_other", "non_ip", "fragment_held", "malformed"))
+        "tcp", "udp", "icmp", "ip_other", "non_ip", "frag_held", "malformed"))
     if results != s["packets"]:
         problems.append(f"decoder results {results} != packets read {s['packets']}")
     if sum(dec["drops"].values()) != dec["malformed"]:

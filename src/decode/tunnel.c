@@ -1,0 +1,315 @@
+/*
+ * tunnel.c - decapsulation: GRE (RFC 2784, RFC 2890 keys and sequence
+ * numbers), enhanced GRE for PPTP (RFC 2637), ERSPAN types I/II/III
+ * (draft-foschiano-erspan), VXLAN (RFC 7348), GENEVE (RFC 8926); IP-in-IP
+ * (RFC 2003), 6in4 (RFC 4213) and the IPv6-carried variants (RFC 2473)
+ * are entered from ip.c through dec_tunnel_enter().
+ *
+ * The innermost packet is the one reported; pkt->tunnel describes the
+ * innermost tunnel layer and the IP header that carried it.
+ *
+ * VXLAN and GENEVE are chosen by UDP destination port, which is
+ * decapsulation, not identification: a datagram to 4789/6081 whose header
+ * does not validate is reported as the ordinary UDP it may well be; a
+ * valid header over a broken inner frame drops with the inner layer's
+ * reason.
+ */
+#include <string.h>
+
+#include "decode/decode_int.h"
+
+#define GRE_C 0x8000u /* checksum present */
+#define GRE_R 0x4000u /* routing present (RFC 1701, obsolete) */
+#define GRE_K 0x2000u /* key present */
+#define GRE_S 0x1000u /* sequence number present */
+#define GRE_SSR 0x0800u /* strict source route (RFC 1701, obsolete) */
+#define GRE_A 0x0080u /* acknowledgment present (enhanced GRE) */
+
+#define UDP_PORT_VXLAN 4789
+#define UDP_PORT_GENEVE 6081
+
+bool dec_tunnel_enter(struct dstate *s, enum tunnel_type t, bool id_valid, uint32_t id)
+{
+	struct packet *p = s->pkt;
+	if (s->tunnel_depth >= DECODE_MAX_DEPTH) {
+		s->drop = DROP_TUNNEL_TOO_DEEP;
+		return false;
+	}
+	s->tunnel_depth++;
+	s->tunnel_mask |= 1u << t;
+	struct tunnel_info *ti = &p->tunnel;
+	ti->type = (uint8_t)t;
+	ti->depth = (uint8_t)s->tunnel_depth;
+	ti->outer_ipver = p->ip_version;
+	ti->id_valid = id_valid ? 1 : 0;
+	ti->id = id_valid ? id : 0;
+	memcpy(ti->outer_src, p->src_ip, sizeof ti->outer_src);
+	memcpy(ti->outer_dst, p->dst_ip, sizeof ti->outer_dst);
+	/* The carrier's transport fields do not describe the inner packet. */
+	p->src_port = p->dst_port = 0;
+	p->tcp_flags = 0;
+	p->seq = p->ack = 0;
+	p->window = 0;
+	p->payload = NULL;
+	p->payload_len = p->payload_wire_len = 0;
+	return true;
+}
+
+/* The GRE packet itself is the result (unknown payload, keepalive, PPTP
+ * acknowledgment): IP with protocol 47. */
+static enum decode_result gre_as_other(struct dstate *s, struct reader *r)
+{
+	size_t n;
+	s->pkt->l4_proto = 47;
+	s->pkt->payload = rd_rest(r, &n);
+	s->pkt->payload_len = (uint32_t)n;
+	s->pkt->payload_wire_len = (uint32_t)n + s->missing;
+	return DECODE_IP_OTHER;
+}
+
+/*
+ * ERSPAN type II header (8 bytes), after GRE protocol 0x88BE with S = 1:
+ *
+ *    0                   1                   2                   3
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |  Ver  |          VLAN         | COS | En|T|    Session ID     |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |      Reserved         |                  Index                |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *
+ * Ver = 1. Type I (0x88BE without a GRE sequence number) has no header.
+ *
+ * ERSPAN type III header (12 bytes), GRE protocol 0x22EB:
+ *
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |  Ver  |          VLAN         | COS |BSO|T|     Session ID    |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |                          Timestamp                            |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |             SGT               |P|    FT   |   Hw ID   |D|Gra|O|
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *
+ * Ver = 2; O = 1 adds an 8-byte platform-specific subheader; FT (frame
+ * type) 0 is an Ethernet frame, the only kind mirrored in practice.
+ */
+static enum decode_result dec_erspan(struct dstate *s, struct reader *r, uint16_t proto, bool seq)
+{
+	if (proto == 0x88BE && !seq) { /* type I */
+		if (!dec_tunnel_enter(s, TUNNEL_ERSPAN, false, 0))
+			return DECODE_MALFORMED;
+		return dec_ethernet(s, r);
+	}
+	uint16_t w0 = rd_be16(r);
+	uint16_t w1 = rd_be16(r);
+	unsigned ver = w0 >> 12;
+	uint32_t session = w1 & 0x03FFu;
+	bool ethernet = true;
+	if (proto == 0x88BE) {
+		rd_skip(r, 4);
+		if (!rd_ok(r))
+			return dec_drop(s, DROP_GRE_TRUNCATED);
+		if (ver != 1)
+			return dec_drop(s, DROP_GRE_BAD);
+	} else {
+		rd_skip(r, 4 + 2); /* timestamp, SGT */
+		uint16_t w5 = rd_be16(r);
+		if (w5 & 1)
+			rd_skip(r, 8);
+		if (!rd_ok(r))
+			return dec_drop(s, DROP_GRE_TRUNCATED);
+		if (ver != 2)
+			return dec_drop(s, DROP_GRE_BAD);
+		ethernet = ((w5 >> 10) & 0x1F) == 0;
+	}
+	if (!ethernet)
+		return gre_as_other(s, r);
+	if (!dec_tunnel_enter(s, TUNNEL_ERSPAN, true, session))
+		return DECODE_MALFORMED;
+	return dec_ethernet(s, r);
+}
+
+/*
+ * GRE header, version 0 (RFC 2784 section 2.1 with RFC 2890's key and
+ * sequence number):
+ *
+ *    0                   1                   2                   3
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |C|R|K|S|s|Recur|  Flags  | Ver |         Protocol Type         |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |      Checksum (if C)          |       Reserved1 (if C)        |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |                         Key (if K)                            |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |                 Sequence Number (if S)                        |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *
+ * RFC 2784: a receiver not implementing RFC 1701 discards R or s set.
+ *
+ * Version 1, enhanced GRE (RFC 2637 section 4.1), carries PPP for PPTP:
+ *
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |C|R|K|S|s|Recur|A| Flags | Ver |   Protocol Type (0x880B)      |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |    Payload Length             |       Call ID                 |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |                  Sequence Number (if S)                       |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |               Acknowledgment Number (if A)                    |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *
+ * C = R = 0 and K = 1 are required. Without S there is no payload (an
+ * acknowledgment only). The tunnel id is the call id.
+ */
+enum decode_result dec_gre(struct dstate *s, struct reader *r)
+{
+	uint16_t flags = rd_be16(r);
+	uint16_t proto = rd_be16(r);
+	if (!rd_ok(r))
+		return dec_drop(s, DROP_GRE_TRUNCATED);
+	unsigned ver = flags & 7u;
+
+	if (ver == 1) {
+		if (proto != 0x880B || !(flags & GRE_K) || (flags & (GRE_C | GRE_R)))
+			return dec_drop(s, DROP_GRE_BAD);
+		uint16_t plen = rd_be16(r);
+		uint16_t call = rd_be16(r);
+		if (flags & GRE_S)
+			rd_skip(r, 4);
+		if (flags & GRE_A)
+			rd_skip(r, 4);
+		if (!rd_ok(r))
+			return dec_drop(s, DROP_GRE_TRUNCATED);
+		if (!(flags & GRE_S) || plen == 0)
+			return gre_as_other(s, r);
+		if (plen > rd_remaining(r) + s->missing)
+			return dec_drop(s, DROP_GRE_TRUNCATED);
+		if (!dec_tunnel_enter(s, TUNNEL_GRE, true, call))
+			return DECODE_MALFORMED;
+		dec_limit(s, r, plen);
+		enum decode_result res = dec_ppp_hdlc(s, r);
+		/* PPP control traffic (LCP, CCP, ...) or compressed/encrypted
+		 * data: the packet is still IP (GRE), just not one we can open. */
+		if (res == DECODE_NON_IP)
+			return gre_as_other(s, r);
+		return res;
+	}
+	if (ver != 0 || (flags & (GRE_R | GRE_SSR)))
+		return dec_drop(s, DROP_GRE_BAD);
+
+	uint32_t key = 0;
+	if (flags & GRE_C)
+		rd_skip(r, 4);
+	if (flags & GRE_K)
+		key = rd_be32(r);
+	if (flags & GRE_S)
+		rd_skip(r, 4);
+	if (!rd_ok(r))
+		return dec_drop(s, DROP_GRE_TRUNCATED);
+	bool has_key = (flags & GRE_K) != 0;
+
+	switch (proto) {
+	case 0x0800:
+		if (!dec_tunnel_enter(s, TUNNEL_GRE, has_key, key))
+			return DECODE_MALFORMED;
+		return dec_ipv4(s, r);
+	case 0x86DD:
+		if (!dec_tunnel_enter(s, TUNNEL_GRE, has_key, key))
+			return DECODE_MALFORMED;
+		return dec_ipv6(s, r);
+	case 0x6558: /* transparent Ethernet bridging */
+		if (!dec_tunnel_enter(s, TUNNEL_GRE, has_key, key))
+			return DECODE_MALFORMED;
+		return dec_ethernet(s, r);
+	case 0x8847: /* MPLS over GRE (RFC 4023) */
+	case 0x8848:
+		if (!dec_tunnel_enter(s, TUNNEL_GRE, has_key, key))
+			return DECODE_MALFORMED;
+		return dec_ethertype(s, r, proto);
+	case 0x88BE:
+	case 0x22EB:
+		return dec_erspan(s, r, proto, (flags & GRE_S) != 0);
+	default: /* keepalives (proto 0), WCCP, NVGRE-less payloads, ... */
+		return gre_as_other(s, r);
+	}
+}
+
+/*
+ * VXLAN header (RFC 7348 section 5), UDP destination port 4789:
+ *
+ *    0                   1                   2                   3
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |R|R|R|R|I|R|R|R|            Reserved                           |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |                VXLAN Network Identifier (VNI) |   Reserved    |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *
+ * I (0x08) must be set; the other bits are ignored on receipt. An inner
+ * Ethernet frame follows.
+ */
+static bool dec_vxlan(struct dstate *s, struct reader *r, enum decode_result *res)
+{
+	struct reader c = *r;
+	uint8_t flags = rd_u8(&c);
+	rd_skip(&c, 3);
+	uint32_t vni = rd_be24(&c);
+	rd_skip(&c, 1);
+	if (!rd_ok(&c) || !(flags & 0x08))
+		return false;
+	*r = c;
+	if (!dec_tunnel_enter(s, TUNNEL_VXLAN, true, vni))
+		*res = DECODE_MALFORMED;
+	else
+		*res = dec_ethernet(s, r);
+	return true;
+}
+
+/*
+ * GENEVE header (RFC 8926 section 3.4), UDP destination port 6081:
+ *
+ *    0                   1                   2                   3
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |Ver|  Opt Len  |O|C|    Rsvd.  |          Protocol Type        |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |        Virtual Network Identifier (VNI)       |    Reserved   |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |                    Options (Opt Len * 4 bytes)                ~
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *
+ * Ver = 0. Protocol Type 0x6558 is an Ethernet frame (AWS Gateway Load
+ * Balancer uses 0x0800/0x86DD: a bare IP packet).
+ */
+static bool dec_geneve(struct dstate *s, struct reader *r, enum decode_result *res)
+{
+	struct reader c = *r;
+	uint8_t b0 = rd_u8(&c);
+	rd_skip(&c, 1);
+	uint16_t ptype = rd_be16(&c);
+	uint32_t vni = rd_be24(&c);
+	rd_skip(&c, 1);
+	rd_skip(&c, (size_t)(b0 & 0x3F) * 4);
+	if (!rd_ok(&c) || (b0 >> 6) != 0)
+		return false;
+	if (ptype != 0x6558 && ptype != 0x0800 && ptype != 0x86DD)
+		return false;
+	*r = c;
+	if (!dec_tunnel_enter(s, TUNNEL_GENEVE, true, vni)) {
+		*res = DECODE_MALFORMED;
+		return true;
+	}
+	if (ptype == 0x6558)
+		*res = dec_ethernet(s, r);
+	else if (ptype == 0x0800)
+		*res = dec_ipv4(s, r);
+	else
+		*res = dec_ipv6(s, r);
+	return true;
+}
+
+bool dec_udp_tunnel(struct dstate *s, struct reader *r, uint16_t dst_port, enum decode_result *res)
+{
+	if (dst_port == UDP_PORT_VXLAN)
+		return dec_vxlan(s, r, res);
+	if (dst_port == UDP_PORT_GENEVE)
+		return dec_geneve(s, r, res);
+	return false;
+}
