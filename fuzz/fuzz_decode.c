@@ -17,7 +17,7 @@
 
 #include "decode/decode.h"
 
-static const int dlts[] = {1, 113, 276, 12, 14, 101, 228, 229, 0, 108, 9, 50, 51, 104};
+static const int dlts[] = {1, 113, 276, 12, 14, 101, 228, 229, 0, 108, 9, 50, 51, 104, 192};
 
 static struct decoder dec;
 static int ready;

@@ -44,6 +44,7 @@ static const struct linktype linktypes[] = {
 	{50, "ppp-serial"},  /* DLT_PPP_SERIAL */
 	{51, "ppp-ether"},   /* DLT_PPP_ETHER: PPPoE without Ethernet */
 	{104, "c-hdlc"},     /* DLT_C_HDLC: Cisco HDLC */
+	{192, "ppi"},        /* DLT_PPI: per-packet information + a frame above */
 };
 
 bool decode_linktype_supported(int dlt, const char **name)
@@ -63,7 +64,7 @@ bool decode_linktype_supported(int dlt, const char **name)
 const char *decode_linktypes_help(void)
 {
 	return "ethernet, linux-sll, linux-sll2, raw, ipv4, ipv6, null, loop, ppp, ppp-serial, "
-	       "ppp-ether, c-hdlc";
+	       "ppp-ether, c-hdlc, ppi (holding one of these)";
 }
 
 static const char *const result_names[DECODE__COUNT] = {
@@ -87,6 +88,7 @@ static const char *const drop_names[DROP__COUNT] = {
 	[DROP_NONE] = "none",
 	[DROP_LINK_TRUNCATED] = "link_truncated",
 	[DROP_LINK_BAD] = "link_bad",
+	[DROP_LINK_UNSUPPORTED] = "link_unsupported",
 	[DROP_VLAN_TRUNCATED] = "vlan_truncated",
 	[DROP_VLAN_TOO_DEEP] = "vlan_too_deep",
 	[DROP_MPLS_TRUNCATED] = "mpls_truncated",

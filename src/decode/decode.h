@@ -46,6 +46,7 @@ enum decode_drop {
 	DROP_NONE = 0,
 	DROP_LINK_TRUNCATED,     /* shorter than its link-layer header */
 	DROP_LINK_BAD,           /* link header fields impossible */
+	DROP_LINK_UNSUPPORTED,   /* PPI holding a link type offport does not decode */
 	DROP_VLAN_TRUNCATED,
 	DROP_VLAN_TOO_DEEP,      /* more stacked tags than the guard allows */
 	DROP_MPLS_TRUNCATED,

@@ -34,6 +34,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "decode/decode_int.h"
 
@@ -72,12 +75,15 @@ struct frag_table {
 	int32_t done[FRAG_PINNED_MAX];
 	unsigned ndone;
 	uint64_t last_sweep;
+	uint32_t seed; /* hash basis, random per run */
 };
 
-static uint32_t key_hash(const struct frag_key *k)
+static uint32_t key_hash(const struct frag_key *k, uint32_t seed)
 {
-	/* FNV-1a: fragments are rare, chains short; collisions cost time only. */
-	uint32_t h = 2166136261u;
+	/* FNV-1a started from a random per-run basis, then mixed (MurmurHash3's
+	 * finaliser): an attacker who knows the code cannot choose addresses
+	 * and ids that all land in one chain. */
+	uint32_t h = 2166136261u ^ seed;
 	uint8_t head[6] = {k->ipver, k->proto, (uint8_t)(k->id >> 24), (uint8_t)(k->id >> 16),
 	                   (uint8_t)(k->id >> 8), (uint8_t)k->id};
 	for (size_t i = 0; i < sizeof head; i++)
@@ -86,7 +92,20 @@ static uint32_t key_hash(const struct frag_key *k)
 		h = (h ^ k->src[i]) * 16777619u;
 	for (size_t i = 0; i < 16; i++)
 		h = (h ^ k->dst[i]) * 16777619u;
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
 	return h;
+}
+
+static uint32_t random_seed(void)
+{
+	uint32_t seed = 0;
+	if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed)
+		seed = (uint32_t)time(NULL) ^ ((uint32_t)getpid() << 16);
+	return seed;
 }
 
 static bool key_eq(const struct frag_key *a, const struct frag_key *b)
@@ -128,6 +147,7 @@ int frag_table_create(struct decoder *d, char *err, size_t errlen)
 	}
 	t->n = n;
 	t->bmask = nb - 1;
+	t->seed = random_seed();
 	for (uint32_t i = 0; i < nb; i++)
 		t->bucket[i] = -1;
 	/* Pop order 0, 1, 2, ... keeps runs reproducible. */
@@ -153,7 +173,7 @@ void frag_table_destroy(struct decoder *d)
 
 static void ctx_unlink(struct frag_table *t, int32_t i)
 {
-	int32_t *pp = &t->bucket[key_hash(&t->ctx[i].key) & t->bmask];
+	int32_t *pp = &t->bucket[key_hash(&t->ctx[i].key, t->seed) & t->bmask];
 	while (*pp != -1) {
 		if (*pp == i) {
 			*pp = t->ctx[i].hnext;
@@ -174,7 +194,7 @@ static void ctx_drop(struct frag_table *t, int32_t i)
 
 static int32_t ctx_find(struct frag_table *t, const struct frag_key *k)
 {
-	for (int32_t i = t->bucket[key_hash(k) & t->bmask]; i != -1; i = t->ctx[i].hnext)
+	for (int32_t i = t->bucket[key_hash(k, t->seed) & t->bmask]; i != -1; i = t->ctx[i].hnext)
 		if (key_eq(&t->ctx[i].key, k))
 			return i;
 	return -1;
@@ -207,7 +227,7 @@ static int32_t ctx_open(struct decoder *d, const struct frag_key *k, uint64_t no
 	c->state = CTX_OPEN;
 	c->key = *k;
 	c->first_ts = now;
-	uint32_t b = key_hash(k) & t->bmask;
+	uint32_t b = key_hash(k, t->seed) & t->bmask;
 	c->hnext = t->bucket[b];
 	t->bucket[b] = i;
 	t->open++;

@@ -25,6 +25,7 @@ enum {
 	DLT_LINUX_SLL_ = 113,
 	DLT_IPV4_ = 228,
 	DLT_IPV6_ = 229,
+	DLT_PPI_ = 192,
 	DLT_LINUX_SLL2_ = 276,
 };
 
@@ -366,7 +367,47 @@ static enum decode_result dec_ppp_serial(struct dstate *s, struct reader *r)
 	return dec_ppp_hdlc(s, r);
 }
 
+static enum decode_result dec_link_inner(struct dstate *s, int dlt, struct reader *r);
+
+/*
+ * Per-Packet Information (DLT_PPI), little-endian, then a frame of the
+ * link type it names (PPI specification 1.0.10, CACE Technologies):
+ *
+ *   +---------+-------+-------------+-------------------+--------+
+ *   | version | flags | length (LE) | inner DLT (LE 32) | fields |
+ *   |    0    |       |  >= 8       |                   |  ...   |
+ *   +---------+-------+-------------+-------------------+--------+
+ *
+ * The fields (802.11 radio data, aggregation) say nothing about IP; the
+ * inner frame is decoded as its own link type. PPI inside PPI is refused
+ * so a crafted frame cannot recurse.
+ */
+static enum decode_result dec_ppi(struct dstate *s, struct reader *r)
+{
+	uint8_t version = rd_u8(r);
+	rd_skip(r, 1);
+	uint16_t len = rd_le16(r);
+	uint32_t inner = rd_le32(r);
+	if (!rd_ok(r))
+		return dec_drop(s, DROP_LINK_TRUNCATED);
+	if (version != 0 || len < 8)
+		return dec_drop(s, DROP_LINK_BAD);
+	rd_skip(r, (size_t)len - 8);
+	if (!rd_ok(r))
+		return dec_drop(s, DROP_LINK_TRUNCATED);
+	if (inner == DLT_PPI_ || !decode_linktype_supported((int)inner, NULL))
+		return dec_drop(s, DROP_LINK_UNSUPPORTED);
+	return dec_link_inner(s, (int)inner, r);
+}
+
 enum decode_result dec_link(struct dstate *s, int dlt, struct reader *r)
+{
+	if (dlt == DLT_PPI_)
+		return dec_ppi(s, r);
+	return dec_link_inner(s, dlt, r);
+}
+
+static enum decode_result dec_link_inner(struct dstate *s, int dlt, struct reader *r)
 {
 	switch (dlt) {
 	case DLT_EN10MB_:

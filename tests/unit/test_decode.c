@@ -423,6 +423,44 @@ static void test_link_types(void)
 	check_books();
 }
 
+/* PPI (DLT 192): an 8-byte header plus fields, then the inner link type. */
+static void test_ppi(void)
+{
+	struct bb ip = {.n = 0}, eth = {.n = 0}, f = {.n = 0};
+	struct packet p;
+	const char *name = NULL;
+	CHECK(decode_linktype_supported(192, &name) && strcmp(name, "ppi") == 0);
+	std_tcp4(&ip, "ppi");
+	mk_eth(&eth, 0x0800, &ip);
+	static const uint8_t hdr[16] = {0, 0, 16, 0, 1, 0, 0, 0, /* v0, len 16, DLT 1 */
+	                                8, 0, 4, 0, 0, 0, 0, 0}; /* aggregation field */
+	bb_mem(&f, hdr, sizeof hdr);
+	bb_cat(&f, &eth);
+	CHECK_EQ_U(run(192, &f, &p), DECODE_TCP);
+	check_std_tcp4(&p, "ppi");
+
+	/* 802.11 inside (DLT 105) is not decoded: counted, not guessed. */
+	f.d[4] = 105;
+	CHECK_EQ_U(run(192, &f, &p), DECODE_MALFORMED);
+	CHECK_EQ_U(decode_last_drop(&D), DROP_LINK_UNSUPPORTED);
+	/* PPI in PPI is refused, so a frame cannot recurse. */
+	f.d[4] = 192;
+	CHECK_EQ_U(run(192, &f, &p), DECODE_MALFORMED);
+	CHECK_EQ_U(decode_last_drop(&D), DROP_LINK_UNSUPPORTED);
+	/* A header length shorter than the header, or past the frame. */
+	f.d[4] = 1;
+	f.d[2] = 4;
+	CHECK_EQ_U(run(192, &f, &p), DECODE_MALFORMED);
+	CHECK_EQ_U(decode_last_drop(&D), DROP_LINK_BAD);
+	f.d[2] = 0xff;
+	f.d[3] = 0xff;
+	CHECK_EQ_U(run(192, &f, &p), DECODE_MALFORMED);
+	CHECK_EQ_U(decode_last_drop(&D), DROP_LINK_TRUNCATED);
+	CHECK_EQ_U(run_cut(192, &f, 5, 5, &p), DECODE_MALFORMED);
+	CHECK_EQ_U(decode_last_drop(&D), DROP_LINK_TRUNCATED);
+	check_books();
+}
+
 static void test_vlan(void)
 {
 	struct bb ip = {.n = 0}, f = {.n = 0};
@@ -1291,6 +1329,7 @@ int main(void)
 	test_init_and_names();
 	test_ethernet_tcp();
 	test_link_types();
+	test_ppi();
 	test_vlan();
 	test_mpls_pppoe();
 	test_ipv4_options_padding();
