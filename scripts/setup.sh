@@ -4,8 +4,8 @@
 set -euo pipefail
 
 # Build: compiler, CMake, libpcap. Tests: python3 (JSON checks), clang for
-# the fuzz harnesses, tcpdump/tshark to cross-check captures.
-PKGS=(build-essential cmake pkg-config libpcap-dev python3 clang libclang-rt-14-dev tcpdump)
+# the fuzz harnesses, tcpdump to record the sample, mandoc to lint the man page.
+PKGS=(build-essential cmake pkg-config libpcap-dev python3 clang libclang-rt-14-dev tcpdump mandoc)
 
 missing=()
 for p in "${PKGS[@]}"; do

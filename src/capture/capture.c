@@ -111,6 +111,10 @@ enum capture_status capture_next(struct capture *c, struct capture_pkt *pkt, cha
 	case PCAP_ERROR_BREAK:
 		return c->live || c->stop ? CAPTURE_STOPPED : CAPTURE_EOF;
 	default:
+		/* A signal that stops a blocking read (a pipe on standard input)
+		 * makes the read fail with EINTR: that is a stop, not damage. */
+		if (c->stop)
+			return CAPTURE_STOPPED;
 		set_err(err, errlen, "%s", pcap_geterr(c->p));
 		return CAPTURE_BROKEN;
 	}

@@ -135,7 +135,7 @@ void engine_packet(struct engine *e, int dlt, const struct capture_pkt *cp)
 		return;
 	enum flow_dir dir;
 	bool created;
-	struct flow *f = flow_packet(&e->flows, &p, cp->wirelen, &dir, &created);
+	struct flow *f = flow_packet(&e->flows, &p, p.frame_bytes, &dir, &created);
 	if (created) {
 		f->user_slot = STREAM_NONE;
 		f->user_len[0] = f->user_len[1] = 0;

@@ -50,7 +50,8 @@ static const char help_text[] =
     "\n"
     "Bounds:\n"
     "      --max-flows N        flows tracked at once (default 262144); a full\n"
-    "                           table evicts the least recently seen flow\n"
+    "                           table evicts a closed flow, else an unanswered\n"
+    "                           SYN, else the least recently seen flow\n"
     "      --first-bytes N      bytes kept per direction for identification\n"
     "                           (default 4096, 64 to 1048576)\n"
     "      --stream-slots N     flows whose first bytes are collected at once\n"
@@ -229,8 +230,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->ecfg.stream.max_slots = (uint32_t)v;
 			break;
 		case OPT_FRAG_MAX:
-			if (!parse_u64(optarg, 1, 1u << 20, &v))
-				return usage_error("--frag-max wants a number from 1 to 1048576, not '%s'",
+			if (!parse_u64(optarg, 1, 65536, &v))
+				return usage_error("--frag-max wants a number from 1 to 65536, not '%s'",
 				                   optarg);
 			o->ecfg.decode.frag_max = (uint32_t)v;
 			break;

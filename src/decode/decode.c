@@ -127,6 +127,7 @@ static const char *const tunnel_names[TUNNEL__COUNT] = {
 	[TUNNEL_NONE] = "none",   [TUNNEL_GRE] = "gre",     [TUNNEL_ERSPAN] = "erspan",
 	[TUNNEL_VXLAN] = "vxlan", [TUNNEL_GENEVE] = "geneve", [TUNNEL_IPIP] = "ipip",
 	[TUNNEL_6IN4] = "6in4",   [TUNNEL_4IN6] = "4in6",   [TUNNEL_6IN6] = "6in6",
+	[TUNNEL_GTPU] = "gtpu",
 };
 
 const char *tunnel_type_name(enum tunnel_type t)
@@ -174,6 +175,7 @@ enum decode_result decode_packet(struct decoder *d, int dlt, const uint8_t *data
 
 	memset(out, 0, sizeof *out);
 	out->ts_us = ts_us;
+	out->frame_bytes = wirelen;
 
 	struct dstate s;
 	memset(&s, 0, sizeof s);
@@ -181,6 +183,7 @@ enum decode_result decode_packet(struct decoder *d, int dlt, const uint8_t *data
 	s.pkt = out;
 	s.ts_us = ts_us;
 	s.missing = wirelen > caplen ? wirelen - caplen : 0;
+	s.frame_len = wirelen;
 	s.drop = DROP_NONE;
 
 	struct reader r;

@@ -87,6 +87,7 @@ enum tunnel_type {
 	TUNNEL_6IN4,  /* IPv6 in IPv4 */
 	TUNNEL_4IN6,  /* IPv4 in IPv6 */
 	TUNNEL_6IN6,  /* IPv6 in IPv6 */
+	TUNNEL_GTPU,  /* GTP-U (mobile core), id = TEID */
 	TUNNEL__COUNT
 };
 
@@ -138,6 +139,8 @@ struct packet {
 	uint32_t payload_len;  /* captured payload bytes available at payload */
 	uint32_t payload_wire_len; /* payload length per the IP/UDP header; >
 	                             payload_len when the snap length cut it */
+	uint32_t frame_bytes;  /* wire bytes of the frame, or for a reassembled
+	                          datagram of all the frames its fragments came in */
 	struct tunnel_info tunnel;
 };
 

@@ -37,6 +37,7 @@ struct dstate {
 	 * length with rd_remaining() + missing: beyond that the header lies
 	 * (malformed); beyond rd_remaining() only, the capture was cut. */
 	uint32_t missing;
+	uint32_t frame_len;    /* the frame's wire length, for reassembly byte counts */
 	unsigned tunnel_depth; /* tunnel layers removed so far */
 	unsigned pw_depth;     /* MPLS pseudowire Ethernet frames entered */
 	unsigned tunnel_mask;  /* bit per enum tunnel_type removed */

@@ -59,6 +59,7 @@ struct frag_ctx {
 	uint32_t total;      /* payload length, once have_last */
 	uint32_t max_end;    /* highest byte end held */
 	uint32_t units_held; /* bits set in held[] */
+	uint64_t frame_bytes; /* wire bytes of the frames whose fragments were taken */
 	int32_t hnext;       /* hash chain, -1 ends */
 	uint8_t held[FRAG_UNITS / 8];
 };
@@ -298,6 +299,7 @@ enum frag_outcome frag_add(struct dstate *s, const struct frag_key *key, uint32_
 			c->units_held++;
 		}
 	}
+	c->frame_bytes += s->frame_len;
 	if (!more) {
 		c->have_last = 1;
 		c->total = end;
@@ -324,6 +326,7 @@ enum frag_outcome frag_add(struct dstate *s, const struct frag_key *key, uint32_
 	d->stats.frag_reassembled++;
 	rd_init(datagram, buf, c->total);
 	*nh_out = c->nh;
+	s->pkt->frame_bytes = c->frame_bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)c->frame_bytes;
 	return FRAG_OUT_COMPLETE;
 }
 

@@ -359,10 +359,10 @@ static enum decode_result dec_chdlc(struct dstate *s, struct reader *r)
  * same links, Cisco HDLC; libpcap documents both. */
 static enum decode_result dec_ppp_serial(struct dstate *s, struct reader *r)
 {
-	uint8_t first;
+	uint8_t first, second;
 	if (!rd_peek_u8(r, 0, &first))
 		return dec_drop(s, DROP_PPP_TRUNCATED);
-	if (first == 0x0F || first == 0x8F)
+	if ((first == 0x0F || first == 0x8F) && rd_peek_u8(r, 1, &second) && second == 0x00)
 		return dec_chdlc(s, r);
 	return dec_ppp_hdlc(s, r);
 }
@@ -429,7 +429,10 @@ static enum decode_result dec_link_inner(struct dstate *s, int dlt, struct reade
 	case DLT_LOOP_:
 		return dec_null(s, r, true);
 	case DLT_PPP_:
-		return dec_ppp_hdlc(s, r);
+		/* Some routers write Cisco HDLC under DLT_PPP (Wireshark reads it
+		 * so too). 0F 00 / 8F 00 cannot start PPP: a PPP protocol number's
+		 * low byte is always odd (RFC 1661 section 2). */
+		return dec_ppp_serial(s, r);
 	case DLT_PPP_SERIAL_:
 		return dec_ppp_serial(s, r);
 	case DLT_PPP_ETHER_:

@@ -27,6 +27,7 @@
 
 #define UDP_PORT_VXLAN 4789
 #define UDP_PORT_GENEVE 6081
+#define UDP_PORT_GTPU 2152
 
 bool dec_tunnel_enter(struct dstate *s, enum tunnel_type t, bool id_valid, uint32_t id)
 {
@@ -305,8 +306,63 @@ static bool dec_geneve(struct dstate *s, struct reader *r, enum decode_result *r
 	return true;
 }
 
+/*
+ * GTP-U header (3GPP TS 29.281 section 5), UDP destination port 2152:
+ *
+ *    0                   1                   2                   3
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |Ver=1|1|0|E|S|N| Message Type  |            Length             |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |            Tunnel Endpoint Identifier (TEID)                  |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   | Sequence Number (if E|S|N)    | N-PDU (opt)   | Next Ext Type |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   | extension headers: length (4-byte units), content, next type  ~
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *
+ * Only G-PDUs (type 255) carry a user IP packet; echo, error indication
+ * and end marker messages stay the ordinary UDP they are. The Length
+ * field counts the bytes after the first 8.
+ */
+static bool dec_gtpu(struct dstate *s, struct reader *r, enum decode_result *res)
+{
+	struct reader c = *r;
+	uint8_t flags = rd_u8(&c), type = rd_u8(&c);
+	uint16_t len = rd_be16(&c);
+	uint32_t teid = rd_be32(&c);
+	if (!rd_ok(&c) || (flags & 0xF0) != 0x30 || type != 0xFF)
+		return false;
+	size_t body = rd_remaining(&c);
+	if (len < body)
+		rd_limit(&c, len); /* trailing bytes after the G-PDU: not its payload */
+	if (flags & 0x07) {
+		rd_skip(&c, 3);
+		uint8_t next = rd_u8(&c);
+		for (int n = 0; next != 0 && rd_ok(&c); n++) {
+			uint8_t units = rd_u8(&c);
+			if (units == 0 || n == 8) /* malformed or runaway chain */
+				return false;
+			rd_skip(&c, (size_t)units * 4 - 2);
+			next = rd_u8(&c);
+		}
+	}
+	uint8_t vbyte;
+	if (!rd_ok(&c) || !rd_peek_u8(&c, 0, &vbyte) || ((vbyte >> 4) != 4 && (vbyte >> 4) != 6))
+		return false;
+	*r = c;
+	if (!dec_tunnel_enter(s, TUNNEL_GTPU, true, teid))
+		*res = DECODE_MALFORMED;
+	else if ((vbyte >> 4) == 4)
+		*res = dec_ipv4(s, r);
+	else
+		*res = dec_ipv6(s, r);
+	return true;
+}
+
 bool dec_udp_tunnel(struct dstate *s, struct reader *r, uint16_t dst_port, enum decode_result *res)
 {
+	if (dst_port == UDP_PORT_GTPU)
+		return dec_gtpu(s, r, res);
 	if (dst_port == UDP_PORT_VXLAN)
 		return dec_vxlan(s, r, res);
 	if (dst_port == UDP_PORT_GENEVE)

@@ -6,7 +6,8 @@
  * directions. The table is allocated once at flow_table_init() with a fixed
  * maximum; entries and hash buckets are touched only when used, so memory
  * grows with the flows actually seen and never past the maximum. A full
- * table evicts the least recently seen flow and counts it.
+ * table evicts a flow and counts it: a closed flow first (its record is
+ * complete), else an unanswered SYN, else the least recently seen flow.
  *
  * Orientation: the SYN decides the client. Without one (mid-stream TCP,
  * UDP) a heuristic decides and the flow is marked guessed:

@@ -231,6 +231,7 @@ void report_stats_json(struct json *j, const struct run_totals *t)
 	json_u64(j, "packets_decoded_or_dropped", sum(d->result, DECODE__COUNT));
 	json_u64(j, "flows_created", fs->created);
 	json_u64(j, "flows_reported", t->flows_reported);
+	json_u64(j, "records_too_large", t->output_overflow);
 	json_bool(j, "complete", report_accounted(t));
 	json_end_obj(j);
 	json_end_obj(j);

@@ -403,6 +403,15 @@ static void test_link_types(void)
 	CHECK_EQ_U(run(104, &f, &p), DECODE_TCP);
 	check_std_tcp4(&p, "abc");
 	CHECK_EQ_U(run(50, &f, &p), DECODE_TCP);
+	/* ... and under DLT_PPP, as some routers write it (0F 00 is no PPP
+	 * protocol: PPP protocol numbers are odd). */
+	CHECK_EQ_U(run(9, &f, &p), DECODE_TCP);
+	check_std_tcp4(&p, "abc");
+	/* 0F followed by anything but 00 stays PPP (a compressed protocol
+	 * field): here PPP protocol 0x0F08, not IP. */
+	f.d[1] = 0x08;
+	CHECK(run(9, &f, &p) != DECODE_TCP);
+	f.d[1] = 0x00;
 	f.d[0] = 0x33;
 	CHECK_EQ_U(run(104, &f, &p), DECODE_MALFORMED);
 	CHECK_EQ_U(decode_last_drop(&D), DROP_LINK_BAD);
@@ -789,6 +798,8 @@ static void test_ipv4_frags(void)
 	CHECK_EQ_U(run(1, &f, &p), DECODE_UDP);
 	check_reassembled_udp(&p, &l4);
 	CHECK(is_v4(p.src_ip, C4) && is_v4(p.dst_ip, E4));
+	/* The datagram's bytes are those of all three frames. */
+	CHECK_EQ_U(p.frame_bytes, 3 * (14 + 20 + 1000));
 
 	/* Reversed, with a duplicate in the middle */
 	frag4(&f, 2, &l4, 2000, 1000, false, 17);
