@@ -1,0 +1,282 @@
+#!/usr/bin/env python3
+"""The documentation says what the program does.
+
+Run by ctest as: test_docs.py --offport BIN. Checks:
+
+- every option of `BIN --help` (short and long) has an entry in the OPTIONS
+  section of man/offport.8 (`.It Fl x` / `Fl -long`), and the default the
+  help text gives is the one the entry gives;
+- every `Fl` option anywhere in the man page exists in --help (no stale
+  documentation), and the SYNOPSIS names every option;
+- every option appears in README.md or docs/*.md;
+- the EXIT STATUS section lists the codes --help lists;
+- every JSON key offport writes (flow and stats records of the sample and of
+  a tunnelled and a tagged capture) is described in docs/output.md;
+- `mandoc -T lint` finds nothing at warning level or above (when mandoc is
+  installed; scripts/setup.sh installs it);
+- README.md's Quick start gives the two commands scripts/quickstart.sh and
+  scripts/test.sh, and .ci/run runs scripts/test.sh.
+
+Prints "docs: N passed, N failed"; exits 1 on any failure.
+"""
+import argparse
+import json
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+MAN = REPO / "man" / "offport.8"
+README = REPO / "README.md"
+DOCS = REPO / "docs"
+OUTPUT_MD = DOCS / "output.md"
+CI_RUN = REPO / ".ci" / "run"
+
+passed = failed = 0
+
+
+def check(cond, what, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print(f"FAIL {what}" + (f": {detail}" if detail else ""))
+
+
+# ---- --help ----------------------------------------------------------------
+
+HELP_OPT = re.compile(r"^\s+(?:-([A-Za-z0-9]),\s+)?(--[a-z0-9][a-z0-9-]*)\b(.*)$")
+
+
+def help_options(help_text):
+    """Returns {long: (short or None, rest of the help text for it)}.
+
+    An option's text runs from its line to the next option line, so a default
+    given on a continuation line is found too."""
+    opts = {}
+    current = None
+    for line in help_text.splitlines():
+        m = HELP_OPT.match(line)
+        if m:
+            current = m.group(2)
+            opts[current] = [m.group(1), m.group(3)]
+        elif current and line.startswith("  ") and line.strip() and not line.lstrip().startswith("-"):
+            if re.match(r"^\s{10,}", line):
+                opts[current][1] += " " + line.strip()
+            else:
+                current = None
+        else:
+            current = None
+    return {k: (v[0], v[1]) for k, v in opts.items()}
+
+
+def help_default(text):
+    """The number in "(default N" of an option's help, or None."""
+    m = re.search(r"\(default (\d+)", text)
+    return m.group(1) if m else None
+
+
+# ---- man page --------------------------------------------------------------
+
+MACROS = {
+    "Ar", "Op", "Oo", "Oc", "Fl", "Nm", "Ns", "No", "Pa", "Dq", "Ql", "Sq", "Pq", "Po", "Pc",
+    "Bro", "Brc", "Xr", "Sx", "Em", "Cm", "Dv", "Ic", "Li", "Va", "Ev", "Qq", "Do", "Dc",
+}
+
+
+def man_sections(text):
+    """{section name: [lines]} for every .Sh."""
+    sections = {}
+    name = None
+    for line in text.splitlines():
+        if line.startswith(".Sh "):
+            name = line[4:].strip().strip('"')
+            sections[name] = []
+        elif name:
+            sections[name].append(line)
+    return sections
+
+
+def fl_options(lines):
+    """Every option a `Fl` macro names in these lines: '-x' or '--long'."""
+    found = []
+    for line in lines:
+        if not line.startswith("."):
+            continue
+        words = line[1:].split()
+        for i, w in enumerate(words):
+            if w != "Fl" or i + 1 >= len(words):
+                continue
+            arg = words[i + 1]
+            if arg in MACROS or arg in {"|", ",", ";", ".", "(", ")", "[", "]"}:
+                continue  # a bare dash
+            arg = arg.rstrip(",;.)]")
+            if arg.startswith("-"):
+                found.append("-" + arg)  # "Fl -json" is --json
+            else:
+                found.extend("-" + c for c in arg if c.isalnum())  # "Fl hpV"
+    return found
+
+
+def option_entries(lines):
+    """The .It entries of a section: [(options named on the .It line, body)]."""
+    entries = []
+    cur = None
+    depth = 0
+    for line in lines:
+        if line.startswith(".Bl"):
+            depth += 1
+        elif line.startswith(".El"):
+            depth -= 1
+        elif line.startswith(".It") and depth == 1:
+            cur = (fl_options([line]), [])
+            entries.append(cur)
+            continue
+        if cur is not None:
+            cur[1].append(line)
+    return [(opts, "\n".join(body)) for opts, body in entries]
+
+
+# ---- checks ----------------------------------------------------------------
+
+def check_options(offport):
+    p = subprocess.run([offport, "--help"], capture_output=True, text=True, timeout=30)
+    check(p.returncode == 0, "offport --help exits 0", p.stderr.strip())
+    opts = help_options(p.stdout)
+    check(len(opts) >= 10, "--help lists the options", f"found {sorted(opts)}")
+    # every getopt short option appears in the help's usage line or list
+    all_help = set()
+    for long, (short, _) in opts.items():
+        all_help.add(long)
+        if short:
+            all_help.add("-" + short)
+
+    man = MAN.read_text()
+    sections = man_sections(man)
+    for s in ("NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "EXIT STATUS", "EXAMPLES",
+              "SEE ALSO"):
+        check(s in sections, f"man page has a {s} section")
+
+    entries = option_entries(sections.get("OPTIONS", []))
+    documented = {o for names, _ in entries for o in names}
+    for long, (short, text) in sorted(opts.items()):
+        names = [long] + (["-" + short] if short else [])
+        for n in names:
+            check(n in documented, f"{n} has an entry in the man page OPTIONS section")
+        want = help_default(text)
+        if want:
+            bodies = [body for ns, body in entries if long in ns]
+            ok = any(re.search(r"\bDefault " + want + r"\b", b) for b in bodies)
+            check(ok, f"{long}: man page gives the default {want} that --help gives")
+
+    stale = sorted(set(fl_options(man.splitlines())) - all_help)
+    check(not stale, "every Fl option in the man page exists in --help", ", ".join(stale))
+
+    synopsis = set(fl_options(sections.get("SYNOPSIS", [])))
+    for long, (short, _) in sorted(opts.items()):
+        check(long in synopsis or (short and "-" + short in synopsis),
+              f"the man page SYNOPSIS names {long}")
+
+    prose = README.read_text() + "".join(p.read_text() for p in sorted(DOCS.glob("*.md")))
+    for long, (short, _) in sorted(opts.items()):
+        found = re.search(r"(?<![\w-])" + re.escape(long) + r"(?![\w-])", prose) or (
+            short and re.search(r"(?<![\w-])-" + re.escape(short) + r"(?![\w-])", prose))
+        check(bool(found), f"{long} appears in README.md or docs/")
+
+    m = re.search(r"Exit status:(.*)", p.stdout)
+    help_codes = set(re.findall(r"\b(\d+) [a-z]", m.group(1))) if m else set()
+    man_codes = {l.split()[1] for l in sections.get("EXIT STATUS", [])
+                 if l.startswith(".It ") and len(l.split()) > 1}
+    check(help_codes and help_codes == man_codes, "EXIT STATUS lists the codes --help lists",
+          f"--help {sorted(help_codes)}, man page {sorted(man_codes)}")
+
+
+def json_keys(value, out):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out.add(k)
+            json_keys(v, out)
+    elif isinstance(value, list):
+        for v in value:
+            json_keys(v, out)
+
+
+def check_output_doc(offport):
+    doc = OUTPUT_MD.read_text() if OUTPUT_MD.exists() else ""
+    check(bool(doc), "docs/output.md exists")
+    documented = set(re.findall(r"`([^`\s]+)`", doc))
+    # a dotted name in a table ("fragments.timeout") documents each part
+    documented |= {part for d in documented for part in d.split(".")}
+    captures = [REPO / "samples" / "sample.pcap"] + [
+        REPO / "tests" / "data" / n for n in ("tunnel_vxlan.pcap", "encap_vlan.pcap")]
+    keys = set()
+    for cap in captures:
+        if not cap.exists():
+            continue
+        p = subprocess.run([offport, "--json", "-r", str(cap)], capture_output=True,
+                           timeout=60)
+        try:
+            for line in p.stdout.decode().splitlines():
+                json_keys(json.loads(line), keys)
+        except (ValueError, UnicodeDecodeError) as e:
+            check(False, f"offport --json -r {cap.name} writes JSON lines", str(e))
+    check(bool(keys), "offport --json wrote records to compare with docs/output.md")
+    missing = sorted(k for k in keys if k not in documented)
+    check(not missing, "every JSON key offport writes is in docs/output.md", ", ".join(missing))
+
+
+def check_mandoc():
+    mandoc = shutil.which("mandoc")
+    if not mandoc:
+        print("note: mandoc not installed, lint skipped (scripts/setup.sh installs it)")
+        return
+    # -W warning: style notes (a referenced manual missing on this system)
+    # depend on the host, not on the page.
+    p = subprocess.run([mandoc, "-T", "lint", "-W", "warning", str(MAN)], capture_output=True,
+                       text=True, timeout=60)
+    msgs = [l for l in (p.stdout + p.stderr).splitlines() if str(MAN.name) in l]
+    check(p.returncode == 0 and not msgs, "mandoc -T lint -W warning man/offport.8 is clean",
+          "\n".join(msgs))
+    p = subprocess.run([mandoc, "-T", "utf8", str(MAN)], capture_output=True, text=True,
+                       timeout=60)
+    check(p.returncode == 0 and "OFFPORT(8)" in p.stdout, "the man page renders")
+
+
+def check_readme():
+    text = README.read_text()
+    m = re.search(r"^## Quick start\n(.*?)(?=^## )", text, re.M | re.S)
+    check(m is not None, "README.md has a Quick start section")
+    qs = m.group(1) if m else ""
+    blocks = re.findall(r"```[a-z]*\n(.*?)```", qs, re.S)
+    cmds = [l.strip() for b in blocks for l in b.splitlines() if l.strip()]
+    for c in ("scripts/quickstart.sh", "scripts/test.sh"):
+        check(any(re.fullmatch(r"(sudo )?" + re.escape(c), x) for x in cmds),
+              f"README Quick start gives the command {c}", f"commands: {cmds}")
+    check(len(cmds) == 2, "README Quick start has exactly two commands", f"{cmds}")
+    check(re.search(r"(?i)^\*\*status\.?\*\*", text, re.M) is not None,
+          "README.md has a Status paragraph")
+    ci = CI_RUN.read_text() if CI_RUN.exists() else ""
+    lines = [l for l in ci.splitlines() if l.strip() and not l.lstrip().startswith("#")]
+    check(any("scripts/test.sh" in l for l in lines), ".ci/run runs scripts/test.sh")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--offport", required=True)
+    a = ap.parse_args()
+    for f in (MAN, README):
+        check(f.exists(), f"{f.relative_to(REPO)} exists")
+    if MAN.exists() and README.exists():
+        check_options(a.offport)
+        check_mandoc()
+        check_readme()
+    check_output_doc(a.offport)
+    print(f"docs: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
