@@ -211,7 +211,24 @@ static void key_words(uint64_t w[KEY_WORDS], uint8_t ipver, uint8_t proto, const
 	w[5] = (uint64_t)ttype | (uint64_t)tid << 32;
 }
 
-static uint32_t pkt_tunnel_id(const struct tunnel_info *t) { return t->id_valid ? t->id : 0; }
+/* The tunnel id is part of the key only where it names a network that
+ * both directions share: a VXLAN or GENEVE VNI (overlapping address spaces
+ * of different tenants) and an ERSPAN session. GTP-U TEIDs and PPTP call
+ * ids differ per direction by design, and GRE keys may: keying on them
+ * would split one conversation into two flows. */
+static uint32_t pkt_tunnel_id(const struct tunnel_info *t)
+{
+	if (!t->id_valid)
+		return 0;
+	switch (t->type) {
+	case TUNNEL_VXLAN:
+	case TUNNEL_GENEVE:
+	case TUNNEL_ERSPAN:
+		return t->id;
+	default:
+		return 0;
+	}
+}
 
 static void pkt_key(const struct packet *p, uint64_t w[KEY_WORDS])
 {

@@ -2,7 +2,8 @@
  * flow.h - the bounded flow table.
  *
  * A flow is a TCP or UDP conversation keyed by (IP version, protocol, both
- * addresses and ports, VLAN id, tunnel type and id), the same in both
+ * addresses and ports, VLAN id, tunnel type, and the tunnel id where both
+ * directions share it: VXLAN/GENEVE VNI, ERSPAN session), the same in both
  * directions. The table is allocated once at flow_table_init() with a fixed
  * maximum; entries and hash buckets are touched only when used, so memory
  * grows with the flows actually seen and never past the maximum. A full

@@ -10,6 +10,12 @@ by flow (matched on protocol and both endpoints), and prints the agreement;
 a full per-file report goes to --report. Differences in flow counts do not
 fail the test: docs/corpus.md explains them.
 
+Which conversations (protocol and both endpoints) only one side has is not
+left to chance: tuple_differences.tsv lists, per capture, how many only
+offport and only nDPI found, each with the reason read from the bytes. Any
+capture that departs from that list fails the test, so a decoder change
+that loses or invents a conversation is caught.
+
 The corpus is found in $OFFPORT_CORPUS or ../shared/corpus/ndpi beside the
 repository; without it the test is skipped (exit 77).
 """
@@ -79,6 +85,16 @@ def main():
             if row["l4"] in ("TCP", "UDP"):
                 ndpi[row["file"]].append(row)
 
+    known = {}
+    here = pathlib.Path(__file__).resolve().parent
+    for n, line in enumerate((here / "tuple_differences.tsv").read_text().splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        f = line.split("\t")
+        if len(f) != 4:
+            sys.exit(f"tuple_differences.tsv:{n}: want file<TAB>only_offport<TAB>only_ndpi<TAB>reason")
+        known[f[0]] = (int(f[1]), int(f[2]))
+
     captures = sorted(p for p in (corpus / "pcap").iterdir()
                       if p.suffix in (".pcap", ".pcapng", ".cap"))
     failures, unsupported, damaged = [], [], []
@@ -134,6 +150,10 @@ def main():
                 totals["syn_both"] += 1
                 same = norm_ep(t["client"]) == (o["src_ip"], o["src_port"])
                 totals["syn_client_agree"] += same
+        diff = (len(set(ours) - set(theirs)), len(set(theirs) - set(ours)))
+        if diff != known.get(name, (0, 0)):
+            failures.append(f"{name}: conversations only offport / only nDPI found: {diff}, "
+                            f"tuple_differences.tsv says {known.get(name, (0, 0))}")
         if n_ours != n_theirs:
             lines.append(f"{name}\tours {n_ours}\tndpi {n_theirs}\t"
                          f"only_ours {len(set(ours) - set(theirs))}\t"
@@ -153,11 +173,13 @@ def main():
     if totals["syn_both"]:
         print(f"corpus: client agrees with the SYN-derived client on "
               f"{totals['syn_client_agree']} of {totals['syn_both']} flows")
+    if totals["syn_client_agree"] != totals["syn_both"]:
+        failures.append(f"client differs from the SYN sender on "
+                        f"{totals['syn_both'] - totals['syn_client_agree']} flows")
     for u in unsupported:
         print(f"corpus: unsupported: {u}")
     for fl in failures:
         print(f"FAIL {fl}")
-    ok = totals["files"] - len([f for f in failures])
     print(f"corpus: {len(captures) - len(failures)} passed, {len(failures)} failed")
     return 1 if failures else 0
 

@@ -439,6 +439,20 @@ static void test_keys(void)
 	CHECK(created);
 	struct flow *fn2 = feed(&ft, &n2, &dir, &created);
 	CHECK(!created && fn2 == fn1);
+	/* GTP-U TEIDs differ per direction by design: the uplink and downlink
+	 * of one conversation are one flow. */
+	struct packet g1 = a;
+	g1.tunnel.type = TUNNEL_GTPU;
+	g1.tunnel.id_valid = 1;
+	g1.tunnel.id = 0x1111;
+	struct flow *fg1 = feed(&ft, &g1, &dir, &created);
+	CHECK(created);
+	struct packet g2 = tcp(2, 80, 1, 1234, TCPF_ACK, 3 * S);
+	g2.tunnel = g1.tunnel;
+	g2.tunnel.id = 0x2222;
+	struct flow *fg2 = feed(&ft, &g2, &dir, &created);
+	CHECK(!created && fg2 == fg1);
+	CHECK_EQ_U(dir, DIR_TO_CLIENT);
 
 	/* IPv6 with the same address bytes, and UDP with the same ports. */
 	struct packet v6 = a;
