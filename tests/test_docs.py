@@ -11,7 +11,9 @@ Run by ctest as: test_docs.py --offport BIN. Checks:
 - every option appears in README.md or docs/*.md;
 - the EXIT STATUS section lists the codes --help lists;
 - every JSON key offport writes (flow and stats records of the sample and of
-  a tunnelled and a tagged capture) is described in docs/output.md;
+  a tunnelled and a tagged capture) is described in docs/output.md, and the
+  drop reasons and tunnel types docs/output.md and the man page list are
+  exactly those of the stats record, in its order;
 - `mandoc -T lint` finds nothing at warning level or above (when mandoc is
   installed; scripts/setup.sh installs it);
 - README.md's Quick start gives the two commands scripts/quickstart.sh and
@@ -226,6 +228,37 @@ def check_output_doc(offport):
     check(bool(keys), "offport --json wrote records to compare with docs/output.md")
     missing = sorted(k for k in keys if k not in documented)
     check(not missing, "every JSON key offport writes is in docs/output.md", ", ".join(missing))
+    check_name_lists(offport, doc)
+
+
+def check_name_lists(offport, doc):
+    """The drop reasons and tunnel types docs/output.md and the man page list
+    are exactly those the stats record has, in its order (no stale names)."""
+    p = subprocess.run([offport, "--json", "-r", str(REPO / "samples" / "sample.pcap")],
+                       capture_output=True, timeout=60)
+    try:
+        stats = json.loads(p.stdout.decode().splitlines()[-1])["stats"]["decoder"]
+    except (ValueError, IndexError, KeyError, UnicodeDecodeError) as e:
+        check(False, "the sample's stats record has decoder drops and tunnels", str(e))
+        return
+    drops, tunnels = list(stats["drops"]), list(stats["tunnel"])
+    m = re.search(r"^\| `drops` \|[^|]*\|([^|]*)\|", doc, re.M)
+    listed = re.findall(r"`([a-z0-9_]+)`", m.group(1).split("Meanings")[0]) if m else []
+    check(listed == drops, "docs/output.md lists the drop reasons offport writes, in order",
+          f"doc {listed}, offport {drops}")
+    m = re.search(r"^\| `tunnel` \| object \| Frames decapsulated([^|]*)\|", doc, re.M)
+    listed = re.findall(r"`([a-z0-9]+)`", m.group(1).split(". ")[0]) if m else []
+    check(listed == tunnels, "docs/output.md lists the tunnel types offport counts",
+          f"doc {listed}, offport {tunnels}")
+    man = man_sections(MAN.read_text()).get("DECODING", [])
+    reasons, inside = [], False
+    for line in man:
+        if line.startswith(".Ss "):
+            inside = line.startswith(".Ss Malformed")
+        elif inside and line.startswith(".It "):
+            reasons.append(line[4:].strip())
+    check(reasons == drops, "the man page lists the drop reasons offport writes, in order",
+          f"man {reasons}, offport {drops}")
 
 
 def check_mandoc():
