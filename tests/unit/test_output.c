@@ -1,0 +1,193 @@
+/*
+ * test_output.c - the JSON writer and record formats: escaping of hostile
+ * strings, nesting, overflow, timestamps, and the flow/stats records'
+ * invariants.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "output/json.h"
+#include "output/report.h"
+
+static struct json J;
+
+/* Emits the record to a memory stream and returns it (static buffer). */
+static const char *emit_str(int *rc)
+{
+	static char out[JSON_BUF_SIZE + 64];
+	memset(out, 0, sizeof out);
+	FILE *f = fmemopen(out, sizeof out - 1, "w");
+	*rc = json_emit(&J, f);
+	fclose(f);
+	return out;
+}
+
+static void check_str(const uint8_t *in, size_t n, const char *want)
+{
+	int rc;
+	json_begin(&J);
+	json_strn(&J, "s", in, n);
+	const char *got = emit_str(&rc);
+	char full[512];
+	snprintf(full, sizeof full, "{\"s\":%s}\n", want);
+	CHECK_EQ_U(rc, 0);
+	if (strcmp(got, full) != 0)
+		fprintf(stderr, "  got  %s  want %s", got, full);
+	CHECK(strcmp(got, full) == 0);
+}
+
+static void test_escaping(void)
+{
+	check_str((const uint8_t *)"plain", 5, "\"plain\"");
+	check_str((const uint8_t *)"q\"b\\", 4, "\"q\\\"b\\\\\"");
+	check_str((const uint8_t *)"a\nb\rc\td", 7, "\"a\\nb\\rc\\td\"");
+	static const uint8_t ctl[] = {0x00, 0x01, 0x1f, 0x7f};
+	check_str(ctl, sizeof ctl, "\"\\u0000\\u0001\\u001f\\u007f\"");
+	/* Valid UTF-8 passes through: é (2 bytes), € (3), 😀 (4). */
+	static const uint8_t utf[] = {0xc3, 0xa9, 0xe2, 0x82, 0xac, 0xf0, 0x9f, 0x98, 0x80};
+	check_str(utf, sizeof utf, "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"");
+	/* Invalid UTF-8 becomes \u00XX per byte: a lone continuation byte, an
+	 * overlong '/', a surrogate, a truncated sequence, a code point past
+	 * U+10FFFF, 0xff. */
+	static const uint8_t bad1[] = {0x80};
+	check_str(bad1, 1, "\"\\u0080\"");
+	static const uint8_t bad2[] = {0xc0, 0xaf};
+	check_str(bad2, 2, "\"\\u00c0\\u00af\"");
+	static const uint8_t bad3[] = {0xed, 0xa0, 0x80};
+	check_str(bad3, 3, "\"\\u00ed\\u00a0\\u0080\"");
+	static const uint8_t bad4[] = {0xe2, 0x82};
+	check_str(bad4, 2, "\"\\u00e2\\u0082\"");
+	static const uint8_t bad5[] = {0xf4, 0x90, 0x80, 0x80};
+	check_str(bad5, 4, "\"\\u00f4\\u0090\\u0080\\u0080\"");
+	static const uint8_t bad6[] = {'a', 0xff, 'b'};
+	check_str(bad6, 3, "\"a\\u00ffb\"");
+	/* Keys are escaped too. */
+	int rc;
+	json_begin(&J);
+	json_u64(&J, "k\"", 1);
+	CHECK(strcmp(emit_str(&rc), "{\"k\\\"\":1}\n") == 0);
+}
+
+static void test_structure(void)
+{
+	int rc;
+	json_begin(&J);
+	json_str(&J, "a", "x");
+	json_obj(&J, "o");
+	json_u64(&J, "n", 18446744073709551615u);
+	json_i64(&J, "m", -5);
+	json_bool(&J, "t", true);
+	json_arr(&J, "l");
+	json_u64(&J, NULL, 1);
+	json_u64(&J, NULL, 2);
+	json_end_arr(&J);
+	json_end_obj(&J);
+	json_double(&J, "d", 0.5, 3);
+	const char *got = emit_str(&rc);
+	CHECK_EQ_U(rc, 0);
+	CHECK(strcmp(got, "{\"a\":\"x\",\"o\":{\"n\":18446744073709551615,\"m\":-5,\"t\":true,"
+	                  "\"l\":[1,2]},\"d\":0.500}\n") == 0);
+
+	/* An unclosed object is not written. */
+	json_begin(&J);
+	json_obj(&J, "open");
+	got = emit_str(&rc);
+	CHECK_EQ_U(rc, (uint64_t)-1);
+	CHECK(got[0] == 0);
+
+	/* A record larger than the buffer is refused whole, never cut. */
+	static uint8_t big[JSON_BUF_SIZE];
+	memset(big, 0x01, sizeof big); /* each byte becomes 6 */
+	json_begin(&J);
+	json_strn(&J, "big", big, sizeof big);
+	got = emit_str(&rc);
+	CHECK_EQ_U(rc, (uint64_t)-1);
+	CHECK(got[0] == 0);
+
+	/* Too deep a nesting is refused. */
+	json_begin(&J);
+	for (int i = 0; i < JSON_MAX_DEPTH + 2; i++)
+		json_obj(&J, "x");
+	for (int i = 0; i < JSON_MAX_DEPTH + 2; i++)
+		json_end_obj(&J);
+	(void)emit_str(&rc);
+	CHECK_EQ_U(rc, (uint64_t)-1);
+
+	/* A write error is reported. */
+	FILE *full = fopen("/dev/full", "w");
+	if (full) {
+		setvbuf(full, NULL, _IONBF, 0);
+		json_begin(&J);
+		json_u64(&J, "n", 1);
+		CHECK_EQ_U(json_emit(&J, full), (uint64_t)-2);
+		fclose(full);
+	}
+}
+
+static void test_timestamps(void)
+{
+	char ts[40];
+	json_format_ts(0, ts);
+	CHECK(strcmp(ts, "1970-01-01T00:00:00.000000+0000") == 0);
+	json_format_ts(1705312800123456u, ts);
+	CHECK(strcmp(ts, "2024-01-15T10:00:00.123456+0000") == 0);
+	json_format_ts(4102444799999999u, ts); /* 2099-12-31T23:59:59.999999 */
+	CHECK(strcmp(ts, "2099-12-31T23:59:59.999999+0000") == 0);
+}
+
+static void test_flow_record(void)
+{
+	struct flow f;
+	memset(&f, 0, sizeof f);
+	f.ip_version = 6;
+	f.proto = 6;
+	f.cli_ip[0] = 0x20, f.cli_ip[1] = 0x01, f.cli_ip[2] = 0x0d, f.cli_ip[3] = 0xb8, f.cli_ip[15] = 1;
+	f.srv_ip[0] = 0x20, f.srv_ip[1] = 0x01, f.srv_ip[2] = 0x0d, f.srv_ip[3] = 0xb8, f.srv_ip[15] = 2;
+	f.cli_port = 40000;
+	f.srv_port = 443;
+	f.flow_id = 42;
+	f.first_ts_us = 1705312800000000u;
+	f.last_ts_us = 1705312803500000u;
+	f.pkts[0] = 3, f.pkts[1] = 2, f.bytes[0] = 300, f.bytes[1] = 200;
+	f.tcp_flags[0] = TCPF_SYN | TCPF_ACK;
+	f.tcp_flags[1] = TCPF_SYN | TCPF_ACK | TCPF_RST;
+	f.state = FLOW_CLOSED;
+	f.orient = ORIENT_SYN;
+	f.end_reason = FLOW_END_RST;
+	f.vlan_id = 7;
+	uint32_t fb[2] = {10, 20};
+	report_flow_json(&J, &f, fb, true);
+	int rc;
+	const char *got = emit_str(&rc);
+	CHECK_EQ_U(rc, 0);
+	CHECK(strstr(got, "\"src_ip\":\"2001:db8::1\",\"src_port\":40000,\"dest_ip\":\"2001:db8::2\","
+	                  "\"dest_port\":443,\"proto\":\"TCP\",\"vlan\":[7]") != NULL);
+	CHECK(strstr(got, "\"age\":3,\"state\":\"closed\",\"reason\":\"timeout\"") != NULL);
+	CHECK(strstr(got, "\"tcp_flags\":\"16\",\"tcp_flags_ts\":\"12\",\"tcp_flags_tc\":\"16\","
+	                  "\"syn\":true,\"rst\":true,\"ack\":true") != NULL);
+	CHECK(strstr(got, "\"end_reason\":\"rst\",\"inspected\":true,\"first_bytes_toserver\":10,"
+	                  "\"first_bytes_toclient\":20") != NULL);
+	CHECK(strstr(got, "\"tunnel\"") == NULL);
+	f.tunnel.type = TUNNEL_VXLAN;
+	f.tunnel.id_valid = 1;
+	f.tunnel.id = 4242;
+	f.tunnel.depth = 1;
+	f.tunnel.outer_ipver = 4;
+	f.tunnel.outer_src[0] = 203, f.tunnel.outer_src[3] = 1;
+	f.tunnel.outer_dst[0] = 203, f.tunnel.outer_dst[3] = 2;
+	report_flow_json(&J, &f, fb, false);
+	got = emit_str(&rc);
+	CHECK(strstr(got, "\"tunnel\":{\"type\":\"vxlan\",\"id\":4242,\"src_ip\":\"203.0.0.1\","
+	                  "\"dest_ip\":\"203.0.0.2\",\"depth\":1}") != NULL);
+	CHECK(strstr(got, "\"inspected\":false") != NULL);
+}
+
+int main(void)
+{
+	test_escaping();
+	test_structure();
+	test_timestamps();
+	test_flow_record();
+	return check_done();
+}
