@@ -123,9 +123,55 @@ def test_filter_and_inputs():
     # Standard input.
     code, out, err = run("--json", "-r", "-", stdin=SAMPLE.read_bytes())
     check(code == 0 and len(flows(records(out))) == len(all_flows), "-r - reads stdin", err)
-    # Text summary.
+    # Text: one line per alert, then the summary.
     code, out, err = run("-r", str(SAMPLE))
-    check(code == 0 and out.startswith("offport: ") and "flows:" in out, "text summary", out)
+    lines = out.splitlines()
+    alerts = [l for l in lines if "[**]" in l]
+    summary = [i for i, l in enumerate(lines) if l.startswith("offport: ")]
+    check(code == 0 and len(summary) == 1 and "flows:" in out, "text summary", out)
+    check(len(alerts) == 4 and all("T1571" in l for l in alerts) and
+          all(lines.index(a) < summary[0] for a in alerts), "text alert lines first", out)
+    check(len(alerts) == sum(1 for r in allrecs if r["event_type"] == "alert"),
+          "as many alert lines as alert records")
+
+
+def test_detection_options():
+    # --eve writes the JSON to a file and the text to standard output.
+    with tempfile.TemporaryDirectory() as d:
+        eve = os.path.join(d, "eve.json")
+        code, out, err = run("--eve", eve, "-r", str(SAMPLE))
+        recs = records(open(eve).read())
+        check(code == 0 and "[**]" in out and recs and recs[-1]["event_type"] == "stats",
+              "--eve writes JSON to the file, text to stdout", err)
+        code, out, err = run("--eve", os.path.join(d, "no", "such", "dir.json"), "-r", str(SAMPLE))
+        check(code == 1 and "no/such" in err, "--eve to an impossible path: exit 1", err)
+        # A bad ports file: file:line: message, exit 1, nothing written.
+        bad = os.path.join(d, "bad.conf")
+        with open(bad, "w") as f:
+            f.write("# ok\ntcp/443 + ssh\ntcp/8080 htpp\n")
+        code, out, err = run("--json", "--ports", bad, "-r", str(SAMPLE))
+        check(code == 1 and f"{bad}:3: unknown protocol 'htpp'" in err and out == "",
+              "bad --ports file: file:line message", err)
+        good = os.path.join(d, "good.conf")
+        with open(good, "w") as f:
+            f.write("tcp/443 + ssh\n")
+        code, out, err = run("--json", "--ports", good, "-r", str(SAMPLE))
+        sigs = [r["alert"]["signature"] for r in records(out) if r["event_type"] == "alert"]
+        check(code == 0 and not any("ssh on tcp/443" in x for x in sigs) and len(sigs) == 3,
+              "--ports: ssh allowed on 443 falls silent", str(sigs))
+        code, out, err = run("--ports", good, "--list-ports")
+        check(code == 0 and any(l.split() == ["tcp/443", "tls", "ssh"] or
+                                l.split()[:1] == ["tcp/443"] and "ssh" in l.split()
+                                for l in out.splitlines()), "--list-ports shows the overlay", out)
+    code, out, err = run("--json", "--eve", "/tmp/x.json", "-r", str(SAMPLE))
+    check(code == 2, "--json with --eve is a usage error", err)
+    code, out, err = run("--list-protocols")
+    names = [l.split()[0] for l in out.splitlines()[1:]]
+    check(code == 0 and len(names) >= 24 and "tls" in names and "ssh" in names and
+          "tcp/443" in out, "--list-protocols", out)
+    code, out, err = run("--list-ports")
+    check(code == 0 and any(l.split() == ["tcp/22", "ssh"] for l in out.splitlines()),
+          "--list-ports", out)
 
 
 def test_write_errors():
@@ -205,7 +251,7 @@ def main():
     ap.add_argument("--offport", required=True)
     OFFPORT = ap.parse_args().offport
     for t in (test_usage, test_open_errors, test_damaged, test_filter_and_inputs,
-              test_write_errors, test_live_loopback):
+              test_detection_options, test_write_errors, test_live_loopback):
         try:
             t()
         except Exception as e:  # a crash in one test is a failure, not an abort

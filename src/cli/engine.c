@@ -3,16 +3,26 @@
  *
  * Per flow, f->user_slot says where the flow is in inspection:
  *   STREAM_NONE      no payload seen yet (a SYN flood never leaves this);
- *   a slot index     its first bytes are being collected;
- *   SLOT_DONE        inspection is over, f->user_len[] keeps the lengths;
+ *   a slot index     its first bytes are being collected and identified;
+ *   SLOT_DONE        the verdict is taken, f->user_len[] keeps the lengths;
  *   SLOT_EXHAUSTED   the stream pool was empty: the flow is counted only.
- * A flow leaves inspection as soon as both directions hold their full
- * first-bytes budget, so long bulk transfers cost counters only.
+ *
+ * When to decide (DESIGN: decide late enough): after each payload packet
+ * the identifiers run over both directions' first bytes. A match decides
+ * at once (an identifier that matched on the client's bytes alone has
+ * already waited for the server, see identify.h). Bytes that nothing
+ * matches decide as "unknown" only once both sides have spoken, or when
+ * the flow's inspection budget is spent (the first-bytes buffers full, or
+ * inspect_segments payload packets), or when the flow ends. After the
+ * verdict the flow gives its buffers back and costs counters only.
  */
 #include "cli/engine.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "identify/protocols.h"
 
 #define SLOT_DONE (STREAM_NONE - 1)
 #define SLOT_EXHAUSTED (STREAM_NONE - 2)
@@ -25,6 +35,7 @@ void engine_config_defaults(struct engine_config *cfg)
 	flow_config_defaults(&cfg->flow);
 	cfg->stream.cap = 4096;
 	cfg->stream.max_slots = 16384;
+	cfg->inspect_segments = 64;
 }
 
 static void emit(struct engine *e)
@@ -36,21 +47,120 @@ static void emit(struct engine *e)
 		e->write_errno = errno ? errno : EIO;
 }
 
-static void inspection_done(struct engine *e, struct flow *f)
+static bool inspecting(const struct flow *f)
 {
-	uint32_t slot = f->user_slot;
-	if (slot == STREAM_NONE || slot == SLOT_DONE || slot == SLOT_EXHAUSTED)
+	return f->user_slot != STREAM_NONE && f->user_slot != SLOT_DONE &&
+	       f->user_slot != SLOT_EXHAUSTED;
+}
+
+/* Gives the flow's stream slot back, keeping the first-bytes lengths. */
+static void release(struct engine *e, struct flow *f)
+{
+	if (!inspecting(f))
 		return;
 	for (int d = 0; d < 2; d++)
-		(void)stream_data(&e->streams, slot, (enum flow_dir)d, &f->user_len[d]);
-	stream_give(&e->streams, slot);
+		(void)stream_data(&e->streams, f->user_slot, (enum flow_dir)d, &f->user_len[d]);
+	stream_give(&e->streams, f->user_slot);
 	f->user_slot = SLOT_DONE;
+}
+
+static void build_input(const struct engine *e, const struct flow *f, bool final,
+                        struct ident_input *in)
+{
+	memset(in, 0, sizeof *in);
+	in->transport = f->proto == 17 ? IDENT_UDP : IDENT_TCP;
+	bool budget = f->user_segments >= e->cfg.inspect_segments;
+	for (int d = 0; d < 2; d++) {
+		enum flow_dir dir = (enum flow_dir)d;
+		in->data[d] = stream_data(&e->streams, f->user_slot, dir, &in->len[d]);
+		const struct stream_dir *sd = stream_dir_state(&e->streams, f->user_slot, dir);
+		bool closed = (f->fin_seen & (1u << d)) || ((f->tcp_flags[0] | f->tcp_flags[1]) & TCPF_RST);
+		in->done[d] = final || budget || closed || stream_full(&e->streams, f->user_slot, dir);
+		in->midstream[d] = in->transport == IDENT_TCP && !(sd && sd->syn_seen);
+		in->truncated[d] = f->user_flags & (d == 0 ? REPORT_UF_CUT_TS : REPORT_UF_CUT_TC);
+		if (sd && in->transport == IDENT_UDP) {
+			in->ndgrams[d] = sd->ndgrams < IDENT_DGRAMS_MAX ? sd->ndgrams : IDENT_DGRAMS_MAX;
+			for (int k = 0; k < in->ndgrams[d]; k++)
+				in->dgram_len[d][k] = sd->dgram_len[k];
+			if (sd->ndgrams >= STREAM_MAX_DGRAMS)
+				in->done[d] = true;
+		}
+	}
+}
+
+static void decide(struct engine *e, struct flow *f, int proto, const struct ident_evidence *ev,
+                   const struct ident_input *in, uint64_t now_us)
+{
+	struct verdict_input vi = {
+		.proto = proto,
+		.ev = ev,
+		.transport = f->proto == 17 ? PORTS_UDP : PORTS_TCP,
+		.server_port = f->srv_port,
+		.orientation_guessed = flow_orient_guessed(f->orient),
+		.client_spoke = in->len[0] > 0,
+		.server_spoke = in->len[1] > 0,
+		.fake_tls = proto < 0 && in->transport == IDENT_TCP && ident_tls_fake(in),
+		.start_seen = in->transport == IDENT_UDP || !in->midstream[0],
+	};
+	struct finding fd;
+	verdict_judge(e->ports, &vi, &fd);
+	f->user_proto = (int16_t)proto;
+	f->user_kind = (uint8_t)fd.kind;
+	f->user_flags |= REPORT_UF_DECIDED;
+	if (proto >= 0 && proto < PORTS_MAX_PROTOS)
+		e->totals.app_proto[proto]++;
+	else
+		e->totals.app_unknown++;
+	if (fd.kind != FINDING_NONE) {
+		e->totals.findings[fd.kind]++;
+		struct alert_info a = {
+			.f = f, .ts_us = now_us, .proto = proto, .finding = &fd,
+			.ev = proto >= 0 ? ev : NULL, .ports = e->ports,
+		};
+		if (e->cfg.json_out) {
+			report_alert_json(&e->json, &a);
+			emit(e);
+		}
+		if (e->cfg.text_out && report_alert_text(e->cfg.text_out, &a) != 0 && !e->write_errno)
+			e->write_errno = errno ? errno : EIO;
+	}
+	release(e, f);
+}
+
+/* Runs identification on what the flow holds; decides when the evidence
+ * is in (see the top of this file). */
+static void try_decide(struct engine *e, struct flow *f, bool final, uint64_t now_us)
+{
+	struct ident_input in;
+	struct ident_result r;
+	build_input(e, f, final, &in);
+	ident_run(&in, &r);
+	if (r.verdict == IDENT_MATCH) {
+		decide(e, f, r.proto, &r.ev, &in, now_us);
+		return;
+	}
+	bool all_done = in.done[0] && in.done[1];
+	if (r.verdict == IDENT_NEED_MORE && !all_done)
+		return;
+	/* Nothing matches (or nothing can any more). Unknown, once both sides
+	 * have spoken or no more bytes will come. */
+	if (all_done || (in.len[0] > 0 && in.len[1] > 0))
+		decide(e, f, -1, NULL, &in, now_us);
 }
 
 static void on_flow_end(void *ctx, struct flow *f)
 {
 	struct engine *e = ctx;
-	inspection_done(e, f);
+	if (inspecting(f) && !(f->user_flags & REPORT_UF_DECIDED))
+		try_decide(e, f, true, f->last_ts_us);
+	release(e, f);
+	if (!(f->user_flags & REPORT_UF_DECIDED)) {
+		/* no payload at all, or none of it could be inspected */
+		if (f->user_flags & REPORT_UF_PAYLOAD)
+			e->totals.app_unknown++;
+		else
+			e->totals.app_none++;
+	}
 	e->totals.flows_reported++;
 	if (!e->cfg.json_out)
 		return;
@@ -62,15 +172,31 @@ int engine_init(struct engine *e, const struct engine_config *cfg, char *err, si
 {
 	memset(e, 0, sizeof *e);
 	e->cfg = *cfg;
-	if (decoder_init(&e->dec, &cfg->decode, err, errlen) != 0)
+	if (e->cfg.inspect_segments == 0)
+		e->cfg.inspect_segments = 64;
+	e->ports = malloc(sizeof *e->ports);
+	if (!e->ports) {
+		snprintf(err, errlen, "out of memory");
 		return -1;
+	}
+	if (ports_load_default(e->ports, err, errlen) != 0 ||
+	    (cfg->ports_file && ports_load_file(e->ports, cfg->ports_file, err, errlen) != 0)) {
+		free(e->ports);
+		return -1;
+	}
+	if (decoder_init(&e->dec, &cfg->decode, err, errlen) != 0) {
+		free(e->ports);
+		return -1;
+	}
 	if (flow_table_init(&e->flows, &cfg->flow, on_flow_end, e, err, errlen) != 0) {
 		decoder_free(&e->dec);
+		free(e->ports);
 		return -1;
 	}
 	if (stream_pool_init(&e->streams, &cfg->stream, err, errlen) != 0) {
 		flow_table_free(&e->flows);
 		decoder_free(&e->dec);
+		free(e->ports);
 		return -1;
 	}
 	e->totals.decode = &e->dec.stats;
@@ -86,11 +212,17 @@ void engine_free(struct engine *e)
 	stream_pool_free(&e->streams);
 	flow_table_free(&e->flows);
 	decoder_free(&e->dec);
+	free(e->ports);
+	e->ports = NULL;
 }
 
 static void inspect(struct engine *e, struct flow *f, enum flow_dir dir, const struct packet *p)
 {
 	bool tcp = p->l4_proto == 6;
+	if (p->payload_wire_len > 0)
+		f->user_flags |= REPORT_UF_PAYLOAD;
+	if (p->payload_len < p->payload_wire_len)
+		f->user_flags |= dir == DIR_TO_SERVER ? REPORT_UF_CUT_TS : REPORT_UF_CUT_TC;
 	if (f->user_slot == SLOT_DONE || f->user_slot == SLOT_EXHAUSTED)
 		return;
 	if (f->user_slot == STREAM_NONE) {
@@ -114,9 +246,11 @@ static void inspect(struct engine *e, struct flow *f, enum flow_dir dir, const s
 		           p->payload_len, p->payload_wire_len);
 	else
 		stream_udp(&e->streams, f->user_slot, dir, p->payload, p->payload_len);
-	if (stream_full(&e->streams, f->user_slot, DIR_TO_SERVER) &&
-	    stream_full(&e->streams, f->user_slot, DIR_TO_CLIENT))
-		inspection_done(e, f);
+	if (p->payload_wire_len > 0 && f->user_segments < UINT16_MAX)
+		f->user_segments++;
+	/* A FIN or RST without payload can finish a direction: judge then too. */
+	if (p->payload_wire_len > 0 || (p->tcp_flags & (TCPF_FIN | TCPF_RST)))
+		try_decide(e, f, false, p->ts_us);
 }
 
 void engine_packet(struct engine *e, int dlt, const struct capture_pkt *cp)
@@ -139,6 +273,10 @@ void engine_packet(struct engine *e, int dlt, const struct capture_pkt *cp)
 	if (created) {
 		f->user_slot = STREAM_NONE;
 		f->user_len[0] = f->user_len[1] = 0;
+		f->user_proto = -1;
+		f->user_kind = 0;
+		f->user_flags = 0;
+		f->user_segments = 0;
 	}
 	inspect(e, f, dir, &p);
 }

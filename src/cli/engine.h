@@ -1,6 +1,6 @@
 /*
- * engine.h - the pipeline: decode -> flow -> stream -> output, one packet
- * at a time, with the final accounting.
+ * engine.h - the pipeline: decode -> flow -> stream -> identify -> verdict
+ * -> output, one packet at a time, with the final accounting.
  */
 #ifndef OFFPORT_CLI_ENGINE_H
 #define OFFPORT_CLI_ENGINE_H
@@ -14,12 +14,18 @@
 #include "output/json.h"
 #include "output/report.h"
 #include "stream/stream.h"
+#include "identify/identify.h"
+#include "verdict/ports.h"
+#include "verdict/verdict.h"
 
 struct engine_config {
 	struct decode_config decode;
 	struct flow_config flow;
 	struct stream_config stream;
 	FILE *json_out;   /* EVE JSON lines go here; NULL = no flow records */
+	FILE *text_out;   /* one line per alert for people; NULL = none */
+	const char *ports_file; /* --ports: entries over etc/ports.conf, or NULL */
+	uint32_t inspect_segments; /* payload packets inspected per flow at most */
 };
 
 /* Defaults for every bound (documented in offport(8)). */
@@ -30,6 +36,7 @@ struct engine {
 	struct decoder dec;
 	struct flow_table flows;
 	struct stream_pool streams;
+	struct ports *ports;
 	struct run_totals totals;
 	int write_errno;  /* first output write error, 0 = none */
 	struct json json; /* record buffer */

@@ -23,19 +23,23 @@
 #include "capture/capture.h"
 #include "cli/engine.h"
 #include "decode/decode.h"
+#include "identify/identify.h"
+#include "verdict/ports.h"
 
 enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2, EXIT_DAMAGED = 3 };
 
 #define MAX_INPUTS 256
 
 static const char usage_text[] =
-    "usage: offport [-hV] [--json] [-r file]... [-i interface] [options] [expression]\n";
+    "usage: offport [-hV] [--json] [--eve path] [-r file]... [-i interface] [options] [expression]\n"
+    "       offport [--ports file] --list-protocols | --list-ports\n";
 
 static const char help_text[] =
     "offport - find traffic using a protocol on a port it does not belong to\n"
     "(MITRE ATT&CK T1571 Non-Standard Port)\n"
     "\n"
-    "usage: offport [-hV] [--json] [-r file]... [-i interface] [options] [expression]\n"
+    "usage: offport [-hV] [--json] [--eve path] [-r file]... [-i interface] [options] [expression]\n"
+    "       offport [--ports file] --list-protocols | --list-ports\n"
     "\n"
     "Input (one of):\n"
     "  -r, --read FILE          read a pcap or pcapng capture; '-' reads standard\n"
@@ -44,9 +48,18 @@ static const char help_text[] =
     "  expression               a BPF filter, as tcpdump takes it (pcap-filter(7))\n"
     "\n"
     "Output:\n"
-    "      --json               write EVE JSON lines to standard output: one flow\n"
-    "                           record per flow as it ends, then a stats record\n"
-    "                           (default: a short human-readable summary)\n"
+    "      --json               write EVE JSON lines to standard output: an alert\n"
+    "                           record per finding, a flow record per flow as it\n"
+    "                           ends, then a stats record (default: one line per\n"
+    "                           alert and a summary, for people)\n"
+    "      --eve PATH           write the EVE JSON lines to PATH instead, and the\n"
+    "                           text to standard output\n"
+    "\n"
+    "Detection:\n"
+    "      --ports FILE         entries over the built-in ports registry\n"
+    "                           (etc/ports.conf format; see offport(8))\n"
+    "      --list-protocols     list the protocols offport identifies and exit\n"
+    "      --list-ports         list the ports registry and exit\n"
     "\n"
     "Bounds:\n"
     "      --max-flows N        flows tracked at once (default 262144); a full\n"
@@ -90,6 +103,10 @@ enum {
 	OPT_TO_UDP,
 	OPT_SEED,
 	OPT_BUFFER_SIZE,
+	OPT_EVE,
+	OPT_PORTS,
+	OPT_LIST_PROTOCOLS,
+	OPT_LIST_PORTS,
 };
 
 static const struct option long_opts[] = {
@@ -110,6 +127,10 @@ static const struct option long_opts[] = {
     {"snaplen", required_argument, NULL, 's'},
     {"no-promisc", no_argument, NULL, 'p'},
     {"buffer-size", required_argument, NULL, OPT_BUFFER_SIZE},
+    {"eve", required_argument, NULL, OPT_EVE},
+    {"ports", required_argument, NULL, OPT_PORTS},
+    {"list-protocols", no_argument, NULL, OPT_LIST_PROTOCOLS},
+    {"list-ports", no_argument, NULL, OPT_LIST_PORTS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -165,6 +186,8 @@ struct opts {
 	int nreads;
 	const char *iface;
 	bool json;
+	const char *eve;
+	int list; /* OPT_LIST_PROTOCOLS or OPT_LIST_PORTS */
 	struct engine_config ecfg;
 	struct capture_live_opts live;
 	char filter[8192];
@@ -195,6 +218,16 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_JSON:
 			o->json = true;
+			break;
+		case OPT_EVE:
+			o->eve = optarg;
+			break;
+		case OPT_PORTS:
+			o->ecfg.ports_file = optarg;
+			break;
+		case OPT_LIST_PROTOCOLS:
+		case OPT_LIST_PORTS:
+			o->list = c;
 			break;
 		case 's':
 			if (!parse_u64(optarg, 64, 262144, &v))
@@ -275,6 +308,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			return EXIT_USAGE;
 		}
 	}
+	if (o->list)
+		return -1;
+	if (o->json && o->eve)
+		return usage_error("%s", "give either --json (standard output) or --eve PATH, not both");
 	if (o->nreads && o->iface)
 		return usage_error("%s", "give either -r files or one -i interface, not both");
 	if (!o->nreads && !o->iface)
@@ -316,6 +353,58 @@ static int open_input(struct capture *c, const struct opts *o, const char *name)
 		return -1;
 	}
 	return 0;
+}
+
+/* --list-protocols and --list-ports: what offport knows, then exit. */
+static int list_and_exit(const struct opts *o)
+{
+	char err[512];
+	struct ports *p = malloc(sizeof *p);
+	if (!p || ports_load_default(p, err, sizeof err) != 0 ||
+	    (o->ecfg.ports_file && ports_load_file(p, o->ecfg.ports_file, err, sizeof err) != 0)) {
+		fprintf(stderr, "offport: %s\n", p ? err : "out of memory");
+		free(p);
+		return EXIT_ERROR;
+	}
+	if (o->list == OPT_LIST_PROTOCOLS) {
+		static char ports[8192];
+		printf("%-10s %-8s %-34s %s\n", "PROTOCOL", "OVER", "DESCRIPTION", "EXPECTED ON");
+		for (unsigned i = 0; i < ident_count; i++) {
+			const struct ident_proto *ip = ident_registry[i];
+			const char *over = ip->transports == (IDENT_TCP | IDENT_UDP) ? "tcp,udp"
+			                   : ip->transports == IDENT_UDP            ? "udp"
+			                                                            : "tcp";
+			if (ports_of_proto(p, (int)i, ports, sizeof ports) == 0)
+				snprintf(ports, sizeof ports, "(no port: found anywhere, it is a finding)");
+			printf("%-10s %-8s %-34s %s\n", ip->name, over, ip->title, ports);
+		}
+	} else {
+		for (int t = 0; t < 2; t++) {
+			for (unsigned port = 1; port <= 65535; port++) {
+				const struct proto_set *set = ports_expected(p, (enum ports_transport)t,
+				                                             (uint16_t)port);
+				if (!set)
+					continue;
+				unsigned hi = port;
+				while (hi < 65535 &&
+				       ports_expected(p, (enum ports_transport)t, (uint16_t)(hi + 1)) == set)
+					hi++;
+				char spec[32];
+				if (hi > port)
+					snprintf(spec, sizeof spec, "%s/%u-%u", t ? "udp" : "tcp", port, hi);
+				else
+					snprintf(spec, sizeof spec, "%s/%u", t ? "udp" : "tcp", port);
+				printf("%-14s", spec);
+				for (unsigned i = 0; i < ident_count; i++)
+					if (proto_set_has(set, (int)i))
+						printf(" %s", ident_registry[i]->name);
+				putchar('\n');
+				port = hi;
+			}
+		}
+	}
+	free(p);
+	return fflush(stdout) == 0 && !ferror(stdout) ? EXIT_OK : EXIT_ERROR;
 }
 
 static uint64_t wall_us(void)
@@ -382,6 +471,8 @@ int main(int argc, char **argv)
 	int rc = parse_args(argc, argv, &o);
 	if (rc >= 0)
 		return rc;
+	if (o.list)
+		return list_and_exit(&o);
 
 	/* Open every input first: a missing file or an unsupported link type
 	 * stops the run before any output is written. */
@@ -395,14 +486,32 @@ int main(int argc, char **argv)
 	}
 
 	static char outbuf[1 << 20];
+	FILE *eve = NULL;
 	if (o.json) {
 		setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
 		o.ecfg.json_out = stdout;
+	} else {
+		o.ecfg.text_out = stdout;
+	}
+	if (o.eve) {
+		eve = fopen(o.eve, "w");
+		if (!eve) {
+			fprintf(stderr, "offport: %s: %s\n", o.eve, strerror(errno));
+			for (int i = 0; i < ncaps; i++)
+				capture_close(&caps[i]);
+			return EXIT_ERROR;
+		}
+		setvbuf(eve, NULL, _IOFBF, 1 << 20);
+		o.ecfg.json_out = eve;
 	}
 	struct engine *e = malloc(sizeof *e);
 	if (!e || engine_init(e, &o.ecfg, err, sizeof err) != 0) {
 		fprintf(stderr, "offport: %s\n", e ? err : "out of memory");
 		free(e);
+		if (eve)
+			fclose(eve);
+		for (int i = 0; i < ncaps; i++)
+			capture_close(&caps[i]);
 		return EXIT_ERROR;
 	}
 	e->totals.inputs = (uint32_t)ncaps;
@@ -421,11 +530,11 @@ int main(int argc, char **argv)
 			status = EXIT_DAMAGED;
 	}
 	engine_finish(e);
-	if (o.json) {
-		engine_write_stats(e);
-	} else if (report_summary_text(stdout, &e->totals) != 0 && !e->write_errno) {
+	engine_write_stats(e);
+	if (!o.json && report_summary_text(stdout, &e->totals) != 0 && !e->write_errno)
 		e->write_errno = errno ? errno : EIO;
-	}
+	if (eve && (fclose(eve) != 0) && !e->write_errno)
+		e->write_errno = errno ? errno : EIO;
 	if ((fflush(stdout) != 0 || ferror(stdout)) && !e->write_errno)
 		e->write_errno = errno ? errno : EIO;
 	if (e->write_errno) {

@@ -168,4 +168,60 @@ static inline void rd_limit(struct reader *r, size_t n)
 		r->len = r->off + n;
 }
 
+/* ---- text helpers (protocol identification) ----------------------------- */
+
+/* True when the unread bytes start with the string s (not consumed). */
+static inline bool rd_starts(const struct reader *r, const char *s)
+{
+	size_t i = 0;
+	for (; s[i]; i++)
+		if (r->off + i >= r->len || r->p[r->off + i] != (uint8_t)s[i])
+			return false;
+	return true;
+}
+
+static inline uint8_t rd_lower_(uint8_t c) { return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c; }
+
+/* As rd_starts, ignoring ASCII case. */
+static inline bool rd_starts_ci(const struct reader *r, const char *s)
+{
+	size_t i = 0;
+	for (; s[i]; i++)
+		if (r->off + i >= r->len || rd_lower_(r->p[r->off + i]) != rd_lower_((uint8_t)s[i]))
+			return false;
+	return true;
+}
+
+/* Reads one line ending in LF (CR LF or bare LF) that starts within the
+ * next `max` bytes: *line points at it and *n is its length without the line
+ * end; the line and its end are consumed. False (nothing consumed, err not
+ * set) when no LF occurs within max bytes or the window. */
+static inline bool rd_line(struct reader *r, size_t max, const uint8_t **line, size_t *n)
+{
+	size_t avail = r->len - r->off;
+	size_t lim = avail < max ? avail : max;
+	for (size_t i = 0; i < lim; i++) {
+		if (r->p[r->off + i] != '\n')
+			continue;
+		*line = r->p + r->off;
+		*n = (i > 0 && r->p[r->off + i - 1] == '\r') ? i - 1 : i;
+		r->off += i + 1;
+		return true;
+	}
+	return false;
+}
+
+/* True when the next n bytes exist and are printable ASCII or tab. */
+static inline bool rd_printable(const struct reader *r, size_t n)
+{
+	if (n > r->len - r->off)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = r->p[r->off + i];
+		if ((c < 0x20 && c != '\t') || c > 0x7e)
+			return false;
+	}
+	return true;
+}
+
 #endif

@@ -575,6 +575,7 @@ static struct flow *create(struct flow_table *ft, const struct packet *p, const 
 	f->first_ts_us = ft->now_us;
 	f->last_ts_us = ft->now_us;
 	f->user_slot = FLOW_NONE;
+	f->user_proto = -1;
 	f->hash = h;
 	ft->stats.created++;
 	if (tcp)

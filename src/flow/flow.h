@@ -90,6 +90,10 @@ struct flow {
 	 * user_len zero */
 	uint32_t user_slot;
 	uint32_t user_len[2];
+	int16_t user_proto;     /* new flow: -1 */
+	uint8_t user_kind;      /* new flow: 0 */
+	uint8_t user_flags;     /* new flow: 0 */
+	uint16_t user_segments; /* new flow: 0 */
 	struct tunnel_info tunnel;
 	/* table links, private to flow.c. Links are entry index + 1, 0 = none,
 	 * so that zeroed (untouched) memory is a valid empty state. */

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "output/community_id.h"
+
 void report_ip(uint8_t ipver, const uint8_t addr[16], char out[46])
 {
 	if (!inet_ntop(ipver == 6 ? AF_INET6 : AF_INET, addr, out, 46))
@@ -69,6 +71,47 @@ static void tcp_flags_hex(uint8_t f, char out[3])
 	out[2] = 0;
 }
 
+const char *report_app_proto(const struct flow *f)
+{
+	if (f->user_proto >= 0 && (unsigned)f->user_proto < ident_count)
+		return ident_registry[f->user_proto]->name;
+	return (f->user_flags & REPORT_UF_PAYLOAD) ? "unknown" : "none";
+}
+
+static void community(struct json *j, const struct flow *f)
+{
+	char cid[32];
+	community_id_v1(0, f->ip_version, f->proto, f->cli_ip, f->cli_port, f->srv_ip, f->srv_port,
+	                cid);
+	json_str(j, "community_id", cid);
+}
+
+static void vlan(struct json *j, const struct flow *f)
+{
+	if (!f->vlan_id)
+		return;
+	json_arr(j, "vlan");
+	json_u64(j, NULL, f->vlan_id);
+	json_end_arr(j);
+}
+
+static void tunnel(struct json *j, const struct flow *f)
+{
+	char ip[46];
+	if (f->tunnel.type == TUNNEL_NONE)
+		return;
+	json_obj(j, "tunnel");
+	json_str(j, "type", tunnel_type_name((enum tunnel_type)f->tunnel.type));
+	if (f->tunnel.id_valid)
+		json_u64(j, "id", f->tunnel.id);
+	report_ip(f->tunnel.outer_ipver, f->tunnel.outer_src, ip);
+	json_str(j, "src_ip", ip);
+	report_ip(f->tunnel.outer_ipver, f->tunnel.outer_dst, ip);
+	json_str(j, "dest_ip", ip);
+	json_u64(j, "depth", f->tunnel.depth);
+	json_end_obj(j);
+}
+
 void report_flow_json(struct json *j, const struct flow *f, const uint32_t first_bytes[2],
                       bool inspected)
 {
@@ -85,11 +128,9 @@ void report_flow_json(struct json *j, const struct flow *f, const uint32_t first
 	json_str(j, "dest_ip", ip);
 	json_u64(j, "dest_port", f->srv_port);
 	json_str(j, "proto", proto_name(f->proto));
-	if (f->vlan_id) {
-		json_arr(j, "vlan");
-		json_u64(j, NULL, f->vlan_id);
-		json_end_arr(j);
-	}
+	json_str(j, "app_proto", report_app_proto(f));
+	community(j, f);
+	vlan(j, f);
 	json_obj(j, "flow");
 	json_u64(j, "pkts_toserver", f->pkts[DIR_TO_SERVER]);
 	json_u64(j, "pkts_toclient", f->pkts[DIR_TO_CLIENT]);
@@ -123,23 +164,14 @@ void report_flow_json(struct json *j, const struct flow *f, const uint32_t first
 		json_str(j, "state", flow_state_name((enum flow_state)f->state));
 		json_end_obj(j);
 	}
-	if (f->tunnel.type != TUNNEL_NONE) {
-		json_obj(j, "tunnel");
-		json_str(j, "type", tunnel_type_name((enum tunnel_type)f->tunnel.type));
-		if (f->tunnel.id_valid)
-			json_u64(j, "id", f->tunnel.id);
-		report_ip(f->tunnel.outer_ipver, f->tunnel.outer_src, ip);
-		json_str(j, "src_ip", ip);
-		report_ip(f->tunnel.outer_ipver, f->tunnel.outer_dst, ip);
-		json_str(j, "dest_ip", ip);
-		json_u64(j, "depth", f->tunnel.depth);
-		json_end_obj(j);
-	}
+	tunnel(j, f);
 	json_obj(j, "offport");
 	json_str(j, "orientation", flow_orient_guessed(f->orient) ? "guessed" : "syn");
 	json_str(j, "orientation_basis", flow_orient_name((enum flow_orient)f->orient));
 	json_str(j, "end_reason", flow_end_name((enum flow_end)f->end_reason));
 	json_bool(j, "inspected", inspected);
+	if (f->user_kind)
+		json_str(j, "finding", finding_kind_name((enum finding_kind)f->user_kind));
 	json_u64(j, "first_bytes_toserver", first_bytes[DIR_TO_SERVER]);
 	json_u64(j, "first_bytes_toclient", first_bytes[DIR_TO_CLIENT]);
 	json_end_obj(j);
@@ -226,6 +258,18 @@ void report_stats_json(struct json *j, const struct run_totals *t)
 	json_u64(j, "beyond_first_bytes", ss->beyond_cap);
 	json_u64(j, "datagrams", ss->datagrams);
 	json_end_obj(j);
+	json_obj(j, "detection");
+	json_obj(j, "alerts");
+	for (int k = 1; k < FINDING__COUNT; k++)
+		json_u64(j, finding_kind_name((enum finding_kind)k), t->findings[k]);
+	json_end_obj(j);
+	json_obj(j, "app_proto");
+	for (unsigned i = 0; i < ident_count && i < PORTS_MAX_PROTOS; i++)
+		json_u64(j, ident_registry[i]->name, t->app_proto[i]);
+	json_u64(j, "unknown", t->app_unknown);
+	json_u64(j, "none", t->app_none);
+	json_end_obj(j);
+	json_end_obj(j);
 	json_obj(j, "accounting");
 	json_u64(j, "packets_read", t->packets);
 	json_u64(j, "packets_decoded_or_dropped", sum(d->result, DECODE__COUNT));
@@ -257,6 +301,7 @@ int report_summary_text(FILE *out, const struct run_totals *t)
 	const struct flow_stats *fs = t->flow;
 	const char *names[64];
 	_Static_assert(DROP__COUNT <= 64 && TUNNEL__COUNT <= 64 && DECODE__COUNT <= 64 &&
+	                   FINDING__COUNT <= 64 &&
 	                   FLOW_END__COUNT <= 64 && ORIENT__COUNT <= 64,
 	               "names[] holds every counter name");
 	char a[40], b[40];
@@ -301,11 +346,217 @@ int report_summary_text(FILE *out, const struct run_totals *t)
 	for (int r = 0; r < ORIENT__COUNT; r++)
 		names[r] = flow_orient_name((enum flow_orient)r);
 	line_counts(out, "  client/server from: ", names, fs->orient, 0, ORIENT__COUNT);
+	uint64_t nalerts = 0;
+	for (int k = 1; k < FINDING__COUNT; k++) {
+		names[k] = finding_kind_name((enum finding_kind)k);
+		nalerts += t->findings[k];
+	}
+	fprintf(out, "  alerts: %" PRIu64 "\n", nalerts);
+	line_counts(out, "  alerts by kind: ", names, t->findings, 1, FINDING__COUNT);
+	bool any = false;
+	for (unsigned i = 0; i < ident_count && i < PORTS_MAX_PROTOS; i++) {
+		if (!t->app_proto[i])
+			continue;
+		fprintf(out, "%s%s %" PRIu64, any ? ", " : "  protocols: ", ident_registry[i]->name,
+		        t->app_proto[i]);
+		any = true;
+	}
+	if (t->app_unknown)
+		fprintf(out, "%sunknown %" PRIu64, any ? ", " : "  protocols: ", t->app_unknown), any = true;
+	if (t->app_none)
+		fprintf(out, "%snone %" PRIu64, any ? ", " : "  protocols: ", t->app_none), any = true;
+	if (any)
+		fputc('\n', out);
 	if (t->stream->slots_exhausted)
 		fprintf(out, "  uninspected flows (stream slots exhausted): %" PRIu64 "\n",
 		        t->stream->slots_exhausted);
 	if (!report_accounted(t))
 		fprintf(out, "  accounting: INCOMPLETE (please report this as a bug)\n");
 	fflush(out);
+	return ferror(out) ? -1 : 0;
+}
+
+/* ---- alerts --------------------------------------------------------------- */
+
+static const char *const nist_controls[] = {"AC-4", "CA-7", "CM-2", "CM-6",
+                                            "CM-7", "SC-7", "SI-3", "SI-4"};
+
+static const char *transport_name(uint8_t proto) { return proto == 17 ? "udp" : "tcp"; }
+
+/* "tls, http2" into out. */
+static void set_names(const struct proto_set *s, char *out, size_t outlen)
+{
+	size_t used = 0;
+	out[0] = 0;
+	for (unsigned i = 0; s && i < ident_count && i < PORTS_MAX_PROTOS; i++) {
+		if (!proto_set_has(s, (int)i))
+			continue;
+		int n = snprintf(out + used, outlen - used, "%s%s", used ? ", " : "",
+		                 ident_registry[i]->name);
+		if (n < 0 || (size_t)n >= outlen - used)
+			break;
+		used += (size_t)n;
+	}
+}
+
+/* The sentence in alert.signature. */
+static void signature(const struct alert_info *a, char *out, size_t outlen)
+{
+	const struct flow *f = a->f;
+	const char *tr = transport_name(f->proto);
+	char exp[256];
+	set_names(a->finding->expected, exp, sizeof exp);
+	const char *name = a->proto >= 0 ? ident_registry[a->proto]->name : "unidentified protocol";
+	switch (a->finding->kind) {
+	case FINDING_OFF_PORT:
+		snprintf(out, outlen, "OFFPORT T1571 %s on non-standard port %s/%u", name, tr,
+		         f->srv_port);
+		break;
+	case FINDING_UNEXPECTED:
+		snprintf(out, outlen, "OFFPORT T1571 %s on %s/%u, where %s is expected", name, tr,
+		         f->srv_port, exp);
+		break;
+	case FINDING_UNKNOWN:
+		snprintf(out, outlen, "OFFPORT T1571 unidentified protocol on %s/%u, where %s is expected",
+		         tr, f->srv_port, exp);
+		break;
+	case FINDING_FAKE_TLS:
+		snprintf(out, outlen,
+		         "OFFPORT T1571 fake TLS on %s/%u: a TLS record header without a TLS handshake",
+		         tr, f->srv_port);
+		break;
+	default:
+		snprintf(out, outlen, "OFFPORT T1571");
+		break;
+	}
+}
+
+static void names_array(struct json *j, const char *key, const struct proto_set *s)
+{
+	json_arr(j, key);
+	for (unsigned i = 0; s && i < ident_count && i < PORTS_MAX_PROTOS; i++)
+		if (proto_set_has(s, (int)i))
+			json_str(j, NULL, ident_registry[i]->name);
+	json_end_arr(j);
+}
+
+void report_alert_json(struct json *j, const struct alert_info *a)
+{
+	const struct flow *f = a->f;
+	char ts[40], ip[46], sig[400], ports[512];
+	json_begin(j);
+	json_format_ts(a->ts_us, ts);
+	json_str(j, "timestamp", ts);
+	json_u64(j, "flow_id", f->flow_id);
+	json_str(j, "event_type", "alert");
+	report_ip(f->ip_version, f->cli_ip, ip);
+	json_str(j, "src_ip", ip);
+	json_u64(j, "src_port", f->cli_port);
+	report_ip(f->ip_version, f->srv_ip, ip);
+	json_str(j, "dest_ip", ip);
+	json_u64(j, "dest_port", f->srv_port);
+	json_str(j, "proto", proto_name(f->proto));
+	json_str(j, "app_proto", a->proto >= 0 ? ident_registry[a->proto]->name : "unknown");
+	community(j, f);
+	vlan(j, f);
+	json_str(j, "direction", "to_server");
+	json_obj(j, "alert");
+	json_str(j, "action", "allowed");
+	json_u64(j, "gid", OFFPORT_GID);
+	json_u64(j, "signature_id", a->finding->sid);
+	json_u64(j, "rev", 1);
+	signature(a, sig, sizeof sig);
+	json_str(j, "signature", sig);
+	json_str(j, "category", "Detection of a Non-Standard Protocol or Event");
+	json_u64(j, "severity", a->finding->severity);
+	json_obj(j, "metadata");
+	json_arr(j, "mitre_technique_id");
+	json_str(j, NULL, "T1571");
+	json_end_arr(j);
+	json_arr(j, "mitre_technique_name");
+	json_str(j, NULL, "Non-Standard Port");
+	json_end_arr(j);
+	json_arr(j, "mitre_tactic_id");
+	json_str(j, NULL, "TA0011");
+	json_end_arr(j);
+	json_arr(j, "mitre_tactic_name");
+	json_str(j, NULL, "Command and Control");
+	json_end_arr(j);
+	json_arr(j, "nist_800_53");
+	for (size_t i = 0; i < sizeof nist_controls / sizeof nist_controls[0]; i++)
+		json_str(j, NULL, nist_controls[i]);
+	json_end_arr(j);
+	json_end_obj(j);
+	json_end_obj(j);
+	json_obj(j, "flow");
+	json_u64(j, "pkts_toserver", f->pkts[DIR_TO_SERVER]);
+	json_u64(j, "pkts_toclient", f->pkts[DIR_TO_CLIENT]);
+	json_u64(j, "bytes_toserver", f->bytes[DIR_TO_SERVER]);
+	json_u64(j, "bytes_toclient", f->bytes[DIR_TO_CLIENT]);
+	json_format_ts(f->first_ts_us, ts);
+	json_str(j, "start", ts);
+	json_end_obj(j);
+	json_obj(j, "offport");
+	json_str(j, "reason", finding_kind_name(a->finding->kind));
+	json_str(j, "observed_protocol", a->proto >= 0 ? ident_registry[a->proto]->name : "unknown");
+	json_str(j, "transport", transport_name(f->proto));
+	json_u64(j, "server_port", f->srv_port);
+	names_array(j, "expected_protocols", a->finding->expected);
+	json_arr(j, "expected_ports");
+	if (a->proto >= 0) {
+		ports_of_proto(a->ports, a->proto, ports, sizeof ports);
+		char *save = NULL;
+		for (char *t = strtok_r(ports, ",", &save); t; t = strtok_r(NULL, ",", &save))
+			json_str(j, NULL, t);
+	}
+	json_end_arr(j);
+	json_u64(j, "confidence", a->finding->confidence);
+	json_str(j, "orientation", flow_orient_guessed(f->orient) ? "guessed" : "syn");
+	json_str(j, "orientation_basis", flow_orient_name((enum flow_orient)f->orient));
+	tunnel(j, f);
+	json_obj(j, "evidence");
+	if (a->ev) {
+		for (unsigned i = 0; i < a->ev->nfields; i++)
+			json_strn(j, a->ev->field[i].key, a->ev->field[i].value, a->ev->field[i].len);
+		if (a->ev->tls_upgrade)
+			json_bool(j, "tls_upgrade", true);
+	}
+	json_end_obj(j);
+	json_end_obj(j);
+}
+
+/* Payload-derived text for a terminal: printable ASCII as is, the rest as
+ * \xNN, so a hostile banner cannot drive the terminal. */
+static void put_safe(FILE *out, const uint8_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] >= 0x20 && v[i] < 0x7f && v[i] != '"' && v[i] != '\\')
+			fputc(v[i], out);
+		else
+			fprintf(out, "\\x%02x", v[i]);
+	}
+}
+
+int report_alert_text(FILE *out, const struct alert_info *a)
+{
+	const struct flow *f = a->f;
+	char ts[40], cli[46], srv[46], sig[400];
+	json_format_ts(a->ts_us, ts);
+	report_ip(f->ip_version, f->cli_ip, cli);
+	report_ip(f->ip_version, f->srv_ip, srv);
+	signature(a, sig, sizeof sig);
+	bool v6 = f->ip_version == 6;
+	fprintf(out, "%s [**] [%u:%u:1] %s [**] [Priority: %u] [Confidence: %u] {%s} %s%s%s:%u -> %s%s%s:%u",
+	        ts, OFFPORT_GID, (unsigned)a->finding->sid, sig, a->finding->severity,
+	        a->finding->confidence, proto_name(f->proto), v6 ? "[" : "", cli, v6 ? "]" : "",
+	        f->cli_port, v6 ? "[" : "", srv, v6 ? "]" : "", f->srv_port);
+	if (a->ev) {
+		for (unsigned i = 0; i < a->ev->nfields; i++) {
+			fprintf(out, " %s=\"", a->ev->field[i].key);
+			put_safe(out, a->ev->field[i].value, a->ev->field[i].len);
+			fputc('"', out);
+		}
+	}
+	fputc('\n', out);
 	return ferror(out) ? -1 : 0;
 }

@@ -13,6 +13,9 @@
 #include "flow/flow.h"
 #include "output/json.h"
 #include "stream/stream.h"
+#include "identify/identify.h"
+#include "verdict/ports.h"
+#include "verdict/verdict.h"
 
 /* Everything the final statistics report. Pointers are borrowed. */
 struct run_totals {
@@ -31,7 +34,40 @@ struct run_totals {
 	const struct flow_config *flow_cfg;
 	const struct stream_stats *stream;
 	const struct stream_config *stream_cfg;
+	/* detection */
+	uint64_t findings[FINDING__COUNT];   /* alerts per kind */
+	uint64_t app_proto[PORTS_MAX_PROTOS]; /* flows decided per protocol */
+	uint64_t app_unknown;                /* flows with payload, unidentified */
+	uint64_t app_none;                   /* flows without payload */
 };
+
+/* One finding, as the alert record and the text line show it. */
+struct alert_info {
+	const struct flow *f;
+	uint64_t ts_us;                  /* when it was decided (capture time) */
+	int proto;                       /* ident_registry index, -1 = unknown */
+	const struct finding *finding;
+	const struct ident_evidence *ev; /* NULL when unidentified */
+	const struct ports *ports;
+};
+
+/* Meaning of the pipeline's per-flow fields (struct flow user_*) for the
+ * records: user_proto is the identified protocol (-1 none); user_flags: */
+#define REPORT_UF_PAYLOAD 0x01 /* the flow carried payload */
+#define REPORT_UF_DECIDED 0x02 /* the verdict was taken */
+#define REPORT_UF_CUT_TS 0x04  /* the snap length cut client-to-server payload */
+#define REPORT_UF_CUT_TC 0x08  /* ... server-to-client payload */
+
+/* The flow's observed protocol name: a protocol, "unknown" (payload that
+ * no identifier recognised) or "none" (no payload). */
+const char *report_app_proto(const struct flow *f);
+
+/* One EVE "alert" record. */
+void report_alert_json(struct json *j, const struct alert_info *a);
+
+/* One line for people, in the spirit of Suricata's fast.log. Returns 0 or
+ * -1 on a write error. */
+int report_alert_text(FILE *out, const struct alert_info *a);
 
 /* True when every packet read is accounted for by exactly one decode
  * result and every flow created was reported. */

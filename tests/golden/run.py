@@ -36,7 +36,7 @@ def load_cases():
 
 def run(offport, capture, args):
     cmd = [offport, "--json", *args, "-r", str(TESTS / capture)]
-    p = subprocess.run(cmd, capture_output=True, timeout=120)
+    p = subprocess.run(cmd, capture_output=True, timeout=120, cwd=TESTS)
     return p.returncode, p.stdout.decode("utf-8"), p.stderr.decode("utf-8", "replace")
 
 
@@ -72,6 +72,24 @@ def check_accounting(records):
     ids = [r["flow_id"] for r in flows]
     if len(set(ids)) != len(ids):
         problems.append("flow_id not unique")
+    det = s.get("detection")
+    if det is not None:
+        alerts = [r for r in records if r.get("event_type") == "alert"]
+        if len(alerts) != sum(det["alerts"].values()):
+            problems.append(f"{len(alerts)} alert records, stats count "
+                            f"{sum(det['alerts'].values())}")
+        if sum(det["app_proto"].values()) != fl["created"]:
+            problems.append("app_proto counts do not add up to flows created")
+        by_id = {r["flow_id"]: r for r in flows}
+        for a in alerts:
+            fr = by_id.get(a["flow_id"])
+            if fr is None:
+                problems.append(f"alert for flow {a['flow_id']} without a flow record")
+            elif fr["app_proto"] != a["app_proto"] or \
+                    fr["offport"].get("finding") != a["offport"]["reason"]:
+                problems.append(f"alert and flow record of {a['flow_id']} disagree")
+        if sum(1 for r in flows if "finding" in r["offport"]) != len(alerts):
+            problems.append("flows marked with a finding != alerts")
     return problems
 
 
@@ -80,6 +98,7 @@ def main():
     ap.add_argument("--offport", required=True)
     ap.add_argument("--update", metavar="NAME")
     a = ap.parse_args()
+    a.offport = str(pathlib.Path(a.offport).resolve())
     cases = load_cases()
     passed = failed = 0
     names = {c[0] for c in cases}

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "output/community_id.h"
 #include "output/json.h"
 #include "output/report.h"
 
@@ -156,13 +157,16 @@ static void test_flow_record(void)
 	f.orient = ORIENT_SYN;
 	f.end_reason = FLOW_END_RST;
 	f.vlan_id = 7;
+	f.user_proto = -1;
 	uint32_t fb[2] = {10, 20};
 	report_flow_json(&J, &f, fb, true);
 	int rc;
 	const char *got = emit_str(&rc);
 	CHECK_EQ_U(rc, 0);
 	CHECK(strstr(got, "\"src_ip\":\"2001:db8::1\",\"src_port\":40000,\"dest_ip\":\"2001:db8::2\","
-	                  "\"dest_port\":443,\"proto\":\"TCP\",\"vlan\":[7]") != NULL);
+	                  "\"dest_port\":443,\"proto\":\"TCP\",\"app_proto\":\"none\","
+	                  "\"community_id\":\"1:") != NULL);
+	CHECK(strstr(got, "\"vlan\":[7]") != NULL);
 	CHECK(strstr(got, "\"age\":3,\"state\":\"closed\",\"reason\":\"timeout\"") != NULL);
 	CHECK(strstr(got, "\"tcp_flags\":\"16\",\"tcp_flags_ts\":\"12\",\"tcp_flags_tc\":\"16\","
 	                  "\"syn\":true,\"rst\":true,\"ack\":true") != NULL);
@@ -183,8 +187,32 @@ static void test_flow_record(void)
 	CHECK(strstr(got, "\"inspected\":false") != NULL);
 }
 
+/* The Community ID specification's own example, both directions, plus
+ * SHA-1 test vectors of FIPS 180-4 (one and two blocks). */
+static void test_community_id(void)
+{
+	uint8_t a[16] = {128, 232, 110, 120}, b[16] = {66, 35, 250, 204};
+	char out[32];
+	community_id_v1(0, 4, 6, a, 34855, b, 80, out);
+	CHECK(strcmp(out, "1:LQU9qZlK+B5F3KDmev6m5PMibrg=") == 0);
+	community_id_v1(0, 4, 6, b, 80, a, 34855, out);
+	CHECK(strcmp(out, "1:LQU9qZlK+B5F3KDmev6m5PMibrg=") == 0);
+	uint8_t d[20];
+	char hex[41];
+	sha1((const uint8_t *)"abc", 3, d);
+	for (int i = 0; i < 20; i++)
+		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	CHECK(strcmp(hex, "a9993e364706816aba3e25717850c26c9cd0d89d") == 0);
+	const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+	sha1((const uint8_t *)two, strlen(two), d);
+	for (int i = 0; i < 20; i++)
+		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	CHECK(strcmp(hex, "84983e441c3bd26ebaae4aa1f95129e5e54670f1") == 0);
+}
+
 int main(void)
 {
+	test_community_id();
 	test_escaping();
 	test_structure();
 	test_timestamps();

@@ -1,0 +1,123 @@
+/*
+ * identify.h - what protocol a flow speaks, from its bytes alone.
+ *
+ * An identifier is a pure function over the first bytes of both directions
+ * of one flow (client to server, server to client), as the stream module
+ * reassembled them. It never sees a port: a port is never evidence for a
+ * protocol (a custom protocol on 443 is not TLS because of 443).
+ *
+ * It answers
+ *   IDENT_NO_MATCH   these bytes are not this protocol;
+ *   IDENT_NEED_MORE  they could be, more bytes (of either side) would tell;
+ *   IDENT_MATCH      they are, with evidence filled in.
+ *
+ * Rules every identifier follows:
+ *   - read bytes only through struct reader (common/reader.h has the
+ *     text helpers: rd_starts, rd_starts_ci, rd_line, rd_printable);
+ *   - a server that answers in another protocol cancels the client's claim
+ *     (an HTTP request to an SSH server is SSH, not HTTP on port 22): an
+ *     identifier that matched on the client's bytes checks the server's
+ *     bytes when there are any, and returns NO_MATCH when they contradict;
+ *   - while the server has not spoken and may still speak (!done[1]), a
+ *     client-only claim answers NEED_MORE, unless the protocol is one where
+ *     the server never answers first bytes worth waiting for;
+ *   - when a direction is done (no more bytes will come: FIN, budget spent,
+ *     flow ended), NEED_MORE for lack of that direction's bytes becomes a
+ *     final answer: MATCH on what is there, or NO_MATCH;
+ *   - evidence values are copied bounded (IDENT_VALUE_MAX); they are raw
+ *     bytes from the wire, escaped by the output.
+ *
+ * Adding a protocol: one file src/identify/proto_NAME.c defining its
+ * function and its `const struct ident_proto ident_NAME`, one line in the
+ * table in identify.c, samples under tests/identify/samples/NAME/, and its
+ * cases in tests/identify/.
+ */
+#ifndef OFFPORT_IDENTIFY_IDENTIFY_H
+#define OFFPORT_IDENTIFY_IDENTIFY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum ident_verdict { IDENT_NO_MATCH = 0, IDENT_NEED_MORE = 1, IDENT_MATCH = 2 };
+
+#define IDENT_TCP 0x01
+#define IDENT_UDP 0x02
+
+#define IDENT_DGRAMS_MAX 8
+
+/* The bytes an identifier judges. Index 0 is client to server, 1 server to
+ * client (enum flow_dir). */
+struct ident_input {
+	const uint8_t *data[2];
+	uint32_t len[2];
+	bool done[2];        /* this direction will bring no more bytes */
+	bool truncated[2];   /* the snap length cut some of this direction's
+	                        bytes: a message may end early */
+	bool midstream[2];   /* the capture began after this direction's first
+	                        byte (TCP without its SYN): data[d] starts
+	                        somewhere inside the stream, not at its start */
+	uint8_t transport;   /* IDENT_TCP or IDENT_UDP */
+	/* UDP: the lengths of the first datagrams of each direction, as kept
+	 * (data[d] holds them back to back). */
+	uint8_t ndgrams[2];
+	uint16_t dgram_len[2][IDENT_DGRAMS_MAX];
+};
+
+#define IDENT_FIELDS_MAX 8
+#define IDENT_VALUE_MAX 256
+
+/* One piece of evidence, e.g. {"sni", "example.com"}. key is a static
+ * string: the JSON field name under offport.evidence. */
+struct ident_field {
+	const char *key;
+	uint16_t len;
+	uint8_t value[IDENT_VALUE_MAX];
+};
+
+struct ident_evidence {
+	uint8_t nfields;
+	struct ident_field field[IDENT_FIELDS_MAX];
+	uint8_t confidence;     /* 0-100: how sure the MATCH is */
+	bool server_confirmed;  /* the server's bytes agree with the protocol */
+	bool tls_upgrade;       /* a STARTTLS-style upgrade to TLS was accepted */
+};
+
+/* Appends a field (value cut to IDENT_VALUE_MAX); ignored when full. */
+void ident_add(struct ident_evidence *ev, const char *key, const uint8_t *value, size_t len);
+void ident_add_str(struct ident_evidence *ev, const char *key, const char *value);
+void ident_add_u64(struct ident_evidence *ev, const char *key, uint64_t v);
+/* The value of a field, or NULL. */
+const struct ident_field *ident_get(const struct ident_evidence *ev, const char *key);
+void ident_clear(struct ident_evidence *ev);
+
+typedef enum ident_verdict (*ident_fn)(const struct ident_input *in, struct ident_evidence *ev);
+
+struct ident_proto {
+	const char *name;   /* short lower-case name: "tls", "http", "ssh" */
+	const char *title;  /* for people: "TLS (RFC 8446)" */
+	uint8_t transports; /* IDENT_TCP | IDENT_UDP it can be carried over */
+	ident_fn match;
+};
+
+/* The registry, in the order identifiers are tried (most specific first). */
+extern const struct ident_proto *const ident_registry[];
+extern const unsigned ident_count;
+
+/* Index of a protocol by name, or -1. */
+int ident_find(const char *name);
+
+/* Result of running the registry over one flow's first bytes. */
+struct ident_result {
+	enum ident_verdict verdict; /* MATCH: proto is set; NEED_MORE: wait */
+	int proto;                  /* index into ident_registry, -1 if none */
+	struct ident_evidence ev;
+};
+
+/* Runs every identifier that supports the input's transport. A MATCH that
+ * the server's bytes confirm beats one resting on the client's bytes only;
+ * among equals the registry order decides. NEED_MORE when no identifier
+ * matched and at least one asked for more. */
+void ident_run(const struct ident_input *in, struct ident_result *out);
+
+#endif

@@ -1,0 +1,265 @@
+/*
+ * proto_dtls.c - DTLS 1.0, 1.2 and 1.3 over UDP, by the ClientHello.
+ *
+ * Specifications: RFC 6347 (DTLS 1.2) sections 4.1, 4.2.1-4.2.3, RFC 4347
+ * (DTLS 1.0), RFC 9147 (DTLS 1.3) sections 4, 5.3; extensions as in TLS
+ * (RFC 6066 server_name, RFC 8446 supported_versions).
+ *
+ * Client's first datagram:
+ *
+ *   record   +----+-------+-------+-------+-------+   type 22, version
+ *            | 16 | fe xx | epoch | seq48 | len16 |   feff (1.0), fefd (1.2),
+ *            +----+-------+-------+-------+-------+   fefc; epoch 0
+ *   message  +----+-------+-------+-------+-------+
+ *            | 01 | len24 | mseq  | foff24| flen24|   fragment offset 0,
+ *            +----+-------+-------+-------+-------+   flen <= len
+ *   body     | version | random | sid | cookie | suites | comp | ext |
+ *                fe xx     32    1+<=32 1+<=255  2+2n>0  1+n>0  2+... exact
+ *
+ * Server's first datagram: a HelloVerifyRequest (type 3) or ServerHello
+ * (type 2) in a DTLS handshake record, or a DTLS alert (type 21), confirms;
+ * other bytes cancel.
+ *
+ * The ClientHello may be fragmented (RFC 6347 4.2.3): the first fragment is
+ * parsed as far as it goes.
+ */
+#include <string.h>
+
+#include "common/reader.h"
+#include "identify/identify.h"
+#include "identify/protocols.h"
+
+#define DTLS_CT_ALERT 21
+#define DTLS_CT_HANDSHAKE 22
+#define DTLS_RECORD_MAX ((1u << 14) + 2048)
+#define DTLS_HELLO_MAX (1u << 16)
+
+static bool dtls_version_ok(uint16_t v)
+{
+	/* 0xfeff DTLS 1.0, 0xfefd 1.2, 0xfefc 1.3 (RFC 9147 5.3: only in
+	 * supported_versions, records say fefd), 0x0100 pre-RFC OpenSSL. */
+	return v == 0xfeff || v == 0xfefd || v == 0xfefc || v == 0x0100;
+}
+
+static const char *version_name(uint16_t v)
+{
+	switch (v) {
+	case 0xfeff: return "1.0";
+	case 0xfefd: return "1.2";
+	case 0xfefc: return "1.3";
+	case 0x0100: return "1.0-pre";
+	default: return "unknown";
+	}
+}
+
+/* RFC 8701 GREASE. */
+static bool grease(uint16_t v) { return (v & 0x0f0f) == 0x0a0a && (v >> 12) == ((v >> 4) & 0xf); }
+
+/* Newer DTLS versions are numerically smaller. */
+static bool newer(uint16_t a, uint16_t b) { return b == 0 || (a != 0x0100 && a < b); }
+
+struct hello {
+	uint16_t version, supported;
+	uint8_t sni[IDENT_VALUE_MAX];
+	size_t sni_len;
+};
+
+/* Record header and handshake header of the first record of a datagram;
+ * returns the handshake fragment's reader and the message type. */
+static bool dtls_record(struct reader *dg, uint8_t *ctype, struct reader *body)
+{
+	*ctype = rd_u8(dg);
+	uint16_t ver = rd_be16(dg);
+	uint16_t epoch = rd_be16(dg);
+	uint16_t seq_hi = rd_be16(dg);
+	rd_skip(dg, 4);
+	uint16_t len = rd_be16(dg);
+	/* Sequence numbers start at 0 and a first flight does not reach 2^32. */
+	if (!rd_ok(dg) || !dtls_version_ok(ver) || epoch != 0 || seq_hi != 0 || len == 0 ||
+	    len > DTLS_RECORD_MAX || !rd_has(dg, len))
+		return false;
+	*body = rd_sub(dg, len);
+	return true;
+}
+
+static void ext_walk(struct reader *r, bool server, struct hello *o)
+{
+	while (rd_remaining(r) >= 4) {
+		uint16_t type = rd_be16(r);
+		uint16_t n = rd_be16(r);
+		struct reader e = rd_sub(r, n);
+		if (!rd_ok(r))
+			return;
+		if (type == 0 && !server) {
+			/* server_name: list16 { type 0, name16 } */
+			uint16_t list = rd_be16(&e);
+			uint8_t t = rd_u8(&e);
+			uint16_t nl = rd_be16(&e);
+			const uint8_t *name = rd_bytes(&e, nl);
+			if (rd_ok(&e) && list == n - 2 && t == 0 && name) {
+				o->sni_len = nl < sizeof o->sni ? nl : sizeof o->sni;
+				struct reader nr;
+				rd_init(&nr, name, nl);
+				rd_copy(&nr, o->sni, o->sni_len);
+			}
+		} else if (type == 43 && server) {
+			uint16_t v = rd_be16(&e);
+			if (rd_ok(&e) && n == 2)
+				o->supported = v;
+		} else if (type == 43) {
+			uint8_t l = rd_u8(&e);
+			if (l != n - 1 || l % 2)
+				continue;
+			while (rd_remaining(&e) >= 2) {
+				uint16_t v = rd_be16(&e);
+				if (!grease(v) && dtls_version_ok(v) && v != 0x0100 && newer(v, o->supported))
+					o->supported = v;
+			}
+		}
+	}
+}
+
+enum parse { P_OK, P_PARTIAL, P_BAD };
+
+/* The ClientHello in the client's first datagram. */
+static enum parse client_hello(struct reader *dg, struct hello *o)
+{
+	uint8_t ctype;
+	struct reader rec;
+	if (!dtls_record(dg, &ctype, &rec) || ctype != DTLS_CT_HANDSHAKE)
+		return P_BAD;
+	uint8_t type = rd_u8(&rec);
+	uint32_t len = rd_be24(&rec);
+	uint16_t mseq = rd_be16(&rec);
+	uint32_t foff = rd_be24(&rec);
+	uint32_t flen = rd_be24(&rec);
+	/* The first ClientHello has message_seq 0, the one after a
+	 * HelloVerifyRequest 1; retransmissions keep theirs. */
+	if (!rd_ok(&rec) || type != 1 || mseq > 2 || foff != 0 || len < 40 ||
+	    len > DTLS_HELLO_MAX || flen > len || flen > rd_remaining(&rec) || flen == 0)
+		return P_BAD;
+	rd_limit(&rec, flen);
+	bool whole = flen == len;
+	/* Each length is judged once read; running out of a cut fragment is
+	 * not an error, running out of a whole one is. */
+	enum parse cut = whole ? P_BAD : P_PARTIAL;
+	o->version = rd_be16(&rec);
+	rd_skip(&rec, 32);
+	uint8_t sid = rd_u8(&rec);
+	if (!rd_ok(&rec))
+		return cut;
+	if (!dtls_version_ok(o->version) || sid > 32)
+		return P_BAD;
+	rd_skip(&rec, sid);
+	uint8_t cookie = rd_u8(&rec);
+	rd_skip(&rec, cookie);
+	uint16_t suites = rd_be16(&rec);
+	if (!rd_ok(&rec))
+		return cut;
+	if (suites == 0 || suites % 2)
+		return P_BAD;
+	rd_skip(&rec, suites);
+	uint8_t comp = rd_u8(&rec);
+	if (!rd_ok(&rec))
+		return cut;
+	if (comp == 0)
+		return P_BAD;
+	rd_skip(&rec, comp);
+	if (!rd_ok(&rec))
+		return cut;
+	if (rd_remaining(&rec) == 0)
+		return P_OK; /* no extensions */
+	uint16_t total = rd_be16(&rec);
+	if (whole && total != rd_remaining(&rec))
+		return P_BAD;
+	if (!rd_ok(&rec) || total < rd_remaining(&rec))
+		return whole ? P_BAD : P_PARTIAL;
+	struct reader ext = rd_sub(&rec, rd_remaining(&rec));
+	ext_walk(&ext, false, o);
+	if (whole && (rd_remaining(&ext) != 0 || !rd_ok(&ext)))
+		return P_BAD;
+	return whole ? P_OK : P_PARTIAL;
+}
+
+enum answer { A_NONE, A_HELLO, A_VERIFY, A_ALERT, A_OTHER };
+
+static enum answer server_answer(struct reader *dg, struct hello *s)
+{
+	if (rd_remaining(dg) == 0)
+		return A_NONE;
+	uint8_t ctype;
+	struct reader rec;
+	if (!dtls_record(dg, &ctype, &rec))
+		return A_OTHER;
+	if (ctype == DTLS_CT_ALERT) {
+		uint8_t level = rd_u8(&rec);
+		return rd_ok(&rec) && rd_remaining(&rec) == 1 && (level == 1 || level == 2) ? A_ALERT
+		                                                                            : A_OTHER;
+	}
+	if (ctype != DTLS_CT_HANDSHAKE)
+		return A_OTHER;
+	uint8_t type = rd_u8(&rec);
+	uint32_t len = rd_be24(&rec);
+	rd_skip(&rec, 2);
+	uint32_t foff = rd_be24(&rec);
+	uint32_t flen = rd_be24(&rec);
+	uint16_t ver = rd_be16(&rec);
+	if (!rd_ok(&rec) || foff != 0 || flen > len || !dtls_version_ok(ver))
+		return A_OTHER;
+	if (type == 3) {
+		/* HelloVerifyRequest: server_version, cookie<0..2^8-1>. */
+		uint8_t cl = rd_u8(&rec);
+		return rd_ok(&rec) && len == 3u + cl ? A_VERIFY : A_OTHER;
+	}
+	if (type != 2)
+		return A_OTHER;
+	s->version = ver;
+	rd_skip(&rec, 32);
+	uint8_t sid = rd_u8(&rec);
+	rd_skip(&rec, sid);
+	rd_skip(&rec, 3); /* suite, compression */
+	if (!rd_ok(&rec) || sid > 32)
+		return A_OTHER;
+	if (flen == len && rd_remaining(&rec) >= 2) {
+		rd_skip(&rec, 2);
+		ext_walk(&rec, true, s);
+	}
+	return A_HELLO;
+}
+
+static enum ident_verdict dtls_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	if (in->ndgrams[0] == 0)
+		return in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+	struct reader all, dg;
+	rd_init(&all, in->data[0], in->len[0]);
+	dg = rd_sub(&all, in->dgram_len[0][0]);
+	struct hello c, s;
+	memset(&c, 0, sizeof c);
+	memset(&s, 0, sizeof s);
+	enum parse p = client_hello(&dg, &c);
+	if (p == P_BAD)
+		return IDENT_NO_MATCH;
+
+	enum answer a = A_NONE;
+	if (in->ndgrams[1]) {
+		rd_init(&all, in->data[1], in->len[1]);
+		dg = rd_sub(&all, in->dgram_len[1][0]);
+		a = server_answer(&dg, &s);
+	}
+	if (a == A_OTHER)
+		return IDENT_NO_MATCH;
+	if (a == A_NONE && !in->done[1])
+		return IDENT_NEED_MORE;
+
+	if (c.sni_len)
+		ident_add(ev, "sni", c.sni, c.sni_len);
+	uint16_t v = a == A_HELLO ? (s.supported ? s.supported : s.version)
+	                          : (c.supported ? c.supported : c.version);
+	ident_add_str(ev, "dtls_version", version_name(v));
+	ev->server_confirmed = a != A_NONE;
+	ev->confidence = a == A_HELLO || a == A_VERIFY ? 100 : a == A_ALERT ? 95 : p == P_OK ? 85 : 70;
+	return IDENT_MATCH;
+}
+
+const struct ident_proto ident_dtls = {"dtls", "DTLS (RFC 6347, RFC 9147)", IDENT_UDP, dtls_match};

@@ -1,0 +1,318 @@
+/*
+ * proto_http.c - HTTP/1.0 and HTTP/1.1 over TCP.
+ *
+ * Specification: RFC 9112 (HTTP/1.1 message syntax) sections 3 (request
+ * line), 4 (status line), 5 (field lines), 9.3.6 of RFC 9110 (CONNECT),
+ * RFC 6455 section 4 (the WebSocket opening handshake); the methods are
+ * those of the IANA HTTP Method Registry (RFC 9110, WebDAV RFC 4918/3253/
+ * 3648/3744/5323/5842/4791, RFC 5789 PATCH).
+ *
+ * Client: a request line, then header fields
+ *
+ *   +--------+----+----------------+----+----------+------+
+ *   | method | SP | request-target | SP | HTTP/1.d | CRLF |   (bare LF
+ *   +--------+----+----------------+----+----------+------+    tolerated)
+ *     registered   visible ASCII        '1' '.' digit
+ *   Host: ...  User-Agent: ...  Upgrade: websocket ...  CRLF CRLF
+ *
+ * Server: a status line, then header fields
+ *
+ *   +----------+----+-----+----+--------+------+
+ *   | HTTP/1.d | SP | ddd | SP | reason | CRLF |   Server: ...
+ *   +----------+----+-----+----+--------+------+
+ *
+ * A server answering in anything but a status line cancels the client's
+ * request (an HTTP client talking to an SSH server is SSH). The server's
+ * status line alone (the client's request not captured) is HTTP.
+ * "PRI * HTTP/2.0" (the HTTP/2 preface) is not a registered method and not
+ * version 1.x: it is proto_http2's.
+ */
+#include <string.h>
+
+#include "common/reader.h"
+#include "identify/identify.h"
+#include "identify/protocols.h"
+
+#define HTTP_METHOD_MAX 24
+#define HTTP_TARGET_MAX 8192  /* RFC 9112 3: at least 8000 octets supported */
+#define HTTP_LINE_MAX 8192
+#define HTTP_LONG_TARGET 1024 /* a target this long may fill the whole budget */
+
+enum state { ST_NONE, ST_PARTIAL, ST_OK, ST_BAD };
+
+static bool is_visible(uint8_t c) { return c > 0x20 && c < 0x7f; }
+
+/* Does the next n bytes' run equal the start of s (n <= strlen(s))? */
+static bool prefix_of(const struct reader *r, size_t n, const char *s)
+{
+	size_t k = 0;
+	uint8_t c;
+	for (; k < n && s[k]; k++)
+		if (!rd_peek_u8(r, k, &c) || c != (uint8_t)s[k])
+			return false;
+	return k == n;
+}
+
+/* Compares a template ('#' = any digit) with the bytes ahead; PARTIAL when
+ * the bytes end early but agree so far. Nothing is consumed. */
+static enum state pattern(const struct reader *r, const char *pat)
+{
+	uint8_t c;
+	for (size_t k = 0; pat[k]; k++) {
+		if (!rd_peek_u8(r, k, &c))
+			return ST_PARTIAL;
+		if (pat[k] == '#' ? !(c >= '0' && c <= '9') : c != (uint8_t)pat[k])
+			return ST_BAD;
+	}
+	return ST_OK;
+}
+
+/* A line end (CRLF or LF) next; consumed. */
+static enum state line_end(struct reader *r)
+{
+	uint8_t c;
+	if (!rd_peek_u8(r, 0, &c))
+		return ST_PARTIAL;
+	if (c == '\n') {
+		rd_skip(r, 1);
+		return ST_OK;
+	}
+	if (c != '\r')
+		return ST_BAD;
+	if (!rd_peek_u8(r, 1, &c))
+		return ST_PARTIAL;
+	if (c != '\n')
+		return ST_BAD;
+	rd_skip(r, 2);
+	return ST_OK;
+}
+
+struct request {
+	const uint8_t *method, *target;
+	size_t method_len, target_len;
+	bool long_target; /* a visible target ran to the end of the bytes */
+};
+
+static enum state request_line(struct reader *r, struct request *q)
+{
+	/* IANA HTTP Method Registry (PRI excluded: HTTP/2's preface). */
+	static const char *const methods[] = {
+	    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+	    "QUERY", "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK",
+	    "SEARCH", "REPORT", "MKACTIVITY", "CHECKOUT", "CHECKIN", "UNCHECKOUT", "MERGE",
+	    "VERSION-CONTROL", "BASELINE-CONTROL", "MKWORKSPACE", "UPDATE", "LABEL", "ACL",
+	    "BIND", "UNBIND", "REBIND", "LINK", "UNLINK", "MKCALENDAR", "MKREDIRECTREF",
+	    "UPDATEREDIRECTREF", "ORDERPATCH",
+	};
+	const size_t nmethods = sizeof methods / sizeof methods[0];
+	uint8_t c = 0;
+	size_t n = 0;
+	while (n < HTTP_METHOD_MAX && rd_peek_u8(r, n, &c) && ((c >= 'A' && c <= 'Z') || c == '-'))
+		n++;
+	if (n == rd_remaining(r)) {
+		/* The method is still arriving: a prefix of a registered one? */
+		for (size_t i = 0; i < nmethods; i++)
+			if (n < strlen(methods[i]) + 1 && prefix_of(r, n, methods[i]))
+				return n ? ST_PARTIAL : ST_NONE;
+		return ST_BAD;
+	}
+	if (c != ' ')
+		return ST_BAD;
+	bool known = false;
+	for (size_t i = 0; i < nmethods && !known; i++)
+		known = strlen(methods[i]) == n && rd_starts(r, methods[i]);
+	if (!known)
+		return ST_BAD;
+	q->method = rd_bytes(r, n);
+	q->method_len = n;
+	rd_skip(r, 1);
+
+	n = 0;
+	while (n < HTTP_TARGET_MAX && rd_peek_u8(r, n, &c) && is_visible(c))
+		n++;
+	if (n == rd_remaining(r)) {
+		q->target = rd_bytes(r, n);
+		q->target_len = n;
+		q->long_target = n >= HTTP_LONG_TARGET;
+		return ST_PARTIAL;
+	}
+	if (n == 0 || c != ' ')
+		return ST_BAD;
+	q->target = rd_bytes(r, n);
+	q->target_len = n;
+	rd_skip(r, 1);
+	enum state s = pattern(r, "HTTP/1.#");
+	if (s != ST_OK)
+		return s;
+	rd_skip(r, 8);
+	return line_end(r);
+}
+
+struct status {
+	const uint8_t *code;
+};
+
+static enum state status_line(struct reader *r, struct status *s)
+{
+	if (rd_remaining(r) == 0)
+		return ST_NONE;
+	enum state st = pattern(r, "HTTP/1.# ###");
+	if (st != ST_OK)
+		return st;
+	rd_skip(r, 9);
+	s->code = rd_bytes(r, 3);
+	uint8_t c;
+	if (!rd_peek_u8(r, 0, &c))
+		return ST_PARTIAL;
+	if (c != ' ' && c != '\r' && c != '\n')
+		return ST_BAD;
+	/* The reason phrase is not evidence: skip the line when it is whole
+	 * (the header fields follow it). */
+	const uint8_t *line;
+	size_t n;
+	(void)rd_line(r, HTTP_LINE_MAX, &line, &n);
+	return ST_OK;
+}
+
+/* If the field line `line` is "name: value", the value without the
+ * surrounding whitespace. */
+static bool field(const uint8_t *line, size_t len, const char *name, struct reader *value)
+{
+	struct reader r;
+	rd_init(&r, line, len);
+	size_t k = strlen(name);
+	uint8_t c;
+	if (!rd_starts_ci(&r, name) || !rd_peek_u8(&r, k, &c) || c != ':')
+		return false;
+	rd_skip(&r, k + 1);
+	while (rd_peek_u8(&r, 0, &c) && (c == ' ' || c == '\t'))
+		rd_skip(&r, 1);
+	size_t n = rd_remaining(&r);
+	while (n && rd_peek_u8(&r, n - 1, &c) && (c == ' ' || c == '\t'))
+		n--;
+	*value = rd_sub(&r, n);
+	return true;
+}
+
+/* Does the value (a comma-separated list) name `token`, any case? */
+static bool has_token(struct reader v, const char *token)
+{
+	size_t k = strlen(token);
+	for (; rd_remaining(&v) >= k; rd_skip(&v, 1))
+		if (rd_starts_ci(&v, token))
+			return true;
+	return false;
+}
+
+/* The header fields an analyst pivots on. */
+struct fields {
+	struct reader host, agent, server;
+	bool have_host, have_agent, have_server, upgrade_ws;
+};
+
+/* Walks the field lines up to the empty line or the end of the bytes kept
+ * (a line cut by the budget is left out). */
+static void header_fields(struct reader *r, struct fields *f)
+{
+	const uint8_t *line;
+	size_t n;
+	while (rd_line(r, HTTP_LINE_MAX, &line, &n) && n > 0) {
+		struct reader v;
+		if (!f->have_host && field(line, n, "Host", &v)) {
+			f->host = v;
+			f->have_host = true;
+		} else if (!f->have_agent && field(line, n, "User-Agent", &v)) {
+			f->agent = v;
+			f->have_agent = true;
+		} else if (!f->have_server && field(line, n, "Server", &v)) {
+			f->server = v;
+			f->have_server = true;
+		} else if (field(line, n, "Upgrade", &v) && has_token(v, "websocket")) {
+			f->upgrade_ws = true;
+		}
+	}
+}
+
+static void add_reader(struct ident_evidence *ev, const char *key, struct reader v)
+{
+	size_t n;
+	const uint8_t *b = rd_rest(&v, &n);
+	ident_add(ev, key, b, n);
+}
+
+static enum ident_verdict http_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	struct reader cr, sr;
+	rd_init(&cr, in->data[0], in->len[0]);
+	rd_init(&sr, in->data[1], in->len[1]);
+	struct request q;
+	struct status s;
+	struct fields cf, sf;
+	memset(&q, 0, sizeof q);
+	memset(&s, 0, sizeof s);
+	memset(&cf, 0, sizeof cf);
+	memset(&sf, 0, sizeof sf);
+
+	enum state c = request_line(&cr, &q);
+	if (c == ST_BAD)
+		return IDENT_NO_MATCH;
+	/* A request line cut short for good: its target filled all the bytes
+	 * kept (the line end lies beyond the budget), or a segment the capture
+	 * lost (or the snap length) ends the contiguous bytes inside it. Then
+	 * a registered method and a target must be there, and the server's
+	 * status line decides below. */
+	bool cut = c == ST_PARTIAL && q.method && q.target_len > 0 &&
+	           (q.long_target || in->truncated[0]);
+	if (c == ST_PARTIAL && !cut) {
+		if (!in->done[0])
+			return IDENT_NEED_MORE;
+		if (!q.method || q.target_len == 0)
+			return IDENT_NO_MATCH;
+		cut = true; /* the rest never came: a lost segment */
+	}
+	if (c == ST_OK)
+		header_fields(&cr, &cf);
+
+	enum state st = status_line(&sr, &s);
+	if (st == ST_BAD)
+		return IDENT_NO_MATCH;
+	if (st == ST_OK)
+		header_fields(&sr, &sf);
+	if (c == ST_NONE) {
+		/* Client silent: the server's status line alone. */
+		if (st == ST_OK)
+			goto match;
+		if (in->done[0] && in->done[1])
+			return IDENT_NO_MATCH;
+		return IDENT_NEED_MORE;
+	}
+	if (st != ST_OK && !in->done[1])
+		return IDENT_NEED_MORE;
+	/* A cut request line needs the server's HTTP answer, unless the target
+	 * alone is longer than the bytes kept. */
+	if (cut && !q.long_target && st != ST_OK)
+		return IDENT_NO_MATCH;
+
+match:
+	if (q.method) {
+		ident_add(ev, "http_method", q.method, q.method_len);
+		ident_add(ev, "http_uri", q.target, q.target_len);
+	}
+	if (cf.have_host)
+		add_reader(ev, "http_host", cf.host);
+	if (cf.have_agent)
+		add_reader(ev, "http_user_agent", cf.agent);
+	if (s.code)
+		ident_add(ev, "http_status", s.code, 3);
+	if (sf.have_server)
+		add_reader(ev, "http_server", sf.server);
+	struct reader code;
+	rd_init(&code, s.code, s.code ? 3 : 0);
+	if (cf.upgrade_ws && (!s.code || rd_starts(&code, "101")))
+		ident_add_str(ev, "websocket", "1");
+	ev->server_confirmed = st == ST_OK;
+	ev->confidence = st == ST_OK ? (c == ST_OK ? 100 : 75) : c == ST_OK ? 85 : 65;
+	return IDENT_MATCH;
+}
+
+const struct ident_proto ident_http = {"http", "HTTP/1.x (RFC 9112)", IDENT_TCP, http_match};

@@ -1,0 +1,209 @@
+/*
+ * proto_rdp.c - RDP (MS-RDPBCGR 2.2.1.1 / 2.2.1.2: the X.224 Connection
+ * Request and Confirm, carried in TPKT, RFC 1006 / ITU-T X.224).
+ *
+ *   TPKT                       X.224 Connection Request (client)
+ *   +----+----+---------+      +----+----+---------+---------+-------+
+ *   | 03 | 00 | length  |      | LI | E0 | dst-ref | src-ref | class |
+ *   +----+----+---------+      +----+----+---------+---------+-------+
+ *     LI = length - 5            then, RDP's variable part:
+ *       [ "Cookie: mstshash=USER" CR LF | "Cookie: msts=..." CR LF ]
+ *       [ RDP_NEG_REQ: 01 flags 08 00 requestedProtocols (32, LE) ]
+ *       [ RDP_NEG_CORRELATION_INFO: 06 00 24 00 + 32 bytes ]
+ *
+ *   X.224 Connection Confirm (server): LI D0 dst-ref src-ref class
+ *       [ RDP_NEG_RSP: 02 flags 08 00 selectedProtocol (32, LE)  |
+ *         RDP_NEG_FAILURE: 03 00 08 00 failureCode (1-6) ]
+ *
+ *   requestedProtocols: 0 standard RDP, 1 TLS, 2 CredSSP, 4 RDSTLS,
+ *   8 CredSSP with early user auth, 0x10 RDS AAD.
+ *
+ * TPKT + X.224 is also ISO-TSAP (S7comm and other ISO 8073 users), whose
+ * Connection Request carries TSAP parameters (C0/C1/C2) instead. So the
+ * variable part must be RDP's, exactly, and a claim needs the cookie or
+ * the negotiation request, or (an empty request) a Confirm that carries
+ * RDP's negotiation response.
+ */
+#include "common/reader.h"
+#include "identify/identify.h"
+
+#define X224_CR 0xe0
+#define X224_CC 0xd0
+#define X224_DR 0x80
+
+struct rdp_req {
+	const uint8_t *cookie; /* the mstshash value */
+	size_t cookie_len;
+	bool routing_token; /* some other "Cookie:" line */
+	bool neg;
+	uint32_t protocols;
+};
+
+enum rdp_parse { RDP_BAD, RDP_SHORT, RDP_OK };
+
+/* TPKT header and X.224 fixed part; r is left at the variable part and
+ * limited to it. *code gets the TPDU code. */
+static enum rdp_parse rdp_tpkt(struct reader *r, bool done, uint8_t *code)
+{
+	uint8_t h[4];
+	for (int i = 0; i < 4; i++)
+		if (!rd_peek_u8(r, (size_t)i, &h[i]))
+			return done ? RDP_BAD : RDP_SHORT;
+	if (h[0] != 3 || h[1] != 0)
+		return RDP_BAD;
+	size_t len = (size_t)h[2] << 8 | h[3];
+	if (len < 11 || len > 512)
+		return RDP_BAD;
+	if (!rd_has(r, len))
+		return done ? RDP_BAD : RDP_SHORT;
+	rd_skip(r, 4);
+	uint8_t li = rd_u8(r);
+	*code = rd_u8(r);
+	uint16_t dst = rd_be16(r);
+	(void)rd_be16(r); /* src-ref */
+	uint8_t cls = rd_u8(r);
+	if (li != len - 5)
+		return RDP_BAD;
+	if (*code == X224_CR && dst != 0)
+		return RDP_BAD;
+	if ((*code == X224_CR || *code == X224_CC) && (cls & 0xf0) != 0)
+		return RDP_BAD;
+	rd_limit(r, len - 11);
+	return RDP_OK;
+}
+
+static bool rdp_conn_request(struct reader *r, struct rdp_req *q)
+{
+	if (rd_starts(r, "Cookie: ")) {
+		const uint8_t *line;
+		size_t n;
+		if (!rd_line(r, 256, &line, &n))
+			return false;
+		struct reader l;
+		rd_init(&l, line, n);
+		if (!rd_printable(&l, n))
+			return false;
+		/* rd_line accepts a bare LF; the cookie ends in CR LF. */
+		if (rd_starts(&l, "Cookie: mstshash=")) {
+			rd_skip(&l, 17);
+			q->cookie = rd_rest(&l, &q->cookie_len);
+		} else {
+			q->routing_token = true;
+		}
+	}
+	uint8_t t;
+	if (rd_peek_u8(r, 0, &t) && t == 1) {
+		(void)rd_u8(r);
+		uint8_t flags = rd_u8(r);
+		uint16_t len = rd_le16(r);
+		q->protocols = rd_le32(r);
+		if (!rd_ok(r) || len != 8 || (flags & 0xf4) || q->protocols > 0x1f)
+			return false;
+		q->neg = true;
+		if (flags & 0x08) { /* correlation info */
+			uint8_t ct = rd_u8(r), cf = rd_u8(r);
+			uint16_t cl = rd_le16(r);
+			if (!rd_ok(r) || ct != 6 || cf != 0 || cl != 36)
+				return false;
+			rd_skip(r, 32);
+		}
+	}
+	return rd_ok(r) && rd_remaining(r) == 0;
+}
+
+/* The Confirm's variable part: 1 RDP negotiation response/failure, 0
+ * empty, -1 something else. *selected gets the selected protocol. */
+static int rdp_conn_confirm(struct reader *r, uint32_t *selected, bool *failure)
+{
+	if (rd_remaining(r) == 0)
+		return 0;
+	uint8_t t = rd_u8(r), flags = rd_u8(r);
+	uint16_t len = rd_le16(r);
+	uint32_t v = rd_le32(r);
+	if (!rd_ok(r) || rd_remaining(r) != 0 || len != 8)
+		return -1;
+	if (t == 2 && v <= 0x1f) {
+		*selected = v;
+		return 1;
+	}
+	if (t == 3 && flags == 0 && v >= 1 && v <= 6) {
+		*failure = true;
+		return 1;
+	}
+	return -1;
+}
+
+/* The protocol bits as names: "standard" or e.g. "tls,credssp". */
+static size_t rdp_protocols(uint32_t p, char *b)
+{
+	static const char *const names[] = {"tls", "credssp", "rdstls", "credssp_ex", "aad"};
+	size_t n = 0;
+	for (unsigned i = 0; i < 5; i++) {
+		if (!(p & (1u << i)))
+			continue;
+		if (n)
+			b[n++] = ',';
+		for (const char *s = names[i]; *s; s++)
+			b[n++] = *s;
+	}
+	if (n == 0)
+		for (const char *s = "standard"; *s; s++)
+			b[n++] = *s;
+	return n;
+}
+
+static enum ident_verdict rdp_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	struct reader c, s;
+	rd_init(&c, in->data[0], in->len[0]);
+	rd_init(&s, in->data[1], in->len[1]);
+	uint8_t code;
+	enum rdp_parse p = rdp_tpkt(&c, in->done[0], &code);
+	if (p == RDP_BAD)
+		return IDENT_NO_MATCH;
+	if (p == RDP_SHORT)
+		return IDENT_NEED_MORE;
+	struct rdp_req q = {0};
+	if (code != X224_CR || !rdp_conn_request(&c, &q))
+		return IDENT_NO_MATCH;
+	bool rdp_client = q.cookie || q.routing_token || q.neg;
+
+	int srv = -2; /* -2 no server yet */
+	uint32_t selected = 0;
+	bool failure = false;
+	if (in->len[1]) {
+		uint8_t scode;
+		enum rdp_parse ps = rdp_tpkt(&s, in->done[1], &scode);
+		if (ps == RDP_BAD)
+			return IDENT_NO_MATCH;
+		if (ps == RDP_OK) {
+			if (scode == X224_CC)
+				srv = rdp_conn_confirm(&s, &selected, &failure);
+			else if (scode == X224_DR && rdp_client)
+				srv = 0;
+			else
+				return IDENT_NO_MATCH;
+			if (srv < 0)
+				return IDENT_NO_MATCH;
+		}
+	}
+	if (srv == -2 && !in->done[1])
+		return IDENT_NEED_MORE;
+	if (!rdp_client && srv != 1)
+		return IDENT_NO_MATCH; /* a bare CR: ISO-TSAP as much as RDP */
+	ev->server_confirmed = srv >= 0;
+	ev->confidence = srv == 1 ? 95 : srv == 0 ? 85 : 65;
+	if (q.cookie)
+		ident_add(ev, "rdp_cookie", q.cookie, q.cookie_len);
+	char b[64];
+	size_t n = rdp_protocols(q.protocols, b);
+	ident_add(ev, "rdp_protocols", (const uint8_t *)b, n);
+	if (srv == 1 && !failure) {
+		n = rdp_protocols(selected, b);
+		ident_add(ev, "rdp_selected", (const uint8_t *)b, n);
+	}
+	return IDENT_MATCH;
+}
+
+const struct ident_proto ident_rdp = {"rdp", "RDP (MS-RDPBCGR, X.224 over TPKT RFC 1006)", IDENT_TCP,
+                                      rdp_match};

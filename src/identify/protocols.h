@@ -1,0 +1,19 @@
+/*
+ * protocols.h - the identifiers, one per file (proto_NAME.c).
+ */
+#ifndef OFFPORT_IDENTIFY_PROTOCOLS_H
+#define OFFPORT_IDENTIFY_PROTOCOLS_H
+
+#include "identify/identify.h"
+
+extern const struct ident_proto ident_tls, ident_dtls, ident_quic, ident_ssh, ident_http2,
+    ident_http, ident_rdp, ident_smb, ident_socks4, ident_socks5, ident_rfb, ident_mqtt,
+    ident_redis, ident_openvpn, ident_smtp, ident_pop3, ident_imap, ident_ftp, ident_irc,
+    ident_xmpp, ident_ldap, ident_sip, ident_ntp, ident_dns;
+
+/* TLS record framing without a parsable handshake ("fake TLS"): true when
+ * the client's bytes start like a TLS handshake record (content type 22,
+ * version 3.x) but are not a ClientHello that parses. proto_tls.c. */
+bool ident_tls_fake(const struct ident_input *in);
+
+#endif

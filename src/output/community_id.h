@@ -1,0 +1,21 @@
+/*
+ * community_id.h - Community ID flow hashing, version 1
+ * (github.com/corelight/community-id-spec), so that offport's records join
+ * Zeek's, Suricata's and Elastic's on the same "1:..." string.
+ */
+#ifndef OFFPORT_OUTPUT_COMMUNITY_ID_H
+#define OFFPORT_OUTPUT_COMMUNITY_ID_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* SHA-1 (FIPS 180-4) of n bytes into out[20]. */
+void sha1(const uint8_t *data, size_t n, uint8_t out[20]);
+
+/* Writes "1:<base64 of SHA-1>" (31 bytes with the NUL) into out[32].
+ * Addresses as in struct packet (IPv4 in the first 4 bytes); ports in
+ * host order; seed 0 unless configured. */
+void community_id_v1(uint16_t seed, uint8_t ipver, uint8_t proto, const uint8_t src[16],
+                     uint16_t sport, const uint8_t dst[16], uint16_t dport, char out[32]);
+
+#endif

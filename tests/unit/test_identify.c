@@ -1,0 +1,300 @@
+/*
+ * test_identify.c - every identifier on bytes captured from real
+ * implementations, and against every other protocol's bytes.
+ *
+ * Samples live in tests/identify/samples/PROTO/CASE.txt (ctest runs this
+ * from tests/):
+ *
+ *   # source: where the bytes come from (capture and stream, or programs)
+ *   # transport: tcp | udp
+ *   # expect: PROTO | none         what ident_run must answer at the end
+ *   # done: both | client | server | none   directions finished (default both)
+ *   # midstream: both | client | server      the capture began mid-connection
+ *   # evidence: KEY=VALUE          a field the match must carry (repeatable)
+ *   > 16 03 01 ...                 client-to-server bytes, hex
+ *   < 16 03 03 ...                 server-to-client bytes, hex
+ *
+ * For UDP each ">" or "<" line is one datagram; for TCP the lines of one
+ * direction are concatenated.
+ *
+ * Checks, per sample:
+ *   1. ident_run on the whole sample gives the expected protocol (or none)
+ *      and the expected evidence;
+ *   2. the cross test: no identifier other than the expected one answers
+ *      MATCH on it;
+ *   3. growing prefixes (the bytes as they arrive, both directions not
+ *      done) never give a MATCH for a wrong protocol.
+ */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "identify/identify.h"
+
+#define SAMPLE_MAX 65536
+
+struct sample {
+	char path[512];
+	char expect[32];
+	uint8_t transport;
+	bool done[2];
+	bool midstream[2];
+	uint8_t data[2][SAMPLE_MAX];
+	uint32_t len[2];
+	uint8_t ndgrams[2];
+	uint16_t dgram_len[2][IDENT_DGRAMS_MAX];
+	char evidence[8][300];
+	int nevidence;
+};
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static bool load(const char *path, struct sample *s)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return false;
+	memset(s, 0, sizeof *s);
+	snprintf(s->path, sizeof s->path, "%s", path);
+	s->transport = IDENT_TCP;
+	s->done[0] = s->done[1] = true;
+	static char line[1 << 17];
+	int lineno = 0;
+	bool ok = true;
+	while (fgets(line, sizeof line, f)) {
+		lineno++;
+		size_t n = strlen(line);
+		while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			line[--n] = 0;
+		if (strncmp(line, "# transport:", 12) == 0) {
+			s->transport = strstr(line + 12, "udp") ? IDENT_UDP : IDENT_TCP;
+		} else if (strncmp(line, "# expect:", 9) == 0) {
+			sscanf(line + 9, "%31s", s->expect);
+		} else if (strncmp(line, "# done:", 7) == 0) {
+			const char *v = line + 7;
+			while (*v == ' ')
+				v++;
+			s->done[0] = strcmp(v, "both") == 0 || strcmp(v, "client") == 0;
+			s->done[1] = strcmp(v, "both") == 0 || strcmp(v, "server") == 0;
+		} else if (strncmp(line, "# midstream:", 12) == 0) {
+			const char *v = line + 12;
+			while (*v == ' ')
+				v++;
+			s->midstream[0] = strcmp(v, "both") == 0 || strcmp(v, "client") == 0;
+			s->midstream[1] = strcmp(v, "both") == 0 || strcmp(v, "server") == 0;
+		} else if (strncmp(line, "# evidence:", 11) == 0 && s->nevidence < 8) {
+			const char *v = line + 11;
+			while (*v == ' ')
+				v++;
+			size_t vn = strlen(v);
+			if (vn >= sizeof s->evidence[0])
+				vn = sizeof s->evidence[0] - 1;
+			memcpy(s->evidence[s->nevidence], v, vn);
+			s->evidence[s->nevidence++][vn] = 0;
+		} else if (line[0] == '>' || line[0] == '<') {
+			int d = line[0] == '>' ? 0 : 1;
+			uint32_t start = s->len[d];
+			for (const char *c = line + 1; *c;) {
+				if (*c == ' ' || *c == '\t' || *c == ':') {
+					c++;
+					continue;
+				}
+				int hi = hexval(c[0]), lo = c[1] ? hexval(c[1]) : -1;
+				if (hi < 0 || lo < 0 || s->len[d] >= SAMPLE_MAX) {
+					fprintf(stderr, "%s:%d: bad hex\n", path, lineno);
+					ok = false;
+					break;
+				}
+				s->data[d][s->len[d]++] = (uint8_t)(hi << 4 | lo);
+				c += 2;
+			}
+			if (s->transport == IDENT_UDP && s->ndgrams[d] < IDENT_DGRAMS_MAX)
+				s->dgram_len[d][s->ndgrams[d]++] = (uint16_t)(s->len[d] - start);
+		}
+	}
+	fclose(f);
+	if (!s->expect[0]) {
+		fprintf(stderr, "%s: no '# expect:' line\n", path);
+		ok = false;
+	}
+	return ok;
+}
+
+/* The input for the first n0/n1 bytes (UDP: whole datagrams within them). */
+static void input_of(const struct sample *s, uint32_t n0, uint32_t n1, bool done0, bool done1,
+                     struct ident_input *in)
+{
+	memset(in, 0, sizeof *in);
+	in->transport = s->transport;
+	uint32_t n[2] = {n0, n1};
+	for (int d = 0; d < 2; d++) {
+		in->data[d] = s->data[d];
+		in->len[d] = n[d];
+		if (s->transport == IDENT_UDP) {
+			uint32_t sum = 0;
+			for (int k = 0; k < s->ndgrams[d] && sum + s->dgram_len[d][k] <= n[d]; k++) {
+				in->dgram_len[d][k] = s->dgram_len[d][k];
+				sum += s->dgram_len[d][k];
+				in->ndgrams[d]++;
+			}
+			in->len[d] = sum;
+		}
+	}
+	in->done[0] = done0;
+	in->done[1] = done1;
+	in->midstream[0] = s->midstream[0];
+	in->midstream[1] = s->midstream[1];
+}
+
+static const char *name_of(int proto) { return proto < 0 ? "none" : ident_registry[proto]->name; }
+
+static void check_sample(const struct sample *s, unsigned *count)
+{
+	struct ident_input in;
+	struct ident_result r;
+	(*count)++;
+	input_of(s, s->len[0], s->len[1], s->done[0], s->done[1], &in);
+	ident_run(&in, &r);
+	const char *got = r.verdict == IDENT_MATCH ? name_of(r.proto) : "none";
+	if (strcmp(got, s->expect) != 0) {
+		fprintf(stderr, "%s: identified as %s (verdict %d), want %s\n", s->path, got, r.verdict,
+		        s->expect);
+		CHECK(0);
+	} else {
+		CHECK(1);
+	}
+	for (int e = 0; e < s->nevidence; e++) {
+		char key[64];
+		const char *eq = strchr(s->evidence[e], '=');
+		size_t kn = eq ? (size_t)(eq - s->evidence[e]) : strlen(s->evidence[e]);
+		snprintf(key, sizeof key, "%.*s", (int)kn, s->evidence[e]);
+		const struct ident_field *fld = ident_get(&r.ev, key);
+		bool ok = fld && (!eq || (strlen(eq + 1) == fld->len &&
+		                          memcmp(eq + 1, fld->value, fld->len) == 0));
+		if (!ok)
+			fprintf(stderr, "%s: evidence %s missing or different (got '%.*s')\n", s->path,
+			        s->evidence[e], fld ? (int)fld->len : 0, fld ? (const char *)fld->value : "");
+		CHECK(ok);
+	}
+
+	/* Cross test: no other identifier claims these bytes. */
+	for (unsigned i = 0; i < ident_count; i++) {
+		const struct ident_proto *p = ident_registry[i];
+		if (!(p->transports & s->transport) || strcmp(p->name, s->expect) == 0)
+			continue;
+		struct ident_evidence ev;
+		ident_clear(&ev);
+		enum ident_verdict v = p->match(&in, &ev);
+		if (v == IDENT_MATCH)
+			fprintf(stderr, "%s: identifier %s also matches (cross test)\n", s->path, p->name);
+		CHECK(v != IDENT_MATCH);
+	}
+
+	/* As the bytes arrive: client bytes first, then the server's, in
+	 * steps; no wrong MATCH on the way. */
+	uint32_t step0 = s->len[0] / 16 + 1, step1 = s->len[1] / 16 + 1;
+	for (uint32_t n0 = 0; n0 <= s->len[0]; n0 += step0) {
+		for (uint32_t n1 = 0; n1 <= s->len[1]; n1 += step1) {
+			input_of(s, n0, n1, false, false, &in);
+			ident_run(&in, &r);
+			if (r.verdict == IDENT_MATCH && strcmp(name_of(r.proto), s->expect) != 0) {
+				fprintf(stderr, "%s: after %u/%u bytes identified as %s, want %s\n", s->path,
+				        n0, n1, name_of(r.proto), s->expect);
+				CHECK(0);
+				return;
+			}
+		}
+	}
+	CHECK(1);
+}
+
+static void test_registry(void)
+{
+	for (unsigned i = 0; i < ident_count; i++) {
+		const struct ident_proto *p = ident_registry[i];
+		CHECK(p->name && p->title && p->match && p->transports);
+		CHECK_EQ_U(ident_find(p->name), i);
+		for (unsigned k = 0; k < i; k++)
+			CHECK(strcmp(ident_registry[k]->name, p->name) != 0);
+	}
+	CHECK(ident_find("no-such-protocol") == -1);
+
+	/* Nothing at all, both sides done: no protocol. */
+	struct ident_input in;
+	struct ident_result r;
+	memset(&in, 0, sizeof in);
+	in.transport = IDENT_TCP;
+	in.done[0] = in.done[1] = true;
+	ident_run(&in, &r);
+	CHECK(r.verdict != IDENT_MATCH);
+	in.transport = IDENT_UDP;
+	ident_run(&in, &r);
+	CHECK(r.verdict != IDENT_MATCH);
+}
+
+int main(void)
+{
+	static struct sample s;
+	unsigned samples = 0;
+	unsigned with_samples = 0;
+	test_registry();
+	for (unsigned i = 0; i < ident_count; i++) {
+		char dir[256];
+		snprintf(dir, sizeof dir, "identify/samples/%s", ident_registry[i]->name);
+		DIR *d = opendir(dir);
+		unsigned here = 0;
+		if (d) {
+			struct dirent *e;
+			while ((e = readdir(d)) != NULL) {
+				size_t n = strlen(e->d_name);
+				if (n < 5 || strcmp(e->d_name + n - 4, ".txt") != 0)
+					continue;
+				char path[600];
+				snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+				bool ok = load(path, &s);
+				CHECK(ok);
+				if (ok) {
+					check_sample(&s, &samples);
+					if (strcmp(s.expect, ident_registry[i]->name) == 0)
+						here++;
+				}
+			}
+			closedir(d);
+		}
+		if (!here)
+			fprintf(stderr, "identifier %s has no sample that expects it\n",
+			        ident_registry[i]->name);
+		CHECK(here > 0);
+		with_samples += here > 0;
+	}
+	/* Samples of protocols offport does not identify (must stay "none"). */
+	DIR *d = opendir("identify/samples/none");
+	if (d) {
+		struct dirent *e;
+		while ((e = readdir(d)) != NULL) {
+			size_t n = strlen(e->d_name);
+			if (n < 5 || strcmp(e->d_name + n - 4, ".txt") != 0)
+				continue;
+			char path[600];
+			snprintf(path, sizeof path, "identify/samples/none/%s", e->d_name);
+			bool ok = load(path, &s);
+			CHECK(ok);
+			if (ok)
+				check_sample(&s, &samples);
+		}
+		closedir(d);
+	}
+	printf("identify: %u samples, %u of %u identifiers have samples\n", samples, with_samples,
+	       ident_count);
+	return check_done();
+}
