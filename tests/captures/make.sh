@@ -6,8 +6,9 @@
 # traffic even where these programs are not installed.
 #
 # Needs root (ports below 1024, tcpdump) and: curl openssl tcpdump dig
-# sshd ssh dnsmasq python3 (apt-get install curl openssl tcpdump
-# bind9-dnsutils openssh-server openssh-client dnsmasq-base python3).
+# sshd ssh dnsmasq python3 smtpd swaks (apt-get install curl openssl tcpdump
+# bind9-dnsutils openssh-server openssh-client dnsmasq-base python3
+# opensmtpd swaks).
 # Every server is bounded by `timeout` and stopped by PID.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -156,10 +157,31 @@ sc_dns_53() {
 	timeout 10 dig +short +tries=1 +time=2 @127.0.0.1 capture.offport.test A >/dev/null || true
 	timeout 10 dig +tcp +short +tries=1 +time=2 @127.0.0.1 capture.offport.test AAAA >/dev/null || true
 	stop "$last_pid"; capture_stop dns_53; }
+smtpd_server() { # smtpd_server PORT: OpenSMTPD offering STARTTLS on PORT
+	mkdir -p "$work/smtpd"
+	cat >"$work/smtpd.conf" <<CFG
+pki capture.offport.test cert "$work/cert.pem"
+pki capture.offport.test key "$work/key.pem"
+listen on 127.0.0.1 port $1 tls pki capture.offport.test hostname capture.offport.test
+action "keep" maildir "$work/smtpd"
+match from any for any action "keep"
+CFG
+	chmod 600 "$work/key.pem"
+	bg 20 /usr/sbin/smtpd -d -f "$work/smtpd.conf"
+	wait_port tcp "$1"
+}
+sc_smtp_starttls_587() { # submission with STARTTLS: SMTP, upgraded (normal)
+	capture_start smtp_starttls_587 "tcp port 587"; smtpd_server 587
+	timeout 15 swaks --server 127.0.0.1 --port 587 --tls --to user@capture.offport.test \
+		--from sender@capture.offport.test --helo client.offport.test >/dev/null 2>&1 || true
+	stop "$last_pid"; capture_stop smtp_starttls_587; }
+sc_tls_587() { # implicit TLS on the submission port where SMTP is expected (PoetRAT-like)
+	capture_start tls_587 "tcp port 587"; tls_server 587; tls_client 587; stop "$last_pid"; capture_stop tls_587; }
 sc_random_udp_53() { capture_start random_udp_53 "udp port 53"; raw_udp 53 "$(rand_hex 90)" "$(rand_hex 120)"; capture_stop random_udp_53; }
 
 all=(http_80 http_1224 http_443 http_53 http6_8443 tls_443 tls_8088 tls_993 tls_465 tls_2083
-	ssh_22 ssh_443 ssh_6789 http_to_ssh_22 random_443 faketls_443 dns_53 random_udp_53)
+	ssh_22 ssh_443 ssh_6789 http_to_ssh_22 random_443 faketls_443 dns_53 random_udp_53
+	smtp_starttls_587 tls_587)
 setup
 for s in "${@:-${all[@]}}"; do
 	"sc_$s"
