@@ -129,12 +129,55 @@ static void decide(struct engine *e, struct flow *f, int proto, const struct ide
 
 /* Runs identification on what the flow holds; decides when the evidence
  * is in (see the top of this file). */
+/* The same bytes with client and server exchanged. */
+static void swapped(const struct ident_input *in, struct ident_input *out)
+{
+	*out = *in;
+	for (int d = 0; d < 2; d++) {
+		out->data[d] = in->data[1 - d];
+		out->len[d] = in->len[1 - d];
+		out->done[d] = in->done[1 - d];
+		out->truncated[d] = in->truncated[1 - d];
+		out->midstream[d] = in->midstream[1 - d];
+		out->ndgrams[d] = in->ndgrams[1 - d];
+		memcpy(out->dgram_len[d], in->dgram_len[1 - d], sizeof out->dgram_len[d]);
+	}
+}
+
+/* A guessed orientation (ports, first packet) gives way to the payload:
+ * when the bytes read the other way round are a protocol that the server's
+ * side confirms, and read this way they are not, the guess was wrong (a
+ * capture that began with the server's reply on two high ports). */
+static void maybe_reverse(struct engine *e, struct flow *f, struct ident_input *in,
+                          struct ident_result *r)
+{
+	if (f->orient != ORIENT_PORT && f->orient != ORIENT_FIRST_PACKET)
+		return;
+	if (r->verdict == IDENT_MATCH && r->ev.server_confirmed)
+		return;
+	struct ident_input sw;
+	struct ident_result rs;
+	swapped(in, &sw);
+	ident_run(&sw, &rs);
+	if (rs.verdict != IDENT_MATCH || !rs.ev.server_confirmed)
+		return;
+	flow_reverse(&e->flows, f);
+	stream_swap(&e->streams, f->user_slot);
+	uint8_t cut = f->user_flags & (REPORT_UF_CUT_TS | REPORT_UF_CUT_TC);
+	f->user_flags = (uint8_t)((f->user_flags & ~cut) |
+	                          ((cut & REPORT_UF_CUT_TS) ? REPORT_UF_CUT_TC : 0) |
+	                          ((cut & REPORT_UF_CUT_TC) ? REPORT_UF_CUT_TS : 0));
+	*in = sw;
+	*r = rs;
+}
+
 static void try_decide(struct engine *e, struct flow *f, bool final, uint64_t now_us)
 {
 	struct ident_input in;
 	struct ident_result r;
 	build_input(e, f, final, &in);
 	ident_run(&in, &r);
+	maybe_reverse(e, f, &in, &r);
 	if (r.verdict == IDENT_MATCH) {
 		decide(e, f, r.proto, &r.ev, &in, now_us);
 		return;

@@ -68,6 +68,7 @@ const char *flow_orient_name(enum flow_orient o)
 		[ORIENT_SYNACK] = "synack",
 		[ORIENT_PORT] = "port",
 		[ORIENT_FIRST_PACKET] = "first_packet",
+		[ORIENT_PAYLOAD] = "payload",
 	};
 	return (unsigned)o < ORIENT__COUNT ? names[o] : "unknown";
 }
@@ -515,6 +516,14 @@ static struct flow *alloc_entry(struct flow_table *ft)
 	return f;
 }
 
+/* The port ranges of rules 2 and 3, from most to least server-like:
+ * system ports, registered ports, Linux's ephemeral range (32768-60999
+ * starts here), the IANA dynamic range that Windows and the BSDs use. */
+static int port_range(uint16_t port)
+{
+	return port < 1024 ? 0 : port < 32768 ? 1 : port < 49152 ? 2 : 3;
+}
+
 /* Orientation of a flow whose first packet is not a SYN (flow.h rules 1-4).
  * Returns true when the packet's sender is the client. */
 static bool guess_sender_is_client(const struct packet *p, uint8_t *orient)
@@ -524,13 +533,9 @@ static bool guess_sender_is_client(const struct packet *p, uint8_t *orient)
 		*orient = ORIENT_SYNACK;
 		return false;
 	}
-	if ((sp < 1024) != (dp < 1024)) {
+	if (port_range(sp) != port_range(dp)) {
 		*orient = ORIENT_PORT;
-		return dp < 1024;
-	}
-	if ((sp >= 49152) != (dp >= 49152)) {
-		*orient = ORIENT_PORT;
-		return dp < sp;
+		return port_range(dp) < port_range(sp);
 	}
 	*orient = ORIENT_FIRST_PACKET;
 	return true;
@@ -722,4 +727,41 @@ void flow_flush(struct flow_table *ft)
 		end_flow(ft, best, best->state == FLOW_CLOSED ? timeout_reason(best) : FLOW_END_EOF);
 	}
 	assert(ft->stats.active == 0);
+}
+
+void flow_reverse(struct flow_table *ft, struct flow *f)
+{
+	uint8_t ip[16];
+	memcpy(ip, f->cli_ip, 16);
+	memcpy(f->cli_ip, f->srv_ip, 16);
+	memcpy(f->srv_ip, ip, 16);
+	uint16_t port = f->cli_port;
+	f->cli_port = f->srv_port;
+	f->srv_port = port;
+	uint64_t t = f->pkts[0];
+	f->pkts[0] = f->pkts[1];
+	f->pkts[1] = t;
+	t = f->bytes[0];
+	f->bytes[0] = f->bytes[1];
+	f->bytes[1] = t;
+	uint8_t fl = f->tcp_flags[0];
+	f->tcp_flags[0] = f->tcp_flags[1];
+	f->tcp_flags[1] = fl;
+	uint32_t seq = f->syn_seq[0];
+	f->syn_seq[0] = f->syn_seq[1];
+	f->syn_seq[1] = seq;
+	uint32_t len = f->user_len[0];
+	f->user_len[0] = f->user_len[1];
+	f->user_len[1] = len;
+	/* per-direction bit sets: bit 0 <-> bit 1 */
+	f->fin_seen = (uint8_t)((f->fin_seen & ~3u) | (f->fin_seen & 1u) << 1 | (f->fin_seen >> 1 & 1u));
+	f->syn_seen = (uint8_t)((f->syn_seen & ~3u) | (f->syn_seen & 1u) << 1 | (f->syn_seen >> 1 & 1u));
+	f->data_dirs = (uint8_t)((f->data_dirs & ~3u) | (f->data_dirs & 1u) << 1 | (f->data_dirs >> 1 & 1u));
+	memcpy(ip, f->tunnel.outer_src, 16);
+	memcpy(f->tunnel.outer_src, f->tunnel.outer_dst, 16);
+	memcpy(f->tunnel.outer_dst, ip, 16);
+	if (f->orient < ORIENT__COUNT && ft->stats.orient[f->orient] > 0)
+		ft->stats.orient[f->orient]--;
+	f->orient = ORIENT_PAYLOAD;
+	ft->stats.orient[ORIENT_PAYLOAD]++;
 }

@@ -14,8 +14,10 @@
  * UDP) a heuristic decides and the flow is marked guessed:
  *   1. a SYN+ACK as the first packet: its receiver is the client;
  *   2. one port below 1024 and the other not: the low port is the server;
- *   3. one port in the dynamic range (>= 49152) and the other below it: the
- *      lower port is the server;
+ *   3. the ports in different ranges of 1024-32767 (registered),
+ *      32768-49151 (Linux's ephemeral ports begin at 32768) and 49152-65535
+ *      (the IANA dynamic range of Windows and the BSDs): the port in the
+ *      lower range is the server;
  *   4. otherwise the sender of the first packet is the client.
  *
  * Time is capture time (packet timestamps); it never goes backwards here:
@@ -47,6 +49,8 @@ enum flow_orient {
 	ORIENT_SYNACK,       /* guessed from a SYN+ACK without its SYN */
 	ORIENT_PORT,         /* guessed from the ports (rules 2 and 3) */
 	ORIENT_FIRST_PACKET, /* guessed: first sender is the client */
+	ORIENT_PAYLOAD,      /* guessed, then turned round by the payload: the
+	                        identified protocol showed which side serves */
 	ORIENT__COUNT
 };
 
@@ -170,6 +174,12 @@ void flow_expire(struct flow_table *ft, uint64_t now_us);
 /* Ends every flow still in the table: FLOW_END_EOF, or FLOW_END_FIN /
  * FLOW_END_RST for a flow that had already closed. */
 void flow_flush(struct flow_table *ft);
+
+/* Turns a flow round: its client becomes its server. For a flow whose
+ * orientation was guessed, once its payload shows the guess was wrong (an
+ * HTTP response in the "client's" bytes). Later packets map to the new
+ * directions; the orientation counters move to ORIENT_PAYLOAD. */
+void flow_reverse(struct flow_table *ft, struct flow *f);
 
 /* Index of a flow in the table, stable for its lifetime (for per-flow side
  * tables sized max_flows). */

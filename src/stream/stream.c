@@ -344,3 +344,24 @@ bool stream_full(const struct stream_pool *sp, uint32_t slot, enum flow_dir dir)
 	 * no room for another byte. One test serves both. */
 	return d && d->held >= sp->cfg.cap;
 }
+
+void stream_swap(struct stream_pool *sp, uint32_t slot)
+{
+	struct stream_dir *a = dir_state(sp, slot, DIR_TO_SERVER);
+	struct stream_dir *b = dir_state(sp, slot, DIR_TO_CLIENT);
+	if (!a || !b)
+		return;
+	struct stream_dir t = *a;
+	*a = *b;
+	*b = t;
+	/* Swap the two regions (bytes and bitmap) in place, in chunks. */
+	uint8_t *x = dir_data(sp, slot, DIR_TO_SERVER), *y = dir_data(sp, slot, DIR_TO_CLIENT);
+	size_t n = region_bytes(sp->cfg.cap);
+	uint8_t buf[512];
+	for (size_t off = 0; off < n; off += sizeof buf) {
+		size_t k = n - off < sizeof buf ? n - off : sizeof buf;
+		memcpy(buf, x + off, k);
+		memcpy(x + off, y + off, k);
+		memcpy(y + off, buf, k);
+	}
+}

@@ -106,6 +106,10 @@ const uint8_t *stream_data(const struct stream_pool *sp, uint32_t slot, enum flo
 const struct stream_dir *stream_dir_state(const struct stream_pool *sp, uint32_t slot,
                                           enum flow_dir dir);
 
+/* Exchanges the two directions of a slot (the flow's client and server
+ * were the wrong way round). */
+void stream_swap(struct stream_pool *sp, uint32_t slot);
+
 /* True when direction dir holds cap contiguous bytes. */
 bool stream_full(const struct stream_pool *sp, uint32_t slot, enum flow_dir dir);
 

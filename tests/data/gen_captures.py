@@ -1090,6 +1090,26 @@ def gen_tcp():
          f"first). First bytes (stream starts at the first seen sequence number): c->s {L(req2)}, "
          f"s->c {L(resp1) + L(resp2)} (both responses).")
 
+    # Mid-stream on two registered ports (client 20000, server 9000, one
+    # port range): the port rules cannot tell, the first packet is the
+    # server's, so the first-packet guess is wrong until the payload (an
+    # HTTP response in the "client's" bytes) turns the flow round.
+    c = TcpConn(C4, S4, 20000, 9000)
+    c.handshake()
+    c.send("c", req1, ack_every=0)
+    cut = len(c.segs)
+    c.send("s", resp1, ack_every=0)
+    c.ack("c")
+    c.exchange(req2, resp2)
+    c.close()
+    c.segs = c.segs[cut:]
+    save("tcp_midstream_reversed.pcap", c.render(T0),
+         f"{len(c.segs)} packets; like tcp_midstream.pcap on ports 20000 (client) and 9000 (server): "
+         f"the first packet is the server's response, so the first-packet rule guesses the server as "
+         f"client; the HTTP bytes turn the flow round. 1 TCP flow: client {C4}:20000, server "
+         f"{S4}:9000 (orientation basis payload). The verdict comes with the first packet (an HTTP "
+         f"status line from the server decides), so the first bytes kept are c->s 0, s->c {L(resp1)}.")
+
     # SYN+ACK first: the client's SYN was missed. Ports 40001 -> 8080 are
     # both in 1024..49151 so only the SYN+ACK rule can orient the flow.
     rq = http_request("www.example.com:8080", "/api")

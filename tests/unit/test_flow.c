@@ -257,6 +257,20 @@ static void test_orientation(void)
 	CHECK_EQ_U(dir, DIR_TO_SERVER);
 	CHECK_EQ_U(f->orient, ORIENT_PORT);
 	CHECK_EQ_U(f->srv_port, 49151);
+	/* Linux's ephemeral range (from 32768) against a registered port,
+	 * whoever sent first. */
+	p = tcp(2, 8080, 1, 40000, TCPF_ACK, 1 * S);
+	f = feed(&ft, &p, &dir, &created);
+	CHECK_EQ_U(dir, DIR_TO_CLIENT);
+	CHECK_EQ_U(f->orient, ORIENT_PORT);
+	CHECK_EQ_U(f->srv_port, 8080);
+	p = udp(1, 32768, 2, 32767, 1 * S);
+	f = feed(&ft, &p, &dir, &created);
+	CHECK_EQ_U(f->srv_port, 32767);
+	p = udp(1, 40001, 2, 45000, 1 * S); /* same range: first sender */
+	f = feed(&ft, &p, &dir, &created);
+	CHECK_EQ_U(f->orient, ORIENT_FIRST_PACKET);
+	CHECK_EQ_U(f->srv_port, 45000);
 
 	/* Rule 4: otherwise the first sender is the client. */
 	p = tcp(2, 3000, 1, 2000, TCPF_ACK, 1 * S);
@@ -286,14 +300,14 @@ static void test_orientation(void)
 
 	CHECK_EQ_U(ft.stats.orient[ORIENT_SYN], 2);
 	CHECK_EQ_U(ft.stats.orient[ORIENT_SYNACK], 1);
-	CHECK_EQ_U(ft.stats.orient[ORIENT_PORT], 5);
-	CHECK_EQ_U(ft.stats.orient[ORIENT_FIRST_PACKET], 4);
-	CHECK_EQ_U(ft.stats.created, 12);
-	CHECK_EQ_U(ft.stats.created_tcp, 7);
-	CHECK_EQ_U(ft.stats.created_udp, 5);
+	CHECK_EQ_U(ft.stats.orient[ORIENT_PORT], 7);
+	CHECK_EQ_U(ft.stats.orient[ORIENT_FIRST_PACKET], 5);
+	CHECK_EQ_U(ft.stats.created, 15);
+	CHECK_EQ_U(ft.stats.created_tcp, 8);
+	CHECK_EQ_U(ft.stats.created_udp, 7);
 	flow_flush(&ft);
 	check_table(&ft);
-	CHECK_EQ_U(log.reason[FLOW_END_EOF], 12);
+	CHECK_EQ_U(log.reason[FLOW_END_EOF], 15);
 	flow_table_free(&ft);
 }
 
