@@ -112,15 +112,18 @@ static void tunnel(struct json *j, const struct flow *f)
 	json_end_obj(j);
 }
 
-void report_flow_json(struct json *j, const struct flow *f, const uint32_t first_bytes[2],
-                      bool inspected)
+/* What every EVE record of a flow starts with, in Suricata's order:
+ * timestamp, flow_id, event_type, the client as src_*, the server as
+ * dest_*, proto, app_proto, community_id, vlan. */
+static void eve_header(struct json *j, const struct flow *f, uint64_t ts_us, const char *event,
+                       const char *app_proto)
 {
-	char ts[40], ip[46], hx[3];
+	char ts[40], ip[46];
 	json_begin(j);
-	json_format_ts(f->first_ts_us, ts);
+	json_format_ts(ts_us, ts);
 	json_str(j, "timestamp", ts);
 	json_u64(j, "flow_id", f->flow_id);
-	json_str(j, "event_type", "flow");
+	json_str(j, "event_type", event);
 	report_ip(f->ip_version, f->cli_ip, ip);
 	json_str(j, "src_ip", ip);
 	json_u64(j, "src_port", f->cli_port);
@@ -128,9 +131,17 @@ void report_flow_json(struct json *j, const struct flow *f, const uint32_t first
 	json_str(j, "dest_ip", ip);
 	json_u64(j, "dest_port", f->srv_port);
 	json_str(j, "proto", proto_name(f->proto));
-	json_str(j, "app_proto", report_app_proto(f));
+	json_str(j, "app_proto", app_proto);
 	community(j, f);
 	vlan(j, f);
+}
+
+void report_flow_json(struct json *j, const struct flow *f, const uint32_t first_bytes[2],
+                      bool inspected)
+{
+	char ts[40], hx[3];
+	eve_header(j, f, f->first_ts_us, "flow", report_app_proto(f));
+	json_format_ts(f->first_ts_us, ts);
 	json_obj(j, "flow");
 	json_u64(j, "pkts_toserver", f->pkts[DIR_TO_SERVER]);
 	json_u64(j, "pkts_toclient", f->pkts[DIR_TO_CLIENT]);
@@ -443,22 +454,9 @@ static void names_array(struct json *j, const char *key, const struct proto_set 
 void report_alert_json(struct json *j, const struct alert_info *a)
 {
 	const struct flow *f = a->f;
-	char ts[40], ip[46], sig[400], ports[512];
-	json_begin(j);
-	json_format_ts(a->ts_us, ts);
-	json_str(j, "timestamp", ts);
-	json_u64(j, "flow_id", f->flow_id);
-	json_str(j, "event_type", "alert");
-	report_ip(f->ip_version, f->cli_ip, ip);
-	json_str(j, "src_ip", ip);
-	json_u64(j, "src_port", f->cli_port);
-	report_ip(f->ip_version, f->srv_ip, ip);
-	json_str(j, "dest_ip", ip);
-	json_u64(j, "dest_port", f->srv_port);
-	json_str(j, "proto", proto_name(f->proto));
-	json_str(j, "app_proto", a->proto >= 0 ? ident_registry[a->proto]->name : "unknown");
-	community(j, f);
-	vlan(j, f);
+	char ts[40], sig[400], ports[512];
+	eve_header(j, f, a->ts_us, "alert",
+	           a->proto >= 0 ? ident_registry[a->proto]->name : "unknown");
 	json_str(j, "direction", "to_server");
 	json_obj(j, "alert");
 	json_str(j, "action", "allowed");
