@@ -10,10 +10,19 @@ Run by ctest as: test_docs.py --offport BIN. Checks:
   documentation), and the SYNOPSIS names every option;
 - every option appears in README.md or docs/*.md;
 - the EXIT STATUS section lists the codes --help lists;
-- every JSON key offport writes (flow and stats records of the sample and of
-  a tunnelled and a tagged capture) is described in docs/output.md, and the
-  drop reasons and tunnel types docs/output.md and the man page list are
-  exactly those of the stats record, in its order;
+- every JSON key offport writes (alert, flow and stats records of the
+  sample, of every detection capture in tests/captures/ and of a tunnelled,
+  a tagged and a mid-stream capture) is described in docs/output.md, and
+  the drop reasons, tunnel types, finding kinds and protocols docs/output.md
+  (and the man page) list are exactly those of the stats record, in its
+  order;
+- docs/detection.md has a row for every protocol of --list-protocols and
+  names every evidence key the identifiers (src/identify/*.c) write,
+  which docs/output.md names too; detection.md and the man page's DETECTION
+  section give every finding kind with its signature id;
+- every text alert line quoted in README.md or docs/*.md is one that offport
+  writes for a capture in the repository, and every pretty-printed alert
+  record quoted there equals one offport writes (no invented examples);
 - `mandoc -T lint` finds nothing at warning level or above (when mandoc is
   installed; scripts/setup.sh installs it);
 - README.md's Quick start gives the two commands scripts/quickstart.sh and
@@ -34,6 +43,7 @@ MAN = REPO / "man" / "offport.8"
 README = REPO / "README.md"
 DOCS = REPO / "docs"
 OUTPUT_MD = DOCS / "output.md"
+DETECTION_MD = DOCS / "detection.md"
 CI_RUN = REPO / ".ci" / "run"
 
 passed = failed = 0
@@ -206,26 +216,49 @@ def json_keys(value, out):
             json_keys(v, out)
 
 
+def doc_captures():
+    """The captures whose records the documentation must cover: the sample,
+    every detection capture, and captures with a tunnel, a VLAN tag and a
+    flow seen mid-stream (orientation turned round by the payload)."""
+    caps = [REPO / "samples" / "sample.pcap"]
+    caps += sorted((REPO / "tests" / "captures").glob("*.pcap"))
+    caps += [REPO / "tests" / "data" / n for n in
+             ("tunnel_vxlan.pcap", "encap_vlan.pcap", "tcp_midstream_reversed.pcap")]
+    return [c for c in caps if c.exists()]
+
+
+_records = {}
+
+
+def records(offport, cap):
+    """The parsed JSON records of `offport --json -r cap` (cached)."""
+    if cap not in _records:
+        p = subprocess.run([offport, "--json", "-r", str(cap)], capture_output=True,
+                           timeout=60)
+        recs = []
+        try:
+            recs = [json.loads(line) for line in p.stdout.decode().splitlines()]
+        except (ValueError, UnicodeDecodeError) as e:
+            check(False, f"offport --json -r {cap.name} writes JSON lines", str(e))
+        _records[cap] = recs
+    return _records[cap]
+
+
 def check_output_doc(offport):
     doc = OUTPUT_MD.read_text() if OUTPUT_MD.exists() else ""
     check(bool(doc), "docs/output.md exists")
     documented = set(re.findall(r"`([^`\s]+)`", doc))
     # a dotted name in a table ("fragments.timeout") documents each part
     documented |= {part for d in documented for part in d.split(".")}
-    captures = [REPO / "samples" / "sample.pcap"] + [
-        REPO / "tests" / "data" / n for n in ("tunnel_vxlan.pcap", "encap_vlan.pcap")]
-    keys = set()
-    for cap in captures:
-        if not cap.exists():
-            continue
-        p = subprocess.run([offport, "--json", "-r", str(cap)], capture_output=True,
-                           timeout=60)
-        try:
-            for line in p.stdout.decode().splitlines():
-                json_keys(json.loads(line), keys)
-        except (ValueError, UnicodeDecodeError) as e:
-            check(False, f"offport --json -r {cap.name} writes JSON lines", str(e))
+    keys, kinds = set(), set()
+    for cap in doc_captures():
+        for rec in records(offport, cap):
+            kinds.add(rec.get("event_type"))
+            json_keys(rec, keys)
     check(bool(keys), "offport --json wrote records to compare with docs/output.md")
+    check({"alert", "flow", "stats"} <= kinds,
+          "the captures give alert, flow and stats records to compare with docs/output.md",
+          f"got {sorted(k for k in kinds if k)}")
     missing = sorted(k for k in keys if k not in documented)
     check(not missing, "every JSON key offport writes is in docs/output.md", ", ".join(missing))
     check_name_lists(offport, doc)
@@ -250,6 +283,21 @@ def check_name_lists(offport, doc):
     listed = re.findall(r"`([a-z0-9]+)`", m.group(1).split(". ")[0]) if m else []
     check(listed == tunnels, "docs/output.md lists the tunnel types offport counts",
           f"doc {listed}, offport {tunnels}")
+    try:
+        detection = json.loads(p.stdout.decode().splitlines()[-1])["stats"]["detection"]
+    except (ValueError, IndexError, KeyError, UnicodeDecodeError) as e:
+        check(False, "the sample's stats record has a detection section", str(e))
+        detection = {"alerts": {}, "app_proto": {}}
+    m = re.search(r"^\| `alerts` \| object \|([^|]*)\|", doc, re.M)
+    listed = re.findall(r"`([a-z0-9-]+)`", m.group(1)) if m else []
+    check(listed == list(detection["alerts"]),
+          "docs/output.md lists the finding kinds stats.detection.alerts counts, in order",
+          f"doc {listed}, offport {list(detection['alerts'])}")
+    m = re.search(r"^\| `app_proto` \| object \|([^|]*)\|", doc, re.M)
+    listed = re.findall(r"`([a-z0-9]+)`", m.group(1)) if m else []
+    check(listed == list(detection["app_proto"]),
+          "docs/output.md lists the protocols stats.detection.app_proto counts, in order",
+          f"doc {listed}, offport {list(detection['app_proto'])}")
     man = man_sections(MAN.read_text()).get("DECODING", [])
     reasons, inside = [], False
     for line in man:
@@ -259,6 +307,78 @@ def check_name_lists(offport, doc):
             reasons.append(line[4:].strip())
     check(reasons == drops, "the man page lists the drop reasons offport writes, in order",
           f"man {reasons}, offport {drops}")
+
+
+def check_detection_doc(offport):
+    """docs/detection.md covers every protocol, evidence key and finding."""
+    det = DETECTION_MD.read_text() if DETECTION_MD.exists() else ""
+    check(bool(det), "docs/detection.md exists")
+    out = OUTPUT_MD.read_text() if OUTPUT_MD.exists() else ""
+    p = subprocess.run([offport, "--list-protocols"], capture_output=True, text=True,
+                       timeout=30)
+    check(p.returncode == 0, "offport --list-protocols exits 0", p.stderr.strip())
+    protos = [l.split()[0] for l in p.stdout.splitlines()[1:] if l.strip()]
+    check(len(protos) >= 20, "--list-protocols lists the protocols", f"{protos}")
+    for name in protos:
+        check(re.search(r"^\| `" + re.escape(name) + r"` \|", det, re.M) is not None,
+              f"docs/detection.md has a table row for protocol {name}")
+    evidence = set()
+    for src in sorted((REPO / "src" / "identify").glob("*.c")):
+        evidence |= set(re.findall(r'ident_add\w*\([\w>&.-]+,\s*"(\w+)"', src.read_text()))
+    # proto_http.c adds header fields through a helper
+    http = (REPO / "src" / "identify" / "proto_http.c")
+    if http.exists():
+        evidence |= set(re.findall(r'add_reader\(ev,\s*"(\w+)"', http.read_text()))
+    evidence.add("tls_upgrade")
+    check(len(evidence) > 20, "the identifiers' evidence keys were found", f"{sorted(evidence)}")
+    for doc, text in (("docs/detection.md", det), ("docs/output.md", out)):
+        named = set(re.findall(r"`([^`\s]+)`", text))
+        missing = sorted(evidence - named)
+        check(not missing, f"{doc} names every evidence key", ", ".join(missing))
+    man = man_sections(MAN.read_text()).get("DETECTION", [])
+    check(bool(man), "the man page has a DETECTION section")
+    mantext = "\n".join(man)
+    for i, kind in enumerate(("off-port", "unexpected", "unknown", "fake-tls"), start=1):
+        sid = str(9157100 + i)
+        row = re.search(r"^\| `" + re.escape(kind) + r"` \| " + sid + r" \|", det, re.M)
+        check(row is not None, f"docs/detection.md gives finding {kind} with signature {sid}")
+        check(kind in mantext and sid in mantext,
+              f"the man page DETECTION section gives {kind} with signature {sid}")
+
+
+ALERT_LINE = re.compile(r"^\s*(\d{4}-\d\d-\d\dT\S+ \[\*\*\] \[\d+:\d+:\d+\] .*)$")
+
+
+def check_quoted_output(offport):
+    """Alert lines and alert records quoted in the prose are real output."""
+    lines, alerts = set(), []
+    for cap in doc_captures():
+        p = subprocess.run([offport, "-r", str(cap)], capture_output=True, timeout=60)
+        lines |= set(p.stdout.decode(errors="replace").splitlines())
+        alerts += [r for r in records(offport, cap) if r.get("event_type") == "alert"]
+    docs = [README] + sorted(DOCS.glob("*.md"))
+    quoted = 0
+    for path in docs:
+        text = path.read_text()
+        for line in text.splitlines():
+            m = ALERT_LINE.match(line)
+            if not m:
+                continue
+            quoted += 1
+            check(m.group(1) in lines,
+                  f"{path.relative_to(REPO)} quotes an alert line offport writes",
+                  m.group(1)[:120])
+        for block in re.findall(r"```json\n(.*?)```", text, re.S):
+            try:
+                rec = json.loads(block)
+            except ValueError:
+                continue  # a wrapped or abridged example
+            if isinstance(rec, dict) and rec.get("event_type") == "alert":
+                quoted += 1
+                check(rec in alerts,
+                      f"{path.relative_to(REPO)} quotes an alert record offport writes",
+                      f"flow_id {rec.get('flow_id')}")
+    check(quoted > 0, "README.md and docs/ quote real alert output")
 
 
 def check_mandoc():
@@ -307,6 +427,9 @@ def main():
         check_mandoc()
         check_readme()
     check_output_doc(a.offport)
+    if MAN.exists() and README.exists():
+        check_detection_doc(a.offport)
+        check_quoted_output(a.offport)
     print(f"docs: {passed} passed, {failed} failed")
     return 1 if failed else 0
 

@@ -368,7 +368,11 @@ static int list_and_exit(const struct opts *o)
 	}
 	if (o->list == OPT_LIST_PROTOCOLS) {
 		static char ports[8192];
-		printf("%-10s %-8s %-34s %s\n", "PROTOCOL", "OVER", "DESCRIPTION", "EXPECTED ON");
+		int w = 11;
+		for (unsigned i = 0; i < ident_count; i++)
+			if ((int)strlen(ident_registry[i]->title) > w)
+				w = (int)strlen(ident_registry[i]->title);
+		printf("%-10s %-8s %-*s %s\n", "PROTOCOL", "OVER", w, "DESCRIPTION", "EXPECTED ON");
 		for (unsigned i = 0; i < ident_count; i++) {
 			const struct ident_proto *ip = ident_registry[i];
 			const char *over = ip->transports == (IDENT_TCP | IDENT_UDP) ? "tcp,udp"
@@ -376,7 +380,7 @@ static int list_and_exit(const struct opts *o)
 			                                                            : "tcp";
 			if (ports_of_proto(p, (int)i, ports, sizeof ports) == 0)
 				snprintf(ports, sizeof ports, "(no port: found anywhere, it is a finding)");
-			printf("%-10s %-8s %-34s %s\n", ip->name, over, ip->title, ports);
+			printf("%-10s %-8s %-*s %s\n", ip->name, over, w, ip->title, ports);
 		}
 	} else {
 		for (int t = 0; t < 2; t++) {

@@ -367,8 +367,23 @@ static enum parse client_hello(const struct ident_input *in, struct hello *o)
 	return P_BAD;
 }
 
+/* The first record a client sends, seen from the start of the stream, is
+ * a handshake: a first record of application data (23) or change-cipher-
+ * spec (20) with a TLS version is framing without the protocol. */
+static bool appdata_first(const struct ident_input *in)
+{
+	struct reader r;
+	rd_init(&r, in->data[0], in->len[0]);
+	uint8_t type = rd_u8(&r);
+	uint16_t ver = rd_be16(&r), len = rd_be16(&r);
+	return rd_ok(&r) && !in->midstream[0] && (type == 23 || type == 20) &&
+	       ver >= 0x0300 && ver <= 0x0304 && len > 0 && len <= 16384 + 2048;
+}
+
 bool ident_tls_fake(const struct ident_input *in)
 {
+	if (appdata_first(in))
+		return true;
 	if (!record_header_plausible(in))
 		return false;
 	struct hello c;

@@ -394,16 +394,20 @@ static const char *const nist_controls[] = {"AC-4", "CA-7", "CM-2", "CM-6",
 
 static const char *transport_name(uint8_t proto) { return proto == 17 ? "udp" : "tcp"; }
 
-/* "tls, http2" into out. */
+/* "tls", "dtls or quic", "http2, http or tls" into out. */
 static void set_names(const struct proto_set *s, char *out, size_t outlen)
 {
 	size_t used = 0;
+	unsigned total = 0, k = 0;
 	out[0] = 0;
+	for (unsigned i = 0; s && i < ident_count && i < PORTS_MAX_PROTOS; i++)
+		total += proto_set_has(s, (int)i);
 	for (unsigned i = 0; s && i < ident_count && i < PORTS_MAX_PROTOS; i++) {
 		if (!proto_set_has(s, (int)i))
 			continue;
-		int n = snprintf(out + used, outlen - used, "%s%s", used ? ", " : "",
-		                 ident_registry[i]->name);
+		k++;
+		const char *sep = k == 1 ? "" : k == total ? " or " : ", ";
+		int n = snprintf(out + used, outlen - used, "%s%s", sep, ident_registry[i]->name);
 		if (n < 0 || (size_t)n >= outlen - used)
 			break;
 		used += (size_t)n;
@@ -554,6 +558,8 @@ int report_alert_text(FILE *out, const struct alert_info *a)
 			put_safe(out, a->ev->field[i].value, a->ev->field[i].len);
 			fputc('"', out);
 		}
+		if (a->ev->tls_upgrade)
+			fputs(" tls_upgrade=\"true\"", out);
 	}
 	fputc('\n', out);
 	return ferror(out) ? -1 : 0;

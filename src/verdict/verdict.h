@@ -3,11 +3,11 @@
  * server port?
  *
  * Two halves (offport(8), DETECTION):
- *   off-port    a protocol identified on a port that does not list it:
- *               on a port with no entry (TLS on 8088 is listed as http, so
- *               see below; HTTP on 1224) or
- *   unexpected  on a port that lists other protocols (SSH or HTTP on 443,
- *               TLS on 8088);
+ *   off-port    a protocol identified on a port without an entry (HTTP on
+ *               1224, SSH on 6789);
+ *   unexpected  a protocol identified on a port whose entry lists other
+ *               protocols (SSH or HTTP on 443, TLS on 8088, which expects
+ *               http);
  *   unknown     bytes no identifier recognises, after both sides spoke or
  *               the inspection budget ran out, on a port that lists
  *               protocols (a custom binary protocol on 443, non-DNS on 53),
@@ -15,7 +15,8 @@
  *               stream (a capture that began mid-connection) is not
  *               evidence of anything;
  *   fake-tls    a TLS record header in front of bytes that are not a TLS
- *               handshake, on any port (FakeTLS C2), seen from the start.
+ *               handshake (or a first record that is not a handshake), on
+ *               any port (FakeTLS C2), seen from the start.
  * A protocol offport does not identify on a port without an entry is no
  * finding: not knowing a protocol is not evidence against it.
  */

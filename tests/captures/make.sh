@@ -149,6 +149,10 @@ sc_faketls_443() { # FakeTLS: a TLS handshake record header in front of encrypte
 	capture_start faketls_443 "tcp port 443"
 	raw_tcp 443 "1603010080$(rand_hex 128)" "1603010040$(rand_hex 64)"
 	capture_stop faketls_443; }
+sc_faketls_appdata_443() { # TLS application-data records from the first byte: no handshake
+	capture_start faketls_appdata_443 "tcp port 443"
+	raw_tcp 443 "1703030060$(rand_hex 96)" "1703030050$(rand_hex 80)"
+	capture_stop faketls_appdata_443; }
 sc_dns_53() {
 	capture_start dns_53 "port 53"
 	bg 20 dnsmasq --no-daemon --port=53 --listen-address=127.0.0.1 --bind-interfaces \
@@ -181,7 +185,7 @@ sc_random_udp_53() { capture_start random_udp_53 "udp port 53"; raw_udp 53 "$(ra
 
 all=(http_80 http_1224 http_443 http_53 http6_8443 tls_443 tls_8088 tls_993 tls_465 tls_2083
 	ssh_22 ssh_443 ssh_6789 http_to_ssh_22 random_443 faketls_443 dns_53 random_udp_53
-	smtp_starttls_587 tls_587)
+	smtp_starttls_587 tls_587 faketls_appdata_443)
 setup
 for s in "${@:-${all[@]}}"; do
 	"sc_$s"

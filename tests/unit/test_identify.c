@@ -31,6 +31,7 @@
 
 #include "check.h"
 #include "identify/identify.h"
+#include "identify/protocols.h"
 
 #define SAMPLE_MAX 65536
 
@@ -185,6 +186,16 @@ static void check_sample(const struct sample *s, unsigned *count)
 			fprintf(stderr, "%s: evidence %s missing or different (got '%.*s')\n", s->path,
 			        s->evidence[e], fld ? (int)fld->len : 0, fld ? (const char *)fld->value : "");
 		CHECK(ok);
+	}
+
+	/* Fake TLS: the constructed FakeTLS samples (none/tls_fake_*) are
+	 * flagged, nothing else is. */
+	{
+		bool want_fake = strstr(s->path, "/none/tls_fake") != NULL;
+		bool fake = s->transport == IDENT_TCP && ident_tls_fake(&in);
+		if (fake != want_fake)
+			fprintf(stderr, "%s: ident_tls_fake says %d\n", s->path, fake);
+		CHECK(fake == want_fake);
 	}
 
 	/* Cross test: no other identifier claims these bytes. */
