@@ -13,7 +13,8 @@
  * already waited for the server, see identify.h). Bytes that nothing
  * matches decide as "unknown" only once both sides have spoken, or when
  * the flow's inspection budget is spent (the first-bytes buffers full, or
- * inspect_segments payload packets), or when the flow ends. After the
+ * inspect_segments payload packets, at least as many as first-bytes
+ * bytes), or when the flow ends. After the
  * verdict the flow gives its buffers back and costs counters only.
  */
 #include "cli/engine.h"
@@ -35,7 +36,9 @@ void engine_config_defaults(struct engine_config *cfg)
 	flow_config_defaults(&cfg->flow);
 	cfg->stream.cap = 4096;
 	cfg->stream.max_slots = 16384;
-	cfg->inspect_segments = 64;
+	/* As many payload segments as first-bytes bytes: a handshake sent one
+	 * byte per segment (an evasion) is still read whole. */
+	cfg->inspect_segments = 4096;
 }
 
 static void emit(struct engine *e)
@@ -215,8 +218,10 @@ int engine_init(struct engine *e, const struct engine_config *cfg, char *err, si
 {
 	memset(e, 0, sizeof *e);
 	e->cfg = *cfg;
-	if (e->cfg.inspect_segments == 0)
-		e->cfg.inspect_segments = 64;
+	if (e->cfg.inspect_segments < e->cfg.stream.cap)
+		e->cfg.inspect_segments = e->cfg.stream.cap;
+	if (e->cfg.inspect_segments > UINT16_MAX) /* f->user_segments counts to here */
+		e->cfg.inspect_segments = UINT16_MAX;
 	e->ports = malloc(sizeof *e->ports);
 	if (!e->ports) {
 		snprintf(err, errlen, "out of memory");
