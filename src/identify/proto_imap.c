@@ -17,6 +17,7 @@
  */
 #include "common/reader.h"
 #include "identify/protocols.h"
+#include "identify/text_proto.h"
 
 #define IMAP_LINE_MAX 8192 /* capability greetings run long */
 #define IMAP_LINES 32
@@ -51,45 +52,34 @@ static bool imap_tagged(const uint8_t *line, size_t n, struct reader *cmd, size_
 	return true;
 }
 
-static bool imap_verb(const struct reader *l, const char *w)
-{
-	size_t n = 0;
-	while (w[n])
-		n++;
-	uint8_t c;
-	return rd_starts_ci(l, w) && (!rd_peek_u8(l, n, &c) || c == ' ');
-}
-
 static bool imap_command(const struct reader *cmd)
 {
 	static const char *const cmds[] = {
 	    "CAPABILITY", "LOGIN",  "STARTTLS", "AUTHENTICATE", "ID",     "NOOP",   "LOGOUT",
 	    "SELECT",     "EXAMINE", "LIST",    "LSUB",         "STATUS", "ENABLE", "NAMESPACE",
 	    "CREATE",     "APPEND", "IDLE",     "UID",          "FETCH",  "SEARCH", "COMPRESS"};
-	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
-		if (imap_verb(cmd, cmds[i]))
-			return true;
-	return false;
+	return text_verb_any(cmd, cmds, sizeof cmds / sizeof cmds[0]);
+}
+
+/* A tagged STARTTLS alone on its line. */
+static bool imap_starttls(const uint8_t *line, size_t n)
+{
+	struct reader cmd;
+	size_t tl;
+	return imap_tagged(line, n, &cmd, &tl) && text_verb(&cmd, "STARTTLS") &&
+	       rd_remaining(&cmd) == 8;
 }
 
 static enum ident_verdict match_imap(const struct ident_input *in, struct ident_evidence *ev)
 {
-	struct reader s, c;
+	struct reader s;
 	const uint8_t *line;
 	size_t n;
 	rd_init(&s, in->data[1], in->len[1]);
-	rd_init(&c, in->data[0], in->len[0]);
 
-	/* The greeting. */
-	if (!rd_line(&s, IMAP_LINE_MAX, &line, &n)) {
-		uint8_t ch;
-		for (size_t i = 0; i < 2 && rd_peek_u8(&s, i, &ch); i++)
-			if (ch != (uint8_t)"* "[i])
-				return IDENT_NO_MATCH;
-		if (rd_remaining(&s) >= IMAP_LINE_MAX || in->done[1])
-			return IDENT_NO_MATCH;
-		return IDENT_NEED_MORE; /* the client's bytes alone never decide */
-	}
+	/* The greeting. Without it the client's bytes alone never decide. */
+	if (!rd_line(&s, IMAP_LINE_MAX, &line, &n))
+		return text_partial(&s, "* ", IMAP_LINE_MAX, in->done[1]);
 	struct reader g;
 	rd_init(&g, line, n);
 	if (!(rd_starts_ci(&g, "* OK ") || rd_starts_ci(&g, "* PREAUTH ")) || !rd_printable(&g, n))
@@ -98,38 +88,24 @@ static enum ident_verdict match_imap(const struct ident_input *in, struct ident_
 	size_t banner_len = n;
 
 	/* The client's lines: tagged commands; binary cancels. */
-	bool known = false, first = true, starttls = false, tls_after = false;
-	const uint8_t *tag = NULL;
-	size_t taglen = 0;
-	for (int k = 0; k < IMAP_LINES && rd_line(&c, IMAP_LINE_MAX, &line, &n); k++) {
-		struct reader l, cmd;
-		rd_init(&l, line, n);
-		if (!rd_printable(&l, n)) {
-			if (first)
-				return IDENT_NO_MATCH;
-			break;
-		}
+	struct text_client cl;
+	if (!text_client_lines(in, IMAP_LINE_MAX, IMAP_LINES, imap_starttls, &cl))
+		return IDENT_NO_MATCH;
+	bool known = false;
+	if (cl.first) {
+		struct reader cmd;
 		size_t tl;
-		bool tagged = imap_tagged(line, n, &cmd, &tl);
-		if (first)
-			known = tagged && imap_command(&cmd);
-		first = false;
-		if (tagged && imap_verb(&cmd, "STARTTLS") && rd_remaining(&cmd) == 8) {
-			starttls = true;
-			tag = line;
-			taglen = tl;
-			uint8_t b0, b1;
-			tls_after = rd_peek_u8(&c, 0, &b0) && rd_peek_u8(&c, 1, &b1) && b0 == 0x16 &&
-			            b1 == 0x03;
-			break;
-		}
+		known = imap_tagged(cl.first, cl.first_len, &cmd, &tl) && imap_command(&cmd);
 	}
-	if (first && rd_remaining(&c) && !rd_printable(&c, rd_remaining(&c)))
-		return IDENT_NO_MATCH; /* binary from the client, no line at all */
 
 	ident_add(ev, "imap_banner", banner, banner_len);
-	if (starttls && tls_after) {
-		/* The server's tagged OK to the STARTTLS command. */
+	if (cl.upgrade && cl.tls_after) {
+		/* The server's tagged OK to the STARTTLS command, whose tag
+		 * imap_starttls found (so imap_tagged holds again). */
+		struct reader cmd;
+		const uint8_t *tag = cl.upgrade;
+		size_t taglen = 0;
+		(void)imap_tagged(cl.upgrade, cl.upgrade_len, &cmd, &taglen);
 		bool ok = false;
 		for (int k = 0; k < 256 && !ok && rd_line(&s, IMAP_LINE_MAX, &line, &n); k++) {
 			struct reader l, t;
@@ -144,13 +120,11 @@ static enum ident_verdict match_imap(const struct ident_input *in, struct ident_
 			}
 			ok = same && rd_starts_ci(&l, " OK");
 		}
-		if (ok) {
-			ident_add_u64(ev, "starttls", 1);
-			ev->tls_upgrade = true;
-		}
+		if (ok)
+			text_upgraded(ev);
 	}
 	ev->server_confirmed = true;
-	ev->confidence = known ? 100 : (first ? 85 : 70);
+	ev->confidence = known ? 100 : (!cl.first ? 85 : 70);
 	return IDENT_MATCH;
 }
 

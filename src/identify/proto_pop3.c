@@ -19,29 +19,25 @@
  */
 #include "common/reader.h"
 #include "identify/protocols.h"
+#include "identify/text_proto.h"
 
 #define POP3_LINE_MAX 512 /* RFC 1939 3: responses up to 512 octets */
 #define POP3_LINES 32
-
-/* True when the line starts with the command word w (then SP or its end). */
-static bool pop3_verb(const struct reader *l, const char *w)
-{
-	size_t n = 0;
-	while (w[n])
-		n++;
-	uint8_t c;
-	return rd_starts_ci(l, w) && (!rd_peek_u8(l, n, &c) || c == ' ');
-}
 
 static bool pop3_command(const struct reader *l)
 {
 	static const char *const cmds[] = {"USER", "PASS", "APOP", "CAPA", "STLS", "AUTH",
 	                                   "STAT", "LIST", "UIDL", "RETR", "TOP",  "DELE",
 	                                   "NOOP", "RSET", "QUIT", "UTF8"};
-	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
-		if (pop3_verb(l, cmds[i]))
-			return true;
-	return false;
+	return text_verb_any(l, cmds, sizeof cmds / sizeof cmds[0]);
+}
+
+/* STLS alone on its line. */
+static bool pop3_stls(const uint8_t *line, size_t n)
+{
+	struct reader l;
+	rd_init(&l, line, n);
+	return n == 4 && text_verb(&l, "STLS");
 }
 
 static enum ident_verdict match_pop3(const struct ident_input *in, struct ident_evidence *ev)
@@ -52,17 +48,10 @@ static enum ident_verdict match_pop3(const struct ident_input *in, struct ident_
 	rd_init(&s, in->data[1], in->len[1]);
 	rd_init(&c, in->data[0], in->len[0]);
 
-	/* The greeting. */
-	if (!rd_line(&s, POP3_LINE_MAX, &line, &n)) {
-		uint8_t ch;
-		for (size_t i = 0; i < 4 && rd_peek_u8(&s, i, &ch); i++)
-			if (ch != (uint8_t)"+OK "[i])
-				return IDENT_NO_MATCH;
-		/* No whole greeting yet; the client's bytes alone never decide. */
-		if (rd_remaining(&s) >= POP3_LINE_MAX || in->done[1])
-			return IDENT_NO_MATCH;
-		return IDENT_NEED_MORE;
-	}
+	/* The greeting. No whole greeting yet: the client's bytes alone never
+	 * decide. */
+	if (!rd_line(&s, POP3_LINE_MAX, &line, &n))
+		return text_partial(&s, "+OK ", POP3_LINE_MAX, in->done[1]);
 	struct reader g;
 	rd_init(&g, line, n);
 	if (n < 5 || !rd_starts(&g, "+OK ") || !rd_printable(&g, n))
@@ -71,33 +60,20 @@ static enum ident_verdict match_pop3(const struct ident_input *in, struct ident_
 	size_t banner_len = n;
 
 	/* The client's commands: a RESP array or binary cancels. */
-	bool known = false, first = true, stls = false, tls_after = false;
 	if (rd_starts(&c, "*") || rd_starts(&c, "$"))
 		return IDENT_NO_MATCH;
-	for (int k = 0; k < POP3_LINES && rd_line(&c, POP3_LINE_MAX, &line, &n); k++) {
+	struct text_client cl;
+	if (!text_client_lines(in, POP3_LINE_MAX, POP3_LINES, pop3_stls, &cl))
+		return IDENT_NO_MATCH;
+	bool known = false;
+	if (cl.first) {
 		struct reader l;
-		rd_init(&l, line, n);
-		if (!rd_printable(&l, n)) {
-			if (first)
-				return IDENT_NO_MATCH;
-			break;
-		}
-		if (first)
-			known = pop3_command(&l);
-		first = false;
-		if (n == 4 && pop3_verb(&l, "STLS")) {
-			stls = true;
-			uint8_t b0, b1;
-			tls_after = rd_peek_u8(&c, 0, &b0) && rd_peek_u8(&c, 1, &b1) && b0 == 0x16 &&
-			            b1 == 0x03;
-			break;
-		}
+		rd_init(&l, cl.first, cl.first_len);
+		known = pop3_command(&l);
 	}
-	if (first && rd_remaining(&c) && !rd_printable(&c, rd_remaining(&c)))
-		return IDENT_NO_MATCH; /* binary from the client, no line at all */
 
 	ident_add(ev, "pop3_banner", banner, banner_len);
-	if (stls && tls_after) {
+	if (cl.upgrade && cl.tls_after) {
 		/* The server's answer to STLS is the last "+OK" before TLS. */
 		bool ok = false;
 		for (int k = 0; k < 256 && rd_line(&s, POP3_LINE_MAX, &line, &n); k++) {
@@ -107,13 +83,11 @@ static enum ident_verdict match_pop3(const struct ident_input *in, struct ident_
 				break;
 			ok = rd_starts(&l, "+OK");
 		}
-		if (ok) {
-			ident_add_u64(ev, "starttls", 1);
-			ev->tls_upgrade = true;
-		}
+		if (ok)
+			text_upgraded(ev);
 	}
 	ev->server_confirmed = true;
-	ev->confidence = known ? 100 : (first ? 85 : 70);
+	ev->confidence = known ? 100 : (!cl.first ? 85 : 70);
 	return IDENT_MATCH;
 }
 
