@@ -193,6 +193,10 @@ def test_write_errors():
           f"{code} {err}")
 
 
+REQUEST = b"GET /live HTTP/1.1\r\nHost: live.offport.test\r\nUser-Agent: test_cli\r\n\r\n"
+RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
 def test_live_loopback():
     if os.geteuid() != 0:
         print("cli: live capture on lo skipped: not root")
@@ -211,13 +215,13 @@ def test_live_loopback():
             c, _ = srv.accept()
             c.settimeout(5)
             c.recv(100)
-            c.sendall(b"pong\n")
+            c.sendall(RESPONSE)
             time.sleep(0.2)
             c.close()
         t = threading.Thread(target=serve)
         t.start()
         cl = socket.create_connection(("127.0.0.1", 47991), timeout=5)
-        cl.sendall(b"ping\n")
+        cl.sendall(REQUEST)
         cl.recv(100)
         time.sleep(0.2)
         cl.close()
@@ -237,8 +241,15 @@ def test_live_loopback():
           "live: the loopback connection is one flow, client to server", out.decode()[:500])
     if fl:
         o = fl[0]["offport"]
-        check(o["orientation"] == "syn" and o["first_bytes_toserver"] == 5 and
-              o["first_bytes_toclient"] == 5, "live: orientation and first bytes", str(o))
+        check(o["orientation"] == "syn" and o["first_bytes_toserver"] == len(REQUEST) and
+              o["first_bytes_toclient"] == len(RESPONSE), "live: orientation and first bytes",
+              str(o))
+        check(fl[0]["app_proto"] == "http" and o.get("finding") == "off-port",
+              "live: HTTP on 47991 identified and found off its ports", str(fl[0]))
+    al = [r for r in recs if r["event_type"] == "alert"]
+    check(len(al) == 1 and al[0]["alert"]["signature_id"] == 9157101 and
+          al[0]["offport"]["evidence"].get("http_host") == "live.offport.test",
+          "live: one alert with its evidence", str(al))
     st = stats(recs)
     check("capture" in st and st["capture"]["kernel_packets"] >= st["packets"],
           "live: kernel capture counters reported", str(st.get("capture")))
