@@ -9,5 +9,8 @@ echo
 echo "\$ offport -r samples/sample.pcap"
 "$root/build/release/offport" -r "$root/samples/sample.pcap"
 echo
-echo "\$ offport --json -r samples/sample.pcap | head -3"
-"$root/build/release/offport" --json -r "$root/samples/sample.pcap" | head -3
+echo "\$ offport --eve eve.json -r samples/sample.pcap > /dev/null; head -2 eve.json"
+eve=$(mktemp)
+"$root/build/release/offport" --eve "$eve" -r "$root/samples/sample.pcap" >/dev/null
+head -2 "$eve"
+rm -f "$eve"
