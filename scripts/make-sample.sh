@@ -22,30 +22,7 @@ for t in "${need[@]}"; do
 		exit 1
 	}
 done
-work=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-bg() { # bg SECONDS CMD... : start a bounded background server, remember its PID
-	local secs=$1
-	shift
-	timeout "$secs" "$@" >"$work/bg.$#.log" 2>&1 &
-	pids+=($!)
-}
-
-wait_port() { # wait_port tcp|udp PORT
-	for _ in $(seq 1 50); do
-		if ss -ln"${1:0:1}" "sport = :$2" | grep -q ":$2"; then return 0; fi
-		sleep 0.1
-	done
-	echo "make-sample: nothing listening on $1/$2" >&2
-	return 1
-}
+source "$root/scripts/loopback.sh"
 
 echo "sample page" >"$work/index.html"
 openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=sample.offport.test" \

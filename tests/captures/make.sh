@@ -12,33 +12,7 @@
 # Every server is bounded by `timeout` and stopped by PID.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-work=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-bg() { # bg SECONDS CMD... : a bounded background server
-	local secs=$1
-	shift
-	timeout "$secs" "$@" >>"$work/servers.log" 2>&1 &
-	pids+=($!)
-	last_pid=$!
-}
-
-stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
-
-wait_port() { # wait_port tcp|udp PORT
-	for _ in $(seq 1 50); do
-		if ss -ln"${1:0:1}" "sport = :$2" | grep -q ":$2"; then return 0; fi
-		sleep 0.1
-	done
-	echo "make.sh: nothing listening on $1/$2" >&2
-	return 1
-}
+source "$here/../../scripts/loopback.sh"
 
 capture_start() { # capture_start NAME FILTER
 	tcpdump -i lo -s 0 -U -w "$here/$1.pcap" "$2" >"$work/tcpdump.$1.log" 2>&1 &
