@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Identification accuracy against nDPI's labels on nDPI's own captures.
+
+Runs offport over every capture of the shared corpus, joins each TCP/UDP
+flow with flows.tsv (by protocol and both endpoints), maps nDPI's label to
+offport's protocol name, and prints, per protocol offport identifies:
+the flows nDPI labelled by payload (confidence DPI), how many offport names
+the same, and what it said instead. nDPI is a peer, not the truth: the
+disagreements are listed so that each class can be read in the bytes.
+
+    python3 bench/accuracy.py --offport build/release/offport [--corpus DIR]
+                              [--details FILE]
+
+The corpus is $OFFPORT_CORPUS or ../shared/corpus/ndpi beside the repository.
+"""
+import argparse
+import collections
+import concurrent.futures
+import csv
+import ipaddress
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+# nDPI master protocol (the part before the dot of ndpi_proto) -> offport.
+NDPI_TO_OFFPORT = {
+    "TLS": "tls", "DTLS": "dtls", "QUIC": "quic", "HTTP": "http", "HTTP_Proxy": "http",
+    "HTTP_Connect": "http", "SSH": "ssh", "DNS": "dns", "MDNS": "dns", "LLMNR": "dns",
+    "SMTP": "smtp", "SMTPS": "tls", "POP3": "pop3", "POPS": "tls", "IMAP": "imap",
+    "IMAPS": "tls", "FTP_CONTROL": "ftp", "FTPS": "tls", "IRC": "irc", "RDP": "rdp",
+    "VNC": "rfb", "MQTT": "mqtt", "Redis": "redis", "SOCKS": "socks5", "SMBv1": "smb",
+    "SMBv23": "smb", "NTP": "ntp", "SIP": "sip", "OpenVPN": "openvpn", "XMPP": "xmpp",
+    "Jabber": "xmpp", "LDAP": "ldap",
+}
+
+
+def norm_ep(ep):
+    host, _, port = ep.rpartition(":")
+    host = host.strip("[]")
+    try:
+        host = str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    return host, int(port) if port.isdigit() else port
+
+
+def ndpi_name(row):
+    """offport's name for nDPI's label, or None when offport has no such
+    protocol. The master protocol decides (TLS.Google is tls)."""
+    master = row["master"] or row["ndpi_proto"].split(".")[0]
+    return NDPI_TO_OFFPORT.get(master)
+
+
+def run(offport, path):
+    p = subprocess.run([offport, "--json", "-r", str(path)], capture_output=True, timeout=300)
+    flows = {}
+    for line in p.stdout.decode("utf-8", "replace").splitlines():
+        r = json.loads(line)
+        if r.get("event_type") == "flow":
+            key = (r["proto"], frozenset([(r["src_ip"], r["src_port"]),
+                                          (r["dest_ip"], r["dest_port"])]))
+            flows.setdefault(key, []).append(r)
+    return path.name, flows
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--offport", required=True)
+    ap.add_argument("--corpus", default=os.environ.get("OFFPORT_CORPUS",
+                                                      str(REPO.parent / "shared/corpus/ndpi")))
+    ap.add_argument("--details", help="write every disagreement here")
+    a = ap.parse_args()
+    corpus = pathlib.Path(a.corpus)
+    rows = collections.defaultdict(list)
+    with open(corpus / "flows.tsv", newline="") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            if row["l4"] in ("TCP", "UDP"):
+                rows[row["file"]].append(row)
+    caps = sorted(p for p in (corpus / "pcap").iterdir() if p.suffix in (".pcap", ".pcapng"))
+    with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 2) as ex:
+        results = dict(ex.map(lambda p: run(a.offport, p), caps))
+
+    total = collections.Counter()
+    agree = collections.Counter()
+    instead = collections.defaultdict(collections.Counter)
+    details = []
+    for name, flows in results.items():
+        for row in rows.get(name, []):
+            want = ndpi_name(row)
+            if want is None or row["confidence"] != "DPI":
+                continue
+            key = (row["l4"], frozenset([norm_ep(row["client"]), norm_ep(row["server"])]))
+            ours = flows.get(key)
+            got = ours[0]["app_proto"] if ours else "(no flow)"
+            total[want] += 1
+            if got == want:
+                agree[want] += 1
+            else:
+                instead[want][got] += 1
+                details.append(f"{name}\t{row['l4']}\t{row['client']}\t{row['server']}\t"
+                               f"ndpi={row['ndpi_proto']}\toffport={got}")
+    print(f"{'protocol':10} {'nDPI DPI':>8} {'agree':>6} {'%':>6}  offport said instead")
+    all_t = all_a = 0
+    for proto in sorted(total, key=lambda p: -total[p]):
+        t, g = total[proto], agree[proto]
+        all_t += t
+        all_a += g
+        other = ", ".join(f"{k} {v}" for k, v in instead[proto].most_common(4))
+        print(f"{proto:10} {t:8} {g:6} {100.0 * g / t:6.1f}  {other}")
+    print(f"{'all':10} {all_t:8} {all_a:6} {100.0 * all_a / max(all_t, 1):6.1f}")
+    if a.details:
+        pathlib.Path(a.details).write_text("\n".join(sorted(details)) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
