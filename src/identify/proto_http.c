@@ -240,6 +240,80 @@ static void add_reader(struct ident_evidence *ev, const char *key, struct reader
 	ident_add(ev, key, b, n);
 }
 
+/*
+ * A capture that began inside a persistent connection sees the tail of a
+ * body first; the next message starts at a line start further on. For a
+ * direction seen mid-stream, look for one: a status line in the server's
+ * bytes or a request line in the client's, right after a line end, and
+ * parse from there. The skipped bytes are never parsed.
+ */
+static bool resync(const struct ident_input *in, int d, struct reader *out)
+{
+	struct reader r;
+	const uint8_t *line;
+	size_t n;
+	rd_init(&r, in->data[d], in->len[d]);
+	if (!rd_line(&r, rd_remaining(&r), &line, &n)) /* the partial first line */
+		return false;
+	while (rd_remaining(&r) > 0) {
+		struct reader at = r;
+		struct request q;
+		struct status st;
+		memset(&q, 0, sizeof q);
+		memset(&st, 0, sizeof st);
+		struct reader probe = at;
+		if (d == 1 ? status_line(&probe, &st) == ST_OK : request_line(&probe, &q) == ST_OK) {
+			*out = at;
+			return true;
+		}
+		if (!rd_line(&r, rd_remaining(&r), &line, &n))
+			return false;
+	}
+	return false;
+}
+
+static enum ident_verdict http_midstream(const struct ident_input *in, struct ident_evidence *ev)
+{
+	struct reader cr, sr;
+	struct request q0;
+	struct status s0;
+	memset(&q0, 0, sizeof q0);
+	memset(&s0, 0, sizeof s0);
+	/* Each side from its start when it starts with a message there, else
+	 * (seen mid-stream) from the first message found further on. */
+	rd_init(&cr, in->data[0], in->len[0]);
+	rd_init(&sr, in->data[1], in->len[1]);
+	struct reader t0 = cr, t1 = sr;
+	bool c = request_line(&t0, &q0) == ST_OK || (in->midstream[0] && resync(in, 0, &cr));
+	bool s = status_line(&t1, &s0) == ST_OK || (in->midstream[1] && resync(in, 1, &sr));
+	if (!c && !s)
+		return in->done[0] && in->done[1] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+	struct request q;
+	struct status st;
+	struct fields cf, sf;
+	memset(&q, 0, sizeof q);
+	memset(&st, 0, sizeof st);
+	memset(&cf, 0, sizeof cf);
+	memset(&sf, 0, sizeof sf);
+	if (c && request_line(&cr, &q) == ST_OK) {
+		header_fields(&cr, &cf);
+		ident_add(ev, "http_method", q.method, q.method_len);
+		ident_add(ev, "http_uri", q.target, q.target_len);
+		if (cf.have_host)
+			add_reader(ev, "http_host", cf.host);
+	}
+	if (s && status_line(&sr, &st) == ST_OK) {
+		header_fields(&sr, &sf);
+		ident_add(ev, "http_status", st.code, 3);
+		if (sf.have_server)
+			add_reader(ev, "http_server", sf.server);
+	}
+	ident_add_str(ev, "http_midstream", "1");
+	ev->server_confirmed = s;
+	ev->confidence = c && s ? 80 : 60;
+	return IDENT_MATCH;
+}
+
 static enum ident_verdict http_match(const struct ident_input *in, struct ident_evidence *ev)
 {
 	struct reader cr, sr;
@@ -254,6 +328,8 @@ static enum ident_verdict http_match(const struct ident_input *in, struct ident_
 	memset(&sf, 0, sizeof sf);
 
 	enum state c = request_line(&cr, &q);
+	if (c == ST_BAD && in->midstream[0])
+		return http_midstream(in, ev);
 	if (c == ST_BAD)
 		return IDENT_NO_MATCH;
 	/* A request line cut short for good: its target filled all the bytes
@@ -274,6 +350,8 @@ static enum ident_verdict http_match(const struct ident_input *in, struct ident_
 		header_fields(&cr, &cf);
 
 	enum state st = status_line(&sr, &s);
+	if (st == ST_BAD && in->midstream[1])
+		return http_midstream(in, ev);
 	if (st == ST_BAD)
 		return IDENT_NO_MATCH;
 	if (st == ST_OK)
