@@ -58,7 +58,7 @@ static enum amqp_parse amqp_header(struct reader *r, const char **ver)
 	return AMQP_OK;
 }
 
-/* One 0-9-1 frame; *cls/*meth for a method frame. */
+/* One 0-9-1 frame; the class and method ids of a method frame. */
 static enum amqp_parse amqp_frame(struct reader *r, uint8_t *type, uint16_t *cls, uint16_t *meth)
 {
 	if (!rd_has(r, 7))

@@ -139,7 +139,7 @@ static enum ident_verdict dnp3_match(const struct ident_input *in, struct ident_
 		ev->confidence = 70;
 		return IDENT_MATCH;
 	}
-	if ((l0 && !in->done[0]) || (!l0 && !in->done[0]) || (ps == DNP3_SHORT && !in->done[1]))
+	if (!in->done[0] || (ps == DNP3_SHORT && !in->done[1]))
 		return IDENT_NEED_MORE;
 	return IDENT_NO_MATCH;
 }

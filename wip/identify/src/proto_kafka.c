@@ -51,7 +51,10 @@ static enum ident_verdict kafka_match(const struct ident_input *in, struct ident
 	const uint8_t *cid = NULL;
 	size_t cid_len = 0;
 	if (idlen != 0xffff) {
-		if (idlen > 512 || 10u + idlen > size)
+		/* an empty client id: clients name themselves or send null; zero
+		 * bytes here are what other length-prefixed protocols have
+		 * (ZooKeeper's ConnectRequest: a zero zxid) */
+		if (idlen == 0 || idlen > 512 || 10u + idlen > size)
 			return IDENT_NO_MATCH;
 		if (!rd_has(&c, idlen))
 			return in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;

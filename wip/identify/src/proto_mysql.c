@@ -108,9 +108,14 @@ static enum mysql_client mysql_client(const struct ident_input *in, const uint8_
 	if (seq != 1 || len < 32 || len > 65536 || !(caps & 0x0200))
 		return MYCL_BAD;
 	rd_skip(&r, 4 + 1); /* max packet, charset */
-	for (int k = 0; k < 23; k++)
+	/* 23 reserved zero bytes; MariaDB puts its extended capabilities in
+	 * the last 4 when it clears CLIENT_MYSQL (bit 0) */
+	for (int k = 0; k < 19; k++)
 		if (rd_u8(&r) != 0)
 			return MYCL_BAD;
+	uint32_t ext = rd_le32(&r);
+	if (ext != 0 && (caps & 1))
+		return MYCL_BAD;
 	if (len == 32)
 		return (caps & 0x0800) ? MYCL_SSL : MYCL_BAD;
 	size_t i = 0;
@@ -153,8 +158,10 @@ static enum ident_verdict mysql_match(const struct ident_input *in, struct ident
 		rd_init(&r, in->data[0], in->len[0]);
 		rd_skip(&r, 36);
 		uint8_t a, b;
-		if (rd_peek_u8(&r, 0, &a) && rd_peek_u8(&r, 1, &b) && a == 0x16 && b == 0x03)
+		if (rd_peek_u8(&r, 0, &a) && rd_peek_u8(&r, 1, &b) && a == 0x16 && b == 0x03) {
 			ev->tls_upgrade = true;
+			ident_add_str(ev, "starttls", "1");
+		}
 	}
 	ev->server_confirmed = true;
 	ev->confidence = c == MYCL_LOGIN || c == MYCL_SSL ? 100 : c == MYCL_BAD ? 80 : 90;

@@ -80,8 +80,12 @@ static enum nats_line nats_json_line(const struct ident_input *in, int d, const 
 	if (*n < wl + 2 || !rd_starts(&l, word) || !rd_printable(&l, *n))
 		return NATS_BAD;
 	rd_skip(&l, wl);
-	uint8_t last;
-	(void)rd_peek_u8(&l, *n - wl - 1, &last);
+	/* the object's closing brace, before optional trailing spaces
+	 * (nats-server writes "} " CR LF) */
+	size_t end = *n - wl;
+	uint8_t last = ' ';
+	while (end > 0 && last == ' ')
+		(void)rd_peek_u8(&l, --end, &last);
 	if (!rd_starts(&l, "{") || last != '}')
 		return NATS_BAD;
 	return NATS_OK;

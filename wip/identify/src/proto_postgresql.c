@@ -127,9 +127,9 @@ static enum ident_verdict pg_match(const struct ident_input *in, struct ident_ev
 		if (a == 'S' || a == 'G') {
 			/* accepted: the client's next bytes are the TLS/GSS handshake */
 			uint8_t t0, t1;
-			if (!rd_peek_u8(&c, 0, &t0))
-				return in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
 			if (code == PG_SSL) {
+				if (!rd_peek_u8(&c, 0, &t0))
+					return in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
 				if (!rd_peek_u8(&c, 1, &t1))
 					return in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
 				if (t0 != 0x16 || t1 != 0x03)

@@ -85,8 +85,9 @@ static bool s7_pdu(struct reader *u, struct s7_dir *d)
 		uint8_t op = rd_u8(u);
 		rd_skip(u, 2);
 		uint16_t fn = rd_be16(u);
-		if (!rd_ok(u) || ver < 1 || ver > 3 || (size_t)len + 4 > rd_remaining(u) + 8 ||
-		    len == 0)
+		/* The data (len bytes) follows the 4-byte header inside this
+		 * TPDU (a 4-byte trailer may follow it). */
+		if (!rd_ok(u) || ver < 1 || ver > 3 || len < 5 || (size_t)len > rd_remaining(u) + 5)
 			return false;
 		d->s7 = true;
 		d->plus = true;

@@ -39,7 +39,8 @@ static enum tds_parse tds_header(struct reader *r, struct tds_hdr *h)
 	h->len = rd_be16(r);
 	rd_skip(r, 2 + 1); /* spid, packet id */
 	uint8_t window = rd_u8(r);
-	if (h->len < 9 || h->status > 0x1f || window != 0)
+	/* packets are at most 32767 bytes (the negotiated packet size) */
+	if (h->len < 9 || h->len > 32768 || h->status > 0x1f || window != 0)
 		return TDS_BAD;
 	return TDS_OK;
 }
