@@ -392,6 +392,15 @@ int report_summary_text(FILE *out, const struct run_totals *t)
 static const char *const nist_controls[] = {"AC-4", "CA-7", "CM-2", "CM-6",
                                             "CM-7", "SC-7", "SI-3", "SI-4"};
 
+/* Suricata's metadata values are arrays of strings. */
+static void str_array(struct json *j, const char *key, const char *const *v, size_t n)
+{
+	json_arr(j, key);
+	for (size_t i = 0; i < n; i++)
+		json_str(j, NULL, v[i]);
+	json_end_arr(j);
+}
+
 static const char *transport_name(uint8_t proto) { return proto == 17 ? "udp" : "tcp"; }
 
 /* "tls", "dtls or quic", "http2, http or tls" into out. */
@@ -472,22 +481,13 @@ void report_alert_json(struct json *j, const struct alert_info *a)
 	json_str(j, "category", "Detection of a Non-Standard Protocol or Event");
 	json_u64(j, "severity", a->finding->severity);
 	json_obj(j, "metadata");
-	json_arr(j, "mitre_technique_id");
-	json_str(j, NULL, "T1571");
-	json_end_arr(j);
-	json_arr(j, "mitre_technique_name");
-	json_str(j, NULL, "Non-Standard Port");
-	json_end_arr(j);
-	json_arr(j, "mitre_tactic_id");
-	json_str(j, NULL, "TA0011");
-	json_end_arr(j);
-	json_arr(j, "mitre_tactic_name");
-	json_str(j, NULL, "Command and Control");
-	json_end_arr(j);
-	json_arr(j, "nist_800_53");
-	for (size_t i = 0; i < sizeof nist_controls / sizeof nist_controls[0]; i++)
-		json_str(j, NULL, nist_controls[i]);
-	json_end_arr(j);
+	static const char *const tech_id[] = {"T1571"}, *const tech_name[] = {"Non-Standard Port"};
+	static const char *const tactic_id[] = {"TA0011"}, *const tactic_name[] = {"Command and Control"};
+	str_array(j, "mitre_technique_id", tech_id, 1);
+	str_array(j, "mitre_technique_name", tech_name, 1);
+	str_array(j, "mitre_tactic_id", tactic_id, 1);
+	str_array(j, "mitre_tactic_name", tactic_name, 1);
+	str_array(j, "nist_800_53", nist_controls, sizeof nist_controls / sizeof nist_controls[0]);
 	json_end_obj(j);
 	json_end_obj(j);
 	json_obj(j, "flow");
