@@ -34,7 +34,20 @@ NDPI_TO_OFFPORT = {
     "IMAPS": "tls", "FTP_CONTROL": "ftp", "FTPS": "tls", "IRC": "irc", "RDP": "rdp",
     "VNC": "rfb", "MQTT": "mqtt", "Redis": "redis", "SOCKS": "socks5", "SMBv1": "smb",
     "SMBv23": "smb", "NTP": "ntp", "SIP": "sip", "OpenVPN": "openvpn", "XMPP": "xmpp",
-    "Jabber": "xmpp", "LDAP": "ldap",
+    "Jabber": "xmpp", "LDAP": "ldap", "RESP": "redis", "HTTP2": "http2",
+    "SNMP": "snmp", "Syslog": "syslog", "DHCP": "dhcp", "STUN": "stun",
+    "WireGuard": "wireguard", "TFTP": "tftp", "Kerberos": "kerberos", "IPSec": "ike",
+    "NetBIOS": "netbios", "MySQL": "mysql", "PostgreSQL": "postgresql", "MsSQL-TDS": "tds",
+    "MongoDB": "mongodb", "Kafka": "kafka", "AMQP": "amqp", "Git": "git", "Nats": "nats",
+    "RTSP": "rtsp", "Memcached": "memcached", "Telnet": "telnet", "Modbus": "modbus",
+    "DNP3": "dnp3", "S7Comm": "s7comm", "S7CommPlus": "s7comm", "BACnet": "bacnet",
+    "COAP": "coap", "PPTP": "pptp", "NFS": "sunrpc", "DCERPC": "dcerpc",
+    "BitTorrent": "bittorrent", "WhatsApp": "whatsapp",
+    # identifiers being added (issue 4, second round)
+    "Service_Location_Protocol": "slp", "SSDP": "ssdp", "Radius": "radius",
+    "DHCPV6": "dhcpv6", "RTP": "rtp", "RTCP": "rtcp", "DNScrypt": "dnscrypt",
+    "RMCP": "ipmi", "BGP": "bgp", "Zabbix": "zabbix", "BITCOIN": "bitcoin",
+    "Mining": "stratum", "Tor": "tor", "WebSocket": "websocket", "Gnutella": "gnutella",
 }
 
 
@@ -75,6 +88,8 @@ def main():
     ap.add_argument("--details", help="write every disagreement here")
     a = ap.parse_args()
     corpus = pathlib.Path(a.corpus)
+    lp = subprocess.run([a.offport, "--list-protocols"], capture_output=True, text=True, check=True)
+    supported = {line.split()[0] for line in lp.stdout.splitlines()[1:] if line.strip()}
     rows = collections.defaultdict(list)
     with open(corpus / "flows.tsv", newline="") as f:
         for row in csv.DictReader(f, delimiter="\t"):
@@ -91,7 +106,7 @@ def main():
     for name, flows in results.items():
         for row in rows.get(name, []):
             want = ndpi_name(row)
-            if want is None or row["confidence"] != "DPI":
+            if want not in supported or row["confidence"] != "DPI":
                 continue
             key = (row["l4"], frozenset([norm_ep(row["client"]), norm_ep(row["server"])]))
             ours = flows.get(key)

@@ -98,6 +98,11 @@ struct ident_proto {
 	const char *title;  /* for people: "TLS (RFC 8446)" */
 	uint8_t transports; /* IDENT_TCP | IDENT_UDP it can be carried over */
 	ident_fn match;
+	/* A protocol that rides inside another one names it here: websocket
+	 * and http, grpc and http2, tor and tls. A port whose entry lists the
+	 * carrier accepts the passenger (WebSocket on tcp/80 is no finding);
+	 * NULL for the others. */
+	const char *carrier;
 };
 
 /* The registry, in the order identifiers are tried (most specific first). */

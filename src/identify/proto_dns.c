@@ -376,4 +376,4 @@ static enum ident_verdict dns_match(const struct ident_input *in, struct ident_e
 }
 
 const struct ident_proto ident_dns = {"dns", "DNS (RFC 1035, RFC 7766)", IDENT_UDP | IDENT_TCP,
-                                      dns_match};
+                                      dns_match, NULL};

@@ -262,4 +262,4 @@ static enum ident_verdict dtls_match(const struct ident_input *in, struct ident_
 	return IDENT_MATCH;
 }
 
-const struct ident_proto ident_dtls = {"dtls", "DTLS (RFC 6347, RFC 9147)", IDENT_UDP, dtls_match};
+const struct ident_proto ident_dtls = {"dtls", "DTLS (RFC 6347, RFC 9147)", IDENT_UDP, dtls_match, NULL};

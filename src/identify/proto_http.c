@@ -393,4 +393,4 @@ match:
 	return IDENT_MATCH;
 }
 
-const struct ident_proto ident_http = {"http", "HTTP/1.x (RFC 9112)", IDENT_TCP, http_match};
+const struct ident_proto ident_http = {"http", "HTTP/1.x (RFC 9112)", IDENT_TCP, http_match, NULL};

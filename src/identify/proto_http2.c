@@ -100,4 +100,4 @@ static enum ident_verdict http2_match(const struct ident_input *in, struct ident
 }
 
 const struct ident_proto ident_http2 = {"http2", "HTTP/2 prior knowledge (RFC 9113)", IDENT_TCP,
-                                        http2_match};
+                                        http2_match, NULL};

@@ -303,4 +303,4 @@ static enum ident_verdict match_ldap(const struct ident_input *in, struct ident_
 	return IDENT_MATCH;
 }
 
-const struct ident_proto ident_ldap = {"ldap", "LDAP (RFC 4511)", IDENT_TCP, match_ldap};
+const struct ident_proto ident_ldap = {"ldap", "LDAP (RFC 4511)", IDENT_TCP, match_ldap, NULL};

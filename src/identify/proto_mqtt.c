@@ -192,4 +192,4 @@ static enum ident_verdict mqtt_match(const struct ident_input *in, struct ident_
 	return IDENT_MATCH;
 }
 
-const struct ident_proto ident_mqtt = {"mqtt", "MQTT (OASIS MQTT 3.1.1, 5.0)", IDENT_TCP, mqtt_match};
+const struct ident_proto ident_mqtt = {"mqtt", "MQTT (OASIS MQTT 3.1.1, 5.0)", IDENT_TCP, mqtt_match, NULL};

@@ -236,4 +236,4 @@ static enum ident_verdict ntp_match(const struct ident_input *in, struct ident_e
 	return IDENT_MATCH;
 }
 
-const struct ident_proto ident_ntp = {"ntp", "NTP (RFC 5905, RFC 1305)", IDENT_UDP, ntp_match};
+const struct ident_proto ident_ntp = {"ntp", "NTP (RFC 5905, RFC 1305)", IDENT_UDP, ntp_match, NULL};

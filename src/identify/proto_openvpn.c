@@ -240,4 +240,4 @@ static enum ident_verdict ovpn_match(const struct ident_input *in, struct ident_
 }
 
 const struct ident_proto ident_openvpn = {"openvpn", "OpenVPN (openvpn.net wire protocol)",
-                                          IDENT_UDP | IDENT_TCP, ovpn_match};
+                                          IDENT_UDP | IDENT_TCP, ovpn_match, NULL};

@@ -206,4 +206,4 @@ static enum ident_verdict rdp_match(const struct ident_input *in, struct ident_e
 }
 
 const struct ident_proto ident_rdp = {"rdp", "RDP (MS-RDPBCGR, X.224 over TPKT RFC 1006)", IDENT_TCP,
-                                      rdp_match};
+                                      rdp_match, NULL};

@@ -276,4 +276,4 @@ static enum ident_verdict redis_match(const struct ident_input *in, struct ident
 	return IDENT_MATCH;
 }
 
-const struct ident_proto ident_redis = {"redis", "Redis (RESP2/RESP3)", IDENT_TCP, redis_match};
+const struct ident_proto ident_redis = {"redis", "Redis (RESP2/RESP3)", IDENT_TCP, redis_match, NULL};

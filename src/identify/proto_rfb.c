@@ -68,4 +68,4 @@ static enum ident_verdict rfb_match(const struct ident_input *in, struct ident_e
 	return IDENT_MATCH;
 }
 
-const struct ident_proto ident_rfb = {"rfb", "RFB / VNC (RFC 6143)", IDENT_TCP, rfb_match};
+const struct ident_proto ident_rfb = {"rfb", "RFB / VNC (RFC 6143)", IDENT_TCP, rfb_match, NULL};

@@ -241,4 +241,4 @@ static enum ident_verdict sip_match(const struct ident_input *in, struct ident_e
 	return IDENT_MATCH;
 }
 
-const struct ident_proto ident_sip = {"sip", "SIP (RFC 3261)", IDENT_UDP | IDENT_TCP, sip_match};
+const struct ident_proto ident_sip = {"sip", "SIP (RFC 3261)", IDENT_UDP | IDENT_TCP, sip_match, NULL};

@@ -120,4 +120,4 @@ static enum ident_verdict socks4_match(const struct ident_input *in, struct iden
 	return IDENT_MATCH;
 }
 
-const struct ident_proto ident_socks4 = {"socks4", "SOCKS 4/4a", IDENT_TCP, socks4_match};
+const struct ident_proto ident_socks4 = {"socks4", "SOCKS 4/4a", IDENT_TCP, socks4_match, NULL};

@@ -211,4 +211,4 @@ static enum ident_verdict socks5_match(const struct ident_input *in, struct iden
 	return IDENT_MATCH;
 }
 
-const struct ident_proto ident_socks5 = {"socks5", "SOCKS 5 (RFC 1928)", IDENT_TCP, socks5_match};
+const struct ident_proto ident_socks5 = {"socks5", "SOCKS 5 (RFC 1928)", IDENT_TCP, socks5_match, NULL};

@@ -571,4 +571,4 @@ static enum ident_verdict tls_match(const struct ident_input *in, struct ident_e
 }
 
 const struct ident_proto ident_tls = {"tls", "TLS / SSL 3.0 (RFC 8446, RFC 5246, RFC 6101)",
-                                      IDENT_TCP, tls_match};
+                                      IDENT_TCP, tls_match, NULL};

@@ -9,7 +9,16 @@
 extern const struct ident_proto ident_tls, ident_dtls, ident_quic, ident_ssh, ident_http2,
     ident_http, ident_rdp, ident_smb, ident_socks4, ident_socks5, ident_rfb, ident_mqtt,
     ident_redis, ident_openvpn, ident_smtp, ident_pop3, ident_imap, ident_ftp, ident_irc,
-    ident_xmpp, ident_ldap, ident_sip, ident_ntp, ident_dns;
+    ident_xmpp, ident_ldap, ident_sip, ident_ntp, ident_dns,
+    /* network services */
+    ident_snmp, ident_syslog, ident_dhcp, ident_stun, ident_wireguard, ident_tftp,
+    ident_kerberos, ident_ike, ident_netbios,
+    /* databases, brokers, developer services */
+    ident_mysql, ident_postgresql, ident_tds, ident_mongodb, ident_zookeeper, ident_kafka,
+    ident_amqp, ident_git, ident_nats, ident_rtsp, ident_memcached, ident_telnet,
+    /* industrial, RPC, peer to peer, messaging */
+    ident_modbus, ident_dnp3, ident_s7comm, ident_bacnet, ident_coap, ident_pptp,
+    ident_sunrpc, ident_dcerpc, ident_bittorrent, ident_whatsapp;
 
 /* TLS record framing without a parsable handshake ("fake TLS"): true when
  * the client's bytes start like a TLS handshake record (content type 22,

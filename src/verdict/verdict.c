@@ -53,6 +53,10 @@ void verdict_judge(const struct ports *p, const struct verdict_input *in, struct
 		int conf = in->ev ? in->ev->confidence : 50;
 		if (exp && proto_set_has(exp, in->proto))
 			return; /* where it belongs */
+		const char *carrier = ident_registry[in->proto]->carrier;
+		int carrier_idx = carrier ? ident_find(carrier) : -1;
+		if (exp && carrier_idx >= 0 && proto_set_has(exp, carrier_idx))
+			return; /* inside the protocol the port expects */
 		if (exp) {
 			f->kind = FINDING_UNEXPECTED;
 			f->severity = well_known ? 1 : 2;

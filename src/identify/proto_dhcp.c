@@ -1,0 +1,116 @@
+/*
+ * proto_dhcp.c - DHCP (RFC 2131, options RFC 2132) on its BOOTP frame
+ * (RFC 951).
+ *
+ *   0      1      2      3
+ *   | op   | htype| hlen | hops |   op 1 request / 2 reply; htype 1
+ *   |            xid            |   (Ethernet), hlen 6
+ *   | secs        | flags       |
+ *   | ciaddr | yiaddr | siaddr | giaddr (4 each)
+ *   | chaddr (16) | sname (64) | file (128)
+ *   | 63 82 53 63 |  magic cookie at offset 236
+ *   | options: code len value ...; 53 (message type 1-18) required; 255 end
+ *
+ * The options are walked to the end option (pad 0 allowed); message type
+ * must be present. When both sides are there, one is a request and the
+ * other a reply with the same xid.
+ */
+#include "common/reader.h"
+#include "identify/identify.h"
+
+struct dhcp_msg {
+	uint8_t op, type;
+	uint32_t xid;
+	const uint8_t *host;
+	size_t hostlen;
+};
+
+static bool dhcp_parse(struct reader *m, struct dhcp_msg *d)
+{
+	d->op = rd_u8(m);
+	uint8_t htype = rd_u8(m), hlen = rd_u8(m), hops = rd_u8(m);
+	d->xid = rd_be32(m);
+	rd_skip(m, 2 + 2 + 16 + 16 + 64 + 128);
+	uint32_t cookie = rd_be32(m);
+	if (!rd_ok(m) || (d->op != 1 && d->op != 2) || htype != 1 || hlen != 6 || hops > 16 ||
+	    cookie != 0x63825363)
+		return false;
+	d->type = 0;
+	d->host = NULL;
+	d->hostlen = 0;
+	for (;;) {
+		uint8_t code = rd_u8(m);
+		if (!rd_ok(m))
+			return false; /* no end option */
+		if (code == 0)
+			continue;
+		if (code == 255)
+			break;
+		uint8_t len = rd_u8(m);
+		const uint8_t *v = rd_bytes(m, len);
+		if (!v)
+			return false;
+		if (code == 53) {
+			if (len != 1 || v[0] == 0 || v[0] > 18)
+				return false;
+			d->type = v[0];
+		} else if (code == 12) {
+			d->host = v;
+			d->hostlen = len;
+		}
+	}
+	/* after the end option: padding only */
+	uint8_t b;
+	while (rd_peek_u8(m, 0, &b)) {
+		if (b != 0)
+			return false;
+		rd_skip(m, 1);
+	}
+	return d->type != 0;
+}
+
+/* The first datagram of direction d: 1 parsed, 0 none, -1 not DHCP. */
+static int dhcp_first(const struct ident_input *in, int d, struct dhcp_msg *out)
+{
+	if (in->transport != IDENT_UDP || in->ndgrams[d] == 0)
+		return 0;
+	struct reader r;
+	rd_init(&r, in->data[d], in->len[d]);
+	struct reader m = rd_sub(&r, in->dgram_len[d][0]);
+	return rd_ok(&r) && dhcp_parse(&m, out) ? 1 : -1;
+}
+
+static const char *const dhcp_types[] = {
+    "",          "DISCOVER",      "OFFER",        "REQUEST",          "DECLINE",
+    "ACK",       "NAK",           "RELEASE",      "INFORM",           "FORCERENEW",
+    "LEASEQUERY", "LEASEUNASSIGNED", "LEASEUNKNOWN", "LEASEACTIVE",    "BULKLEASEQUERY",
+    "LEASEQUERYDONE", "ACTIVELEASEQUERY", "LEASEQUERYSTATUS", "TLS"};
+
+static enum ident_verdict dhcp_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	struct dhcp_msg c = {0}, s = {0};
+	int pc = dhcp_first(in, 0, &c);
+	int ps = dhcp_first(in, 1, &s);
+	if (pc < 0 || ps < 0)
+		return IDENT_NO_MATCH;
+	if (pc == 0)
+		return in->done[0] && in->done[1] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+	bool confirmed = false;
+	if (ps > 0) {
+		if (s.op == c.op || s.xid != c.xid)
+			return IDENT_NO_MATCH;
+		confirmed = true;
+	} else if (!in->done[1]) {
+		return IDENT_NEED_MORE;
+	}
+	ident_add_str(ev, "dhcp_type", dhcp_types[c.type]);
+	if (c.host)
+		ident_add(ev, "dhcp_hostname", c.host, c.hostlen);
+	else if (s.host)
+		ident_add(ev, "dhcp_hostname", s.host, s.hostlen);
+	ev->server_confirmed = confirmed;
+	ev->confidence = confirmed ? 98 : 90;
+	return IDENT_MATCH;
+}
+
+const struct ident_proto ident_dhcp = {"dhcp", "DHCP (RFC 2131, RFC 2132)", IDENT_UDP, dhcp_match, NULL};

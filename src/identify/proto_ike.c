@@ -1,0 +1,151 @@
+/*
+ * proto_ike.c - IKE: ISAKMP/IKEv1 (RFC 2408, RFC 2409) and IKEv2
+ * (RFC 7296), with UDP encapsulation for NAT traversal (RFC 3948: on port
+ * 4500 an IKE message follows a 4-byte non-ESP marker of zeros).
+ *
+ *    0                   1                   2                   3
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |  [00 00 00 00 non-ESP marker, NAT-T only]                     |
+ *   |                  Initiator SPI (8, non-zero)                  |
+ *   |                  Responder SPI (8, zero in the first message) |
+ *   |  Next Payload | MjVer | MnVer | Exchange Type |     Flags     |
+ *   |                          Message ID                           |
+ *   |                  Length (= the datagram, minus the marker)    |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   | payloads: Next(8) Critical/Reserved(8) Length(16 >= 4) ...    |
+ *
+ *   version 0x10 (IKEv1: exchange 1-5, 32 quick mode, 33 new group) or 0x20
+ *   (IKEv2: exchange 34 IKE_SA_INIT .. 37 INFORMATIONAL, 43 ...).
+ *
+ * The payload chain must fill the message exactly (unless IKEv1's
+ * encryption flag hides it); the responder answers with the initiator's SPI.
+ */
+#include "common/reader.h"
+#include "identify/identify.h"
+
+struct ike_msg {
+	uint8_t ispi[8];
+	uint8_t version, exchange;
+	bool rspi_zero;
+};
+
+static bool ike_parse(struct reader *m, size_t len, struct ike_msg *k)
+{
+	if (len >= 32) {
+		struct reader t = *m;
+		if (rd_be32(&t) == 0) { /* non-ESP marker */
+			rd_skip(m, 4);
+			len -= 4;
+		}
+	}
+	const uint8_t *ispi = rd_bytes(m, 8), *rspi = rd_bytes(m, 8);
+	uint8_t np = rd_u8(m), ver = rd_u8(m), ex = rd_u8(m), flags = rd_u8(m);
+	(void)rd_be32(m);
+	uint32_t mlen = rd_be32(m);
+	if (!rd_ok(m) || mlen != len)
+		return false;
+	bool nz = false;
+	k->rspi_zero = true;
+	for (int i = 0; i < 8; i++) {
+		k->ispi[i] = ispi[i];
+		nz |= ispi[i] != 0;
+		k->rspi_zero &= rspi[i] == 0;
+	}
+	if (!nz)
+		return false;
+	k->version = ver;
+	k->exchange = ex;
+	if (ver == 0x10) {
+		if (!((ex >= 1 && ex <= 5) || ex == 32 || ex == 33) || (flags & 0xf8))
+			return false;
+		if (np > 33 && np < 128)
+			return false;
+		if (flags & 1)
+			return np != 0 || rd_remaining(m) == 0; /* encrypted: chain unseen */
+	} else if (ver == 0x20) {
+		if (ex < 34 || ex > 43 || (flags & 0xc7))
+			return false;
+		if (np != 0 && (np < 33 || np > 54))
+			return false;
+	} else {
+		return false;
+	}
+	while (np != 0) {
+		uint8_t cur = np;
+		uint8_t next = rd_u8(m);
+		(void)rd_u8(m);
+		uint16_t plen = rd_be16(m);
+		if (!rd_ok(m) || plen < 4)
+			return false;
+		rd_skip(m, (size_t)plen - 4);
+		if (!rd_ok(m))
+			return false;
+		np = next;
+		/* IKEv2 encrypted payload (SK, 46) or fragment (SKF, 53): it
+		 * is the last one; its Next Payload names the first inner one */
+		if (ver == 0x20 && (cur == 46 || cur == 53))
+			break;
+	}
+	return rd_remaining(m) == 0;
+}
+
+static int ike_first(const struct ident_input *in, int d, struct ike_msg *k)
+{
+	if (in->transport != IDENT_UDP || in->ndgrams[d] == 0)
+		return 0;
+	struct reader r;
+	rd_init(&r, in->data[d], in->len[d]);
+	size_t len = in->dgram_len[d][0];
+	struct reader m = rd_sub(&r, len);
+	return rd_ok(&r) && ike_parse(&m, len, k) ? 1 : -1;
+}
+
+static const char *ike_exname(uint8_t v, uint8_t e)
+{
+	if (v == 0x20) {
+		switch (e) {
+		case 34: return "IKE_SA_INIT";
+		case 35: return "IKE_AUTH";
+		case 36: return "CREATE_CHILD_SA";
+		case 37: return "INFORMATIONAL";
+		default: return "other";
+		}
+	}
+	switch (e) {
+	case 2: return "identity_protection";
+	case 4: return "aggressive";
+	case 5: return "informational";
+	case 32: return "quick_mode";
+	default: return "other";
+	}
+}
+
+static enum ident_verdict ike_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	struct ike_msg c = {0}, s = {0};
+	int pc = ike_first(in, 0, &c), ps = ike_first(in, 1, &s);
+	if (pc < 0 || ps < 0)
+		return IDENT_NO_MATCH;
+	if (pc == 0)
+		return in->done[0] && in->done[1] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+	bool confirmed = false;
+	if (ps > 0) {
+		/* Same SA: the initiator's SPI, the same major version. */
+		for (int i = 0; i < 8; i++)
+			if (c.ispi[i] != s.ispi[i])
+				return IDENT_NO_MATCH;
+		if ((c.version & 0xf0) != (s.version & 0xf0))
+			return IDENT_NO_MATCH;
+		confirmed = true;
+	} else if (!in->done[1]) {
+		return IDENT_NEED_MORE;
+	}
+	ident_add_str(ev, "ike_version", c.version == 0x20 ? "2" : "1");
+	ident_add_str(ev, "ike_exchange", ike_exname(c.version, c.exchange));
+	ev->server_confirmed = confirmed;
+	ev->confidence = confirmed ? 95 : 80;
+	return IDENT_MATCH;
+}
+
+const struct ident_proto ident_ike = {"ike", "IKE/ISAKMP (RFC 7296, RFC 2408, RFC 3948)",
+                                      IDENT_UDP, ike_match, NULL};
