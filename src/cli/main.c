@@ -378,8 +378,17 @@ static int list_and_exit(const struct opts *o)
 			const char *over = ip->transports == (IDENT_TCP | IDENT_UDP) ? "tcp,udp"
 			                   : ip->transports == IDENT_UDP            ? "udp"
 			                                                            : "tcp";
-			if (ports_of_proto(p, (int)i, ports, sizeof ports) == 0)
-				snprintf(ports, sizeof ports, "(no port: found anywhere, it is a finding)");
+			if (ports_of_proto(p, (int)i, ports, sizeof ports) == 0) {
+				if (ip->carrier)
+					snprintf(ports, sizeof ports, "(inside %s: where %s is expected)",
+					         ip->carrier, ip->carrier);
+				else
+					snprintf(ports, sizeof ports,
+					         "(no port: found anywhere, it is a finding)");
+			} else if (ip->carrier) {
+				size_t n = strlen(ports);
+				snprintf(ports + n, sizeof ports - n, " (and inside %s)", ip->carrier);
+			}
 			printf("%-10s %-8s %-*s %s\n", ip->name, over, w, ip->title, ports);
 		}
 	} else {
@@ -404,6 +413,14 @@ static int list_and_exit(const struct opts *o)
 						printf(" %s", ident_registry[i]->name);
 				putchar('\n');
 				port = hi;
+			}
+			const struct proto_set *any = &p->sets[p->entry[t][0]];
+			if (!proto_set_empty(any)) {
+				printf("%-14s", t ? "udp/any" : "tcp/any");
+				for (unsigned i = 0; i < ident_count; i++)
+					if (proto_set_has(any, (int)i))
+						printf(" %s", ident_registry[i]->name);
+				putchar('\n');
 			}
 		}
 	}

@@ -47,7 +47,8 @@ static int set_index(struct ports *p, const struct proto_set *s)
 	return (int)p->nsets++;
 }
 
-/* "tcp/443" or "udp/6665-6669". */
+/* "tcp/443", "udp/6665-6669", or "tcp/any" (stored as port 0: the
+ * protocols accepted on every port that has no entry of its own). */
 static bool parse_spec(const char *tok, enum ports_transport *t, unsigned *lo, unsigned *hi)
 {
 	if (strncmp(tok, "tcp/", 4) == 0)
@@ -57,6 +58,10 @@ static bool parse_spec(const char *tok, enum ports_transport *t, unsigned *lo, u
 	else
 		return false;
 	const char *s = tok + 4;
+	if (strcmp(s, "any") == 0) {
+		*lo = *hi = 0;
+		return true;
+	}
 	char *end;
 	if (*s < '0' || *s > '9')
 		return false;
@@ -117,8 +122,8 @@ int ports_load_text(struct ports *p, const char *name, const char *text, size_t 
 		unsigned lo, hi;
 		if (!parse_spec(tok, &t, &lo, &hi)) {
 			rc = fail(err, errlen, name, lineno,
-			          "'%s' is not tcp/PORT, udp/PORT or a range such as tcp/6665-6669 "
-			          "(ports 1 to 65535)",
+			          "'%s' is not tcp/PORT, udp/PORT, a range such as tcp/6665-6669 "
+			          "(ports 1 to 65535) or tcp/any and udp/any",
 			          tok);
 			break;
 		}
@@ -165,8 +170,12 @@ int ports_load_text(struct ports *p, const char *name, const char *text, size_t 
 		for (unsigned port = lo; port <= hi && rc == 0; port++) {
 			uint32_t *s = &seen[t * 65536u + port];
 			if (*s) {
-				rc = fail(err, errlen, name, lineno, "%s/%u is already listed at line %u",
-				          t == PORTS_TCP ? "tcp" : "udp", port, *s);
+				if (port == 0)
+					rc = fail(err, errlen, name, lineno, "%s/any is already listed at line %u",
+					          t == PORTS_TCP ? "tcp" : "udp", *s);
+				else
+					rc = fail(err, errlen, name, lineno, "%s/%u is already listed at line %u",
+					          t == PORTS_TCP ? "tcp" : "udp", port, *s);
 				break;
 			}
 			*s = lineno;
@@ -244,8 +253,13 @@ int ports_load_file(struct ports *p, const char *path, char *err, size_t errlen)
 const struct proto_set *ports_expected(const struct ports *p, enum ports_transport t,
                                        uint16_t port)
 {
-	uint16_t idx = p->entry[t][port];
+	uint16_t idx = port ? p->entry[t][port] : 0;
 	return idx ? &p->sets[idx] : NULL;
+}
+
+bool ports_anywhere(const struct ports *p, enum ports_transport t, int proto)
+{
+	return proto_set_has(&p->sets[p->entry[t][0]], proto);
 }
 
 unsigned ports_of_proto(const struct ports *p, int proto, char *out, size_t outlen)
@@ -255,6 +269,16 @@ unsigned ports_of_proto(const struct ports *p, int proto, char *out, size_t outl
 	if (outlen)
 		out[0] = 0;
 	for (int t = 0; t < 2; t++) {
+		if (proto_set_has(&p->sets[p->entry[t][0]], proto)) {
+			char one[16];
+			snprintf(one, sizeof one, "%s%s/any", count ? "," : "", t ? "udp" : "tcp");
+			size_t n = strlen(one);
+			if (used + n + 1 <= outlen) {
+				memcpy(out + used, one, n + 1);
+				used += n;
+			}
+			count++;
+		}
 		for (unsigned port = 1; port <= 65535; port++) {
 			if (!proto_set_has(&p->sets[p->entry[t][port]], proto))
 				continue;

@@ -34,7 +34,8 @@ static inline bool proto_set_empty(const struct proto_set *s)
 }
 
 struct ports {
-	/* per transport and port: index into sets[], 0 = no entry */
+	/* per transport and port: index into sets[], 0 = no entry; port 0
+	 * holds the tcp/any and udp/any entries */
 	uint16_t entry[2][65536];
 	struct proto_set sets[PORTS_MAX_SETS];
 	unsigned nsets;
@@ -57,7 +58,12 @@ int ports_load_text(struct ports *p, const char *name, const char *text, size_t 
 const struct proto_set *ports_expected(const struct ports *p, enum ports_transport t,
                                        uint16_t port);
 
-/* Writes the ports where proto is expected, as "tcp/443,udp/443,tcp/8443"
+/* True when proto is accepted on every port of transport t that has no
+ * entry ("tcp/any bittorrent": protocols that pick their ports at random). */
+bool ports_anywhere(const struct ports *p, enum ports_transport t, int proto);
+
+/* Writes the ports where proto is expected (tcp/any first when it is
+ * accepted on any port without an entry), as "tcp/443,udp/443,tcp/8443"
  * (ranges as tcp/6665-6669), at most outlen bytes. Returns the count of
  * entries written. */
 unsigned ports_of_proto(const struct ports *p, int proto, char *out, size_t outlen);

@@ -57,6 +57,8 @@ void verdict_judge(const struct ports *p, const struct verdict_input *in, struct
 		int carrier_idx = carrier ? ident_find(carrier) : -1;
 		if (exp && carrier_idx >= 0 && proto_set_has(exp, carrier_idx))
 			return; /* inside the protocol the port expects */
+		if (!exp && ports_anywhere(p, in->transport, in->proto))
+			return; /* a protocol that picks its ports (tcp/any entry) */
 		if (exp) {
 			f->kind = FINDING_UNEXPECTED;
 			f->severity = well_known ? 1 : 2;

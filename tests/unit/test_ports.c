@@ -191,11 +191,45 @@ static void test_verdict(void)
 	CHECK(strcmp(finding_kind_name(FINDING_FAKE_TLS), "fake-tls") == 0);
 }
 
+/* "tcp/any" and "udp/any": protocols that choose their ports. */
+static void test_anywhere(void)
+{
+	char err[512];
+	struct finding f;
+	ports_load_default(&P, err, sizeof err);
+	int bt = ident_find("bittorrent");
+	CHECK(ports_anywhere(&P, PORTS_TCP, bt) && ports_anywhere(&P, PORTS_UDP, bt));
+	CHECK(!ports_anywhere(&P, PORTS_TCP, ident_find("ssh")));
+	/* port 0 is never looked up as a port */
+	CHECK(ports_expected(&P, PORTS_TCP, 0) == NULL);
+	/* anywhere without an entry: no finding; on a port with one: a finding */
+	judge("bittorrent", PORTS_TCP, 51413, false, true, true, false, &f);
+	CHECK_EQ_U(f.kind, FINDING_NONE);
+	judge("bittorrent", PORTS_TCP, 443, false, true, true, false, &f);
+	CHECK_EQ_U(f.kind, FINDING_UNEXPECTED);
+	judge("ssh", PORTS_TCP, 51413, false, true, true, false, &f);
+	CHECK_EQ_U(f.kind, FINDING_OFF_PORT);
+	char list[256];
+	CHECK(ports_of_proto(&P, bt, list, sizeof list) >= 2 && strstr(list, "tcp/any") != NULL &&
+	      strstr(list, "udp/any") != NULL);
+	/* overlay: add ssh anywhere, then remove every tcp/any protocol */
+	CHECK_EQ_U(load("tcp/any + ssh\n", true, err, sizeof err), 0);
+	judge("ssh", PORTS_TCP, 6789, false, true, true, false, &f);
+	CHECK_EQ_U(f.kind, FINDING_NONE);
+	CHECK_EQ_U(load("tcp/any -\n", true, err, sizeof err), 0);
+	judge("bittorrent", PORTS_TCP, 51413, false, true, true, false, &f);
+	CHECK_EQ_U(f.kind, FINDING_OFF_PORT);
+	expect_error("tcp/any bittorrent\ntcp/any stun\n", false, "t.conf:2: tcp/any is already listed at line 1");
+	expect_error("tcp/anything ssh\n", false, "t.conf:1: 'tcp/anything' is not");
+	expect_error("tcp/* ssh\n", false, "t.conf:1: 'tcp/*' is not");
+}
+
 int main(void)
 {
 	test_default();
 	test_errors();
 	test_overlay();
 	test_verdict();
+	test_anywhere();
 	return check_done();
 }
