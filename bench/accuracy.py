@@ -127,9 +127,107 @@ def main():
         other = ", ".join(f"{k} {v}" for k, v in instead[proto].most_common(4))
         print(f"{proto:10} {t:8} {g:6} {100.0 * g / t:6.1f}  {other}")
     print(f"{'all':10} {all_t:8} {all_a:6} {100.0 * all_a / max(all_t, 1):6.1f}")
+    compare_findings(a.offport, rows, results, details)
     if a.details:
         pathlib.Path(a.details).write_text("\n".join(sorted(details)) + "\n")
     return 0
+
+
+def registry(offport):
+    """offport's ports registry: {(l4, port): set of names}, and the
+    protocols accepted anywhere per l4 ("tcp/any")."""
+    out = subprocess.run([offport, "--list-ports"], capture_output=True, text=True,
+                         check=True).stdout
+    ports, anywhere = {}, {"TCP": set(), "UDP": set()}
+    for line in out.splitlines():
+        spec, *names = line.split()
+        l4, _, rng = spec.partition("/")
+        l4 = l4.upper()
+        if rng == "any":
+            anywhere[l4] |= set(names)
+            continue
+        lo, _, hi = rng.partition("-")
+        for port in range(int(lo), int(hi or lo) + 1):
+            ports[(l4, port)] = set(names)
+    return ports, anywhere
+
+
+def difference_reason(row, flow, ports, anywhere):
+    """Why nDPI's Known-Proto-on-Non-Std-Port flag and offport's finding
+    differ on one flow, from the two tools' own data."""
+    l4 = row["l4"]
+    port = int(row["server_port"]) if row["server_port"].isdigit() else None
+    want = ndpi_name(row)
+    if flow is None:
+        return "no offport flow for nDPI's flow (see tests/corpus/tuple_differences.tsv)"
+    got = flow["app_proto"]
+    o = flow.get("offport", {})
+    finding = o.get("finding")
+    # offport judges the port the flow was sent to; nDPI sometimes the other side
+    oport = flow["dest_port"]
+    entry = ports.get((l4, oport))
+    if row["non_std_port"] == "1":
+        if port != oport:
+            return f"the two tools picked different server sides ({port} vs {oport})"
+        if got in ("unknown", "none"):
+            if entry is None:
+                return (f"offport does not identify nDPI's {row['ndpi_proto'].split('.')[0]}: "
+                        "unidentified bytes on a port without an entry are no finding")
+            return "unidentified and seen without its start (mid-stream), or no payload"
+        if entry and got in entry:
+            return f"offport's registry expects {got} on {l4.lower()}/{oport}"
+        if entry is None and got in anywhere[l4]:
+            return f"{got} chooses its ports ({l4.lower()}/any)"
+        if want and got != want:
+            return f"offport identified {got}, nDPI {row['ndpi_proto']}"
+        return "passenger accepted through its carrier"
+    # offport reports, nDPI does not
+    if row["confidence"] != "DPI":
+        return (f"nDPI labelled the flow from the port ({row['confidence']}: "
+                f"{row['ndpi_proto']}); offport's bytes: {got} ({finding})")
+    if want is None:
+        return (f"nDPI's {row['ndpi_proto']} is not an offport protocol; offport: {got} "
+                f"({finding})")
+    if want != got:
+        return f"offport identified {got}, nDPI {row['ndpi_proto']} ({finding})"
+    if not row["expected_ports"]:
+        return f"nDPI has no default port for {row['ndpi_proto']}; offport: {finding}"
+    return (f"nDPI expects {row['ndpi_proto']} on {row['expected_ports']}, offport's registry "
+            f"on {l4.lower()}/{oport}: {sorted(entry) if entry else 'no entry'} ({finding})")
+
+
+def compare_findings(offport, rows, results, details):
+    """nDPI's Known Proto on Non Std Port against offport's findings, flow by
+    flow, with a reason for every difference."""
+    ports, anywhere = registry(offport)
+    both = only_ndpi = only_offport = neither = 0
+    reasons = collections.Counter()
+    for name, flows in results.items():
+        for row in rows.get(name, []):
+            key = (row["l4"], frozenset([norm_ep(row["client"]), norm_ep(row["server"])]))
+            ours = flows.get(key)
+            flow = ours[0] if ours else None
+            n = row["non_std_port"] == "1"
+            o = bool(flow and flow.get("offport", {}).get("finding"))
+            if n and o:
+                both += 1
+            elif not n and not o:
+                neither += 1
+            else:
+                if n:
+                    only_ndpi += 1
+                else:
+                    only_offport += 1
+                why = difference_reason(row, flow, ports, anywhere)
+                side = "nDPI only" if n else "offport only"
+                reasons[(side, why)] += 1
+                details.append(f"{name}\t{row['l4']}\t{row['client']}\t{row['server']}\t"
+                               f"ndpi={row['ndpi_proto']}\t{side}\t{why}")
+    print()
+    print("T1571: nDPI's 'Known Proto on Non Std Port' against offport's findings, per flow")
+    print(f"  both {both}, neither {neither}, nDPI only {only_ndpi}, offport only {only_offport}")
+    for (side, why), c in sorted(reasons.items(), key=lambda kv: (kv[0][0], -kv[1])):
+        print(f"  {side:12} {c:5}  {why}")
 
 
 if __name__ == "__main__":

@@ -59,7 +59,8 @@ def test_usage():
     code, out, err = run("-r", str(SAMPLE), "-i", "lo")
     check(code == 2, "-r with -i is a usage error", err)
     for opt, bad in [("--max-flows", "0"), ("--max-flows", "12x"), ("--first-bytes", "8"),
-                     ("--timeout-udp", "-1"), ("--snaplen", "1"), ("--seed", "")]:
+                     ("--timeout-udp", "-1"), ("--snaplen", "1"), ("--seed", ""),
+                     ("--unknown", "some")]:
         code, out, err = run(opt, bad, "-r", str(SAMPLE))
         check(code == 2 and opt in err, f"{opt} {bad!r} rejected", err)
     code, out, err = run("--help")

@@ -104,16 +104,23 @@ static void decide(struct engine *e, struct flow *f, int proto, const struct ide
 		.server_spoke = in->len[1] > 0,
 		.fake_tls = proto < 0 && in->transport == IDENT_TCP && ident_tls_fake(in),
 		.start_seen = in->transport == IDENT_UDP || !in->midstream[0],
+		.payload = proto < 0 ? ident_payload_class(in) : IDENT_PAYLOAD_NONE,
+		.unknown_all = e->cfg.unknown_all,
 	};
 	struct finding fd;
 	verdict_judge(e->ports, &vi, &fd);
 	f->user_proto = (int16_t)proto;
 	f->user_kind = (uint8_t)fd.kind;
 	f->user_flags |= REPORT_UF_DECIDED;
-	if (proto >= 0 && proto < PORTS_MAX_PROTOS)
+	if (proto >= 0 && proto < PORTS_MAX_PROTOS) {
 		e->totals.app_proto[proto]++;
-	else
+	} else {
 		e->totals.app_unknown++;
+		if (vi.payload != IDENT_PAYLOAD_NONE)
+			e->totals.unknown_payload[vi.payload]++;
+		f->user_flags = (uint8_t)((f->user_flags & ~REPORT_UF_PAYLOAD_MASK) |
+		                          ((unsigned)vi.payload << REPORT_UF_PAYLOAD_SHIFT));
+	}
 	if (fd.kind != FINDING_NONE) {
 		e->totals.findings[fd.kind]++;
 		struct alert_info a = {

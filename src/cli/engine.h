@@ -26,6 +26,7 @@ struct engine_config {
 	FILE *text_out;   /* one line per alert for people; NULL = none */
 	const char *ports_file; /* --ports: entries over etc/ports.conf, or NULL */
 	uint32_t inspect_segments; /* payload packets inspected per flow at most */
+	bool unknown_all;          /* --unknown all */
 };
 
 /* Defaults for every bound (documented in offport(8)). */

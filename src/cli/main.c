@@ -60,6 +60,9 @@ static const char help_text[] =
     "                           (etc/ports.conf format; see offport(8))\n"
     "      --list-protocols     list the protocols offport identifies and exit\n"
     "      --list-ports         list the ports registry and exit\n"
+    "      --unknown MODE       which unidentified payloads on a port with an\n"
+    "                           entry are findings: 'opaque' (random-looking\n"
+    "                           first bytes only) or 'all' (default opaque)\n"
     "\n"
     "Bounds:\n"
     "      --max-flows N        flows tracked at once (default 262144); a full\n"
@@ -107,6 +110,7 @@ enum {
 	OPT_PORTS,
 	OPT_LIST_PROTOCOLS,
 	OPT_LIST_PORTS,
+	OPT_UNKNOWN,
 };
 
 static const struct option long_opts[] = {
@@ -131,6 +135,7 @@ static const struct option long_opts[] = {
     {"ports", required_argument, NULL, OPT_PORTS},
     {"list-protocols", no_argument, NULL, OPT_LIST_PROTOCOLS},
     {"list-ports", no_argument, NULL, OPT_LIST_PORTS},
+    {"unknown", required_argument, NULL, OPT_UNKNOWN},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -249,6 +254,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				return usage_error("--max-flows wants a number from 1 to 268435456, not '%s'",
 				                   optarg);
 			o->ecfg.flow.max_flows = (uint32_t)v;
+			break;
+		case OPT_UNKNOWN:
+			if (strcmp(optarg, "opaque") == 0)
+				o->ecfg.unknown_all = false;
+			else if (strcmp(optarg, "all") == 0)
+				o->ecfg.unknown_all = true;
+			else
+				return usage_error("--unknown wants 'opaque' or 'all', not '%s'", optarg);
 			break;
 		case OPT_FIRST_BYTES:
 			if (!parse_u64(optarg, 64, 1u << 20, &v))

@@ -112,6 +112,18 @@ extern const unsigned ident_count;
 /* Index of a protocol by name, or -1. */
 int ident_find(const char *name);
 
+/* What an unidentified flow's first message looks like (payload.c): text
+ * or structured binary (plausibly a protocol offport does not know yet),
+ * or opaque (random-looking: encrypted, compressed, or noise). */
+enum ident_payload {
+	IDENT_PAYLOAD_NONE = 0, /* no payload */
+	IDENT_PAYLOAD_TEXT,
+	IDENT_PAYLOAD_STRUCTURED,
+	IDENT_PAYLOAD_OPAQUE,
+};
+enum ident_payload ident_payload_class(const struct ident_input *in);
+const char *ident_payload_name(enum ident_payload p);
+
 /* Result of running the registry over one flow's first bytes. */
 struct ident_result {
 	enum ident_verdict verdict; /* MATCH: proto is set; NEED_MORE: wait */

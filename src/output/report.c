@@ -183,6 +183,9 @@ void report_flow_json(struct json *j, const struct flow *f, const uint32_t first
 	json_bool(j, "inspected", inspected);
 	if (f->user_kind)
 		json_str(j, "finding", finding_kind_name((enum finding_kind)f->user_kind));
+	unsigned pc = (f->user_flags & REPORT_UF_PAYLOAD_MASK) >> REPORT_UF_PAYLOAD_SHIFT;
+	if (pc != IDENT_PAYLOAD_NONE)
+		json_str(j, "payload_class", ident_payload_name((enum ident_payload)pc));
 	json_u64(j, "first_bytes_toserver", first_bytes[DIR_TO_SERVER]);
 	json_u64(j, "first_bytes_toclient", first_bytes[DIR_TO_CLIENT]);
 	json_end_obj(j);
@@ -279,6 +282,10 @@ void report_stats_json(struct json *j, const struct run_totals *t)
 		json_u64(j, ident_registry[i]->name, t->app_proto[i]);
 	json_u64(j, "unknown", t->app_unknown);
 	json_u64(j, "none", t->app_none);
+	json_end_obj(j);
+	json_obj(j, "unknown_payload");
+	for (int c = IDENT_PAYLOAD_TEXT; c <= IDENT_PAYLOAD_OPAQUE; c++)
+		json_u64(j, ident_payload_name((enum ident_payload)c), t->unknown_payload[c]);
 	json_end_obj(j);
 	json_end_obj(j);
 	json_obj(j, "accounting");
@@ -378,6 +385,12 @@ int report_summary_text(FILE *out, const struct run_totals *t)
 		fprintf(out, "%snone %" PRIu64, any ? ", " : "  protocols: ", t->app_none), any = true;
 	if (any)
 		fputc('\n', out);
+	if (t->app_unknown)
+		fprintf(out,
+		        "  unidentified first messages: text %" PRIu64 ", structured %" PRIu64
+		        ", opaque %" PRIu64 "\n",
+		        t->unknown_payload[IDENT_PAYLOAD_TEXT], t->unknown_payload[IDENT_PAYLOAD_STRUCTURED],
+		        t->unknown_payload[IDENT_PAYLOAD_OPAQUE]);
 	if (t->stream->slots_exhausted)
 		fprintf(out, "  uninspected flows (stream slots exhausted): %" PRIu64 "\n",
 		        t->stream->slots_exhausted);
@@ -515,6 +528,9 @@ void report_alert_json(struct json *j, const struct alert_info *a)
 	json_u64(j, "confidence", a->finding->confidence);
 	json_str(j, "orientation", flow_orient_guessed(f->orient) ? "guessed" : "syn");
 	json_str(j, "orientation_basis", flow_orient_name((enum flow_orient)f->orient));
+	unsigned pc = (f->user_flags & REPORT_UF_PAYLOAD_MASK) >> REPORT_UF_PAYLOAD_SHIFT;
+	if (pc != IDENT_PAYLOAD_NONE)
+		json_str(j, "payload_class", ident_payload_name((enum ident_payload)pc));
 	tunnel(j, f);
 	json_obj(j, "evidence");
 	if (a->ev) {

@@ -38,6 +38,7 @@ struct run_totals {
 	uint64_t findings[FINDING__COUNT];   /* alerts per kind */
 	uint64_t app_proto[PORTS_MAX_PROTOS]; /* flows decided per protocol */
 	uint64_t app_unknown;                /* flows with payload, unidentified */
+	uint64_t unknown_payload[4];         /* of those, per enum ident_payload */
 	uint64_t app_none;                   /* flows without payload */
 };
 
@@ -57,6 +58,9 @@ struct alert_info {
 #define REPORT_UF_DECIDED 0x02 /* the verdict was taken */
 #define REPORT_UF_CUT_TS 0x04  /* the snap length cut client-to-server payload */
 #define REPORT_UF_CUT_TC 0x08  /* ... server-to-client payload */
+/* bits 4-5: enum ident_payload of an unidentified flow's first message */
+#define REPORT_UF_PAYLOAD_SHIFT 4
+#define REPORT_UF_PAYLOAD_MASK 0x30
 
 /* The flow's observed protocol name: a protocol, "unknown" (payload that
  * no identifier recognised) or "none" (no payload). */

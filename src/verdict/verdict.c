@@ -73,7 +73,10 @@ void verdict_judge(const struct ports *p, const struct verdict_input *in, struct
 		f->kind = FINDING_FAKE_TLS;
 		f->severity = 1;
 		f->confidence = clamp_conf(80 - guess_penalty);
-	} else if (exp && (in->client_spoke || in->server_spoke)) {
+	} else if (exp && (in->client_spoke || in->server_spoke) &&
+	           (in->unknown_all || in->payload == IDENT_PAYLOAD_OPAQUE)) {
+		/* Text or structured binary is plausibly a protocol offport does
+		 * not know yet: not a finding unless --unknown all. */
 		f->kind = FINDING_UNKNOWN;
 		bool both = in->client_spoke && in->server_spoke;
 		f->severity = well_known ? (both ? 1 : 2) : (both ? 2 : 3);

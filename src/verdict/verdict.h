@@ -54,6 +54,10 @@ struct verdict_input {
 	bool fake_tls;             /* ident_tls_fake() said so */
 	bool start_seen;           /* the flow's bytes were seen from their
 	                              start (TCP: the client's SYN; UDP: always) */
+	enum ident_payload payload; /* unidentified: what the first message
+	                               looks like (identify/payload.c) */
+	bool unknown_all;          /* --unknown all: every unidentified payload
+	                              counts, not only opaque bytes */
 };
 
 struct finding {

@@ -155,11 +155,22 @@ sc_smtp_starttls_587() { # submission with STARTTLS: SMTP, upgraded (normal)
 	stop "$last_pid"; capture_stop smtp_starttls_587; }
 sc_tls_587() { # implicit TLS on the submission port where SMTP is expected (PoetRAT-like)
 	capture_start tls_587 "tcp port 587"; tls_server 587; tls_client 587; stop "$last_pid"; capture_stop tls_587; }
+# A protocol offport does not know, showing its structure (a binary header
+# with zero bytes and a length; text lines): by default no finding on 443.
+sc_structured_443() {
+	capture_start structured_443 "tcp port 443"
+	raw_tcp 443 "0000002c0001000000000000$(rand_hex 32)" "0000001c0002000000000000$(rand_hex 16)"
+	capture_stop structured_443; }
+sc_text_443() {
+	capture_start text_443 "tcp port 443"
+	raw_tcp 443 "$(printf 'HELLO agent=7 version=2\r\n' | od -An -tx1 | tr -d ' \n')" \
+		"$(printf 'READY 1 task(s) queued\r\n' | od -An -tx1 | tr -d ' \n')"
+	capture_stop text_443; }
 sc_random_udp_53() { capture_start random_udp_53 "udp port 53"; raw_udp 53 "$(rand_hex 90)" "$(rand_hex 120)"; capture_stop random_udp_53; }
 
 all=(http_80 http_1224 http_443 http_53 http6_8443 tls_443 tls_8088 tls_993 tls_465 tls_2083
 	ssh_22 ssh_443 ssh_6789 http_to_ssh_22 random_443 faketls_443 dns_53 random_udp_53
-	smtp_starttls_587 tls_587 faketls_appdata_443)
+	smtp_starttls_587 tls_587 faketls_appdata_443 structured_443 text_443)
 setup
 for s in "${@:-${all[@]}}"; do
 	"sc_$s"

@@ -253,9 +253,60 @@ static void test_registry(void)
 	CHECK(r.verdict != IDENT_MATCH);
 }
 
+/* ident_payload_class: text, structured binary, opaque. */
+static enum ident_payload payload_of(const uint8_t *b, uint32_t n, uint8_t transport)
+{
+	struct ident_input in;
+	memset(&in, 0, sizeof in);
+	in.transport = transport;
+	in.data[0] = b;
+	in.len[0] = n;
+	if (transport == IDENT_UDP) {
+		in.ndgrams[0] = 1;
+		in.dgram_len[0][0] = (uint16_t)n;
+	}
+	return ident_payload_class(&in);
+}
+
+static void test_payload(void)
+{
+	static const uint8_t text[] = "HELLO agent=7 version=2\r\n";
+	CHECK_EQ_U(payload_of(text, sizeof text - 1, IDENT_TCP), IDENT_PAYLOAD_TEXT);
+	static const uint8_t hdr[] = {0, 0, 0, 0x2c, 0, 1, 0, 0, 0, 0, 0, 0, 0x9f, 0x3a, 0x71, 0xe2};
+	CHECK_EQ_U(payload_of(hdr, sizeof hdr, IDENT_TCP), IDENT_PAYLOAD_STRUCTURED);
+	/* bytes from a SHA-1-style mixer: no zero bytes, no repeats to speak of */
+	uint8_t rnd[256];
+	uint32_t x = 0x9e3779b9u;
+	for (unsigned i = 0; i < sizeof rnd; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		rnd[i] = (uint8_t)(x >> 11);
+	}
+	CHECK_EQ_U(payload_of(rnd, sizeof rnd, IDENT_TCP), IDENT_PAYLOAD_OPAQUE);
+	CHECK_EQ_U(payload_of(rnd, 8, IDENT_UDP), IDENT_PAYLOAD_OPAQUE);
+	CHECK_EQ_U(payload_of(text, 7, IDENT_TCP), IDENT_PAYLOAD_OPAQUE); /* too short to tell */
+	/* one repeated value is structure (padding) */
+	uint8_t pad[64];
+	memcpy(pad, rnd, sizeof pad);
+	memset(pad + 40, 0xff, 20);
+	CHECK_EQ_U(payload_of(pad, sizeof pad, IDENT_TCP), IDENT_PAYLOAD_STRUCTURED);
+	/* the server's message is judged when the client sent nothing */
+	struct ident_input in;
+	memset(&in, 0, sizeof in);
+	in.transport = IDENT_TCP;
+	in.data[1] = text;
+	in.len[1] = sizeof text - 1;
+	CHECK_EQ_U(ident_payload_class(&in), IDENT_PAYLOAD_TEXT);
+	in.len[1] = 0;
+	CHECK_EQ_U(ident_payload_class(&in), IDENT_PAYLOAD_NONE);
+	CHECK(strcmp(ident_payload_name(IDENT_PAYLOAD_STRUCTURED), "structured") == 0);
+}
+
 int main(void)
 {
 	static struct sample s;
+	test_payload();
 	unsigned samples = 0;
 	unsigned with_samples = 0;
 	test_registry();

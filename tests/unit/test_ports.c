@@ -126,6 +126,7 @@ static void judge(const char *proto, enum ports_transport t, uint16_t port, bool
 		.proto = proto ? ident_find(proto) : -1, .ev = &ev, .transport = t,
 		.server_port = port, .orientation_guessed = guessed, .client_spoke = cli,
 		.server_spoke = srv, .fake_tls = fake, .start_seen = true,
+		.payload = proto ? IDENT_PAYLOAD_NONE : IDENT_PAYLOAD_OPAQUE,
 	};
 	verdict_judge(&P, &in, f);
 }
@@ -183,6 +184,25 @@ static void test_verdict(void)
 		                            .fake_tls = true, .start_seen = false};
 		verdict_judge(&P, &mid, &f);
 		CHECK_EQ_U(f.kind, FINDING_NONE);
+	}
+	/* Unidentified but structured (or text): plausibly a protocol offport
+	 * does not know - no finding unless --unknown all. */
+	{
+		struct verdict_input u = {.proto = -1, .transport = PORTS_TCP, .server_port = 443,
+		                          .client_spoke = true, .server_spoke = true,
+		                          .start_seen = true, .payload = IDENT_PAYLOAD_STRUCTURED};
+		verdict_judge(&P, &u, &f);
+		CHECK_EQ_U(f.kind, FINDING_NONE);
+		u.payload = IDENT_PAYLOAD_TEXT;
+		verdict_judge(&P, &u, &f);
+		CHECK_EQ_U(f.kind, FINDING_NONE);
+		u.unknown_all = true;
+		verdict_judge(&P, &u, &f);
+		CHECK_EQ_U(f.kind, FINDING_UNKNOWN);
+		u.unknown_all = false;
+		u.payload = IDENT_PAYLOAD_OPAQUE;
+		verdict_judge(&P, &u, &f);
+		CHECK_EQ_U(f.kind, FINDING_UNKNOWN);
 	}
 	/* Fake TLS anywhere. */
 	judge(NULL, PORTS_TCP, 1058, false, true, true, true, &f);
