@@ -170,10 +170,18 @@ def difference_reason(row, flow, ports, anywhere):
         if port != oport:
             return f"the two tools picked different server sides ({port} vs {oport})"
         if got in ("unknown", "none"):
+            pc = o.get("payload_class")
+            if want is not None and got == "unknown":
+                what = f"offport did not recognise this {want} flow"
+            else:
+                what = f"offport does not identify nDPI's {row['ndpi_proto'].split('.')[0]}"
+            if got == "none":
+                return "no payload in offport's flow"
             if entry is None:
-                return (f"offport does not identify nDPI's {row['ndpi_proto'].split('.')[0]}: "
-                        "unidentified bytes on a port without an entry are no finding")
-            return "unidentified and seen without its start (mid-stream), or no payload"
+                return f"{what}: unidentified bytes on a port without an entry are no finding"
+            if pc in ("text", "structured"):
+                return f"{what}: {pc} payload on a listed port is no finding (not yet known)"
+            return f"{what}: seen without its start (mid-stream)"
         if entry and got in entry:
             return f"offport's registry expects {got} on {l4.lower()}/{oport}"
         if entry is None and got in anywhere[l4]:
