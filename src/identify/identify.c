@@ -13,13 +13,18 @@
  * matches another protocol's samples, so the order only breaks ties that
  * the samples do not show. */
 const struct ident_proto *const ident_registry[] = {
-	&ident_tls,   &ident_dtls,    &ident_quic,  &ident_ssh,   &ident_http2, &ident_http,
+	&ident_tor, /* helper E: before its carrier tls, NO_MATCH without Tor's traits */
+	&ident_tls,   &ident_dtls,    &ident_quic,  &ident_ssh,
+	&ident_websocket, /* before http: a confirmed upgrade is websocket's */
+	&ident_grpc, /* before http2: a gRPC request is grpc's */
+	&ident_http2, &ident_http,
 	&ident_rdp,   &ident_smb,     &ident_socks4, &ident_socks5, &ident_rfb,  &ident_mqtt,
 	&ident_redis, &ident_openvpn, &ident_smtp,  &ident_pop3,  &ident_imap,  &ident_ftp,
 	&ident_irc,   &ident_xmpp,    &ident_ldap,  &ident_sip,   &ident_ntp,
 	/* before dns: these carry bytes a lenient DNS parse could accept */
 	&ident_snmp, &ident_syslog, &ident_dhcp, &ident_stun, &ident_wireguard, &ident_tftp,
 	&ident_kerberos, &ident_ike, &ident_netbios,
+	&ident_slp, &ident_ssdp, &ident_radius, &ident_dnscrypt, &ident_dhcpv6, &ident_ipmi,
 	&ident_dns,
 	&ident_mysql, &ident_postgresql, &ident_tds, &ident_mongodb,
 	&ident_zookeeper, /* before kafka: both frame with a 4-byte length */
@@ -27,6 +32,7 @@ const struct ident_proto *const ident_registry[] = {
 	&ident_telnet,
 	&ident_modbus, &ident_dnp3, &ident_s7comm, &ident_bacnet, &ident_coap, &ident_pptp,
 	&ident_sunrpc, &ident_dcerpc, &ident_bittorrent, &ident_whatsapp,
+	&ident_bgp, &ident_zabbix, &ident_bitcoin, &ident_stratum, &ident_gnutella, /* helper E */
 };
 const unsigned ident_count = sizeof ident_registry / sizeof ident_registry[0];
 

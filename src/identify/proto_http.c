@@ -26,10 +26,18 @@
  * status line alone (the client's request not captured) is HTTP.
  * "PRI * HTTP/2.0" (the HTTP/2 preface) is not a registered method and not
  * version 1.x: it is proto_http2's.
+ *
+ * WebSocket: a request with "Upgrade: websocket" that the server accepts
+ * (101 Switching Protocols naming websocket) is no longer HTTP after the
+ * handshake: http_websocket() decides, and both this identifier and
+ * proto_websocket follow it (this one answers NO_MATCH for a confirmed
+ * upgrade, NEED_MORE while it may be one). A refused or unanswered upgrade
+ * stays HTTP, with the request's Upgrade value as http_upgrade.
  */
 #include <string.h>
 
 #include "common/reader.h"
+#include "identify/http1.h"
 #include "identify/identify.h"
 #include "identify/protocols.h"
 
@@ -125,25 +133,47 @@ static enum state request_line(struct reader *r, struct request *q)
 		return ST_BAD;
 	q->method = rd_bytes(r, n);
 	q->method_len = n;
-	rd_skip(r, 1);
-
-	n = 0;
-	while (n < HTTP_TARGET_MAX && rd_peek_u8(r, n, &c) && is_visible(c))
-		n++;
-	if (n == rd_remaining(r)) {
-		q->target = rd_bytes(r, n);
-		q->target_len = n;
-		q->long_target = n >= HTTP_LONG_TARGET;
-		return ST_PARTIAL;
+	/* RFC 9112 section 3 lets a recipient split the request line on runs
+	 * of whitespace; servers do, and so do attacks: "GET   /x HTTP/1.1",
+	 * and a target with spaces in it ("GET /cgi;cat /etc/passwd HTTP/1.1")
+	 * that a server still answers. The line must end in the version. */
+	while (rd_peek_u8(r, 0, &c) && c == ' ')
+		rd_skip(r, 1);
+	struct reader start = *r;
+	size_t span = 0;
+	for (;;) {
+		n = 0;
+		while (span + n < HTTP_TARGET_MAX && rd_peek_u8(r, n, &c) && is_visible(c))
+			n++;
+		if (n == rd_remaining(r)) {
+			span += n;
+			q->target = rd_bytes(&start, span);
+			q->target_len = span;
+			q->long_target = span >= HTTP_LONG_TARGET;
+			return ST_PARTIAL;
+		}
+		if (n == 0 || c != ' ')
+			return ST_BAD;
+		rd_skip(r, n);
+		span += n;
+		size_t gap = 0;
+		while (rd_peek_u8(r, gap, &c) && c == ' ')
+			gap++;
+		rd_skip(r, gap);
+		enum state s = pattern(r, "HTTP/1.#");
+		if (s == ST_OK)
+			break;
+		if (s == ST_PARTIAL) {
+			q->target = rd_bytes(&start, span);
+			q->target_len = span;
+			return ST_PARTIAL;
+		}
+		if (span + gap >= HTTP_TARGET_MAX)
+			return ST_BAD;
+		span += gap; /* a space inside the target */
 	}
-	if (n == 0 || c != ' ')
-		return ST_BAD;
-	q->target = rd_bytes(r, n);
-	q->target_len = n;
-	rd_skip(r, 1);
-	enum state s = pattern(r, "HTTP/1.#");
-	if (s != ST_OK)
-		return s;
+	q->target = rd_bytes(&start, span);
+	q->target_len = span;
 	rd_skip(r, 8);
 	return line_end(r);
 }
@@ -204,31 +234,43 @@ static bool has_token(struct reader v, const char *token)
 	return false;
 }
 
-/* The header fields an analyst pivots on. */
-struct fields {
-	struct reader host, agent, server;
-	bool have_host, have_agent, have_server, upgrade_ws;
-};
+/* One named field, the first occurrence kept. */
+static bool take(const uint8_t *line, size_t n, const char *name, bool *have, struct reader *out)
+{
+	struct reader v;
+	if (*have || !field(line, n, name, &v))
+		return false;
+	*out = v;
+	*have = true;
+	return true;
+}
 
 /* Walks the field lines up to the empty line or the end of the bytes kept
  * (a line cut by the budget is left out). */
-static void header_fields(struct reader *r, struct fields *f)
+static void header_fields(struct reader *r, struct http_fields *f)
 {
 	const uint8_t *line;
 	size_t n;
-	while (rd_line(r, HTTP_LINE_MAX, &line, &n) && n > 0) {
+	while (rd_line(r, HTTP_LINE_MAX, &line, &n)) {
+		if (n == 0) {
+			f->end = true;
+			return;
+		}
 		struct reader v;
-		if (!f->have_host && field(line, n, "Host", &v)) {
-			f->host = v;
-			f->have_host = true;
-		} else if (!f->have_agent && field(line, n, "User-Agent", &v)) {
-			f->agent = v;
-			f->have_agent = true;
-		} else if (!f->have_server && field(line, n, "Server", &v)) {
-			f->server = v;
-			f->have_server = true;
-		} else if (field(line, n, "Upgrade", &v) && has_token(v, "websocket")) {
-			f->upgrade_ws = true;
+		if (take(line, n, "Host", &f->have_host, &f->host) ||
+		    take(line, n, "User-Agent", &f->have_agent, &f->agent) ||
+		    take(line, n, "Server", &f->have_server, &f->server) ||
+		    take(line, n, "Sec-WebSocket-Key", &f->have_ws_key, &f->ws_key) ||
+		    take(line, n, "Sec-WebSocket-Protocol", &f->have_ws_protocol, &f->ws_protocol) ||
+		    take(line, n, "Sec-WebSocket-Accept", &f->have_ws_accept, &f->ws_accept))
+			continue;
+		if (field(line, n, "Upgrade", &v)) {
+			if (!f->have_upgrade) {
+				f->upgrade = v;
+				f->have_upgrade = true;
+			}
+			if (has_token(v, "websocket"))
+				f->upgrade_ws = true;
 		}
 	}
 }
@@ -272,7 +314,8 @@ static bool resync(const struct ident_input *in, int d, struct reader *out)
 	return false;
 }
 
-static enum ident_verdict http_midstream(const struct ident_input *in, struct ident_evidence *ev)
+static enum ident_verdict http_midstream(const struct ident_input *in, struct ident_evidence *ev,
+                                         struct http_view *h)
 {
 	struct reader cr, sr;
 	struct request q0;
@@ -290,11 +333,12 @@ static enum ident_verdict http_midstream(const struct ident_input *in, struct id
 		return in->done[0] && in->done[1] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
 	struct request q;
 	struct status st;
-	struct fields cf, sf;
+	struct http_fields cf, sf;
 	memset(&q, 0, sizeof q);
 	memset(&st, 0, sizeof st);
 	memset(&cf, 0, sizeof cf);
 	memset(&sf, 0, sizeof sf);
+	h->midstream = true;
 	if (c && request_line(&cr, &q) == ST_OK) {
 		header_fields(&cr, &cf);
 		ident_add(ev, "http_method", q.method, q.method_len);
@@ -314,22 +358,22 @@ static enum ident_verdict http_midstream(const struct ident_input *in, struct id
 	return IDENT_MATCH;
 }
 
-static enum ident_verdict http_match(const struct ident_input *in, struct ident_evidence *ev)
+enum ident_verdict http_parse(const struct ident_input *in, struct ident_evidence *ev,
+                              struct http_view *h)
 {
 	struct reader cr, sr;
 	rd_init(&cr, in->data[0], in->len[0]);
 	rd_init(&sr, in->data[1], in->len[1]);
 	struct request q;
 	struct status s;
-	struct fields cf, sf;
+	struct http_fields *cf = &h->client, *sf = &h->server;
 	memset(&q, 0, sizeof q);
 	memset(&s, 0, sizeof s);
-	memset(&cf, 0, sizeof cf);
-	memset(&sf, 0, sizeof sf);
+	memset(h, 0, sizeof *h);
 
 	enum state c = request_line(&cr, &q);
 	if (c == ST_BAD && in->midstream[0])
-		return http_midstream(in, ev);
+		return http_midstream(in, ev, h);
 	if (c == ST_BAD)
 		return IDENT_NO_MATCH;
 	/* A request line cut short for good: its target filled all the bytes
@@ -346,16 +390,26 @@ static enum ident_verdict http_match(const struct ident_input *in, struct ident_
 			return IDENT_NO_MATCH;
 		cut = true; /* the rest never came: a lost segment */
 	}
-	if (c == ST_OK)
-		header_fields(&cr, &cf);
+	if (c == ST_OK) {
+		header_fields(&cr, cf);
+		struct reader m;
+		rd_init(&m, q.method, q.method_len);
+		h->request = true;
+		h->get = q.method_len == 3 && rd_starts(&m, "GET");
+	}
 
 	enum state st = status_line(&sr, &s);
 	if (st == ST_BAD && in->midstream[1])
-		return http_midstream(in, ev);
+		return http_midstream(in, ev, h);
 	if (st == ST_BAD)
 		return IDENT_NO_MATCH;
-	if (st == ST_OK)
-		header_fields(&sr, &sf);
+	if (st == ST_OK) {
+		header_fields(&sr, sf);
+		struct reader code;
+		rd_init(&code, s.code, 3);
+		h->status = true;
+		h->status_101 = rd_starts(&code, "101");
+	}
 	if (c == ST_NONE) {
 		/* Client silent: the server's status line alone. */
 		if (st == ST_OK)
@@ -376,21 +430,65 @@ match:
 		ident_add(ev, "http_method", q.method, q.method_len);
 		ident_add(ev, "http_uri", q.target, q.target_len);
 	}
-	if (cf.have_host)
-		add_reader(ev, "http_host", cf.host);
-	if (cf.have_agent)
-		add_reader(ev, "http_user_agent", cf.agent);
+	if (cf->have_host)
+		add_reader(ev, "http_host", cf->host);
+	if (cf->have_agent)
+		add_reader(ev, "http_user_agent", cf->agent);
 	if (s.code)
 		ident_add(ev, "http_status", s.code, 3);
-	if (sf.have_server)
-		add_reader(ev, "http_server", sf.server);
-	struct reader code;
-	rd_init(&code, s.code, s.code ? 3 : 0);
-	if (cf.upgrade_ws && (!s.code || rd_starts(&code, "101")))
-		ident_add_str(ev, "websocket", "1");
+	if (sf->have_server)
+		add_reader(ev, "http_server", sf->server);
+	if (cf->have_upgrade)
+		add_reader(ev, "http_upgrade", cf->upgrade);
 	ev->server_confirmed = st == ST_OK;
 	ev->confidence = st == ST_OK ? (c == ST_OK ? 100 : 75) : c == ST_OK ? 85 : 65;
 	return IDENT_MATCH;
+}
+
+/*
+ * RFC 6455 4.1/4.2.2: the client asks with "Upgrade: websocket" (and a
+ * Sec-WebSocket-Key) in a GET; the server agrees with 101 Switching
+ * Protocols, "Upgrade: websocket" and Sec-WebSocket-Accept. What follows is
+ * WebSocket framing, no longer HTTP: a confirmed upgrade is proto_
+ * websocket's. Any other answer (a 101 to h2c, a 400, a 426) leaves the
+ * exchange HTTP; until the server's header block is whole, wait.
+ */
+enum http_ws http_websocket(const struct ident_input *in, enum ident_verdict v,
+                            const struct http_view *h)
+{
+	if (h->midstream || v == IDENT_NO_MATCH)
+		return HTTP_WS_NO;
+	if (h->status) {
+		if (!h->status_101)
+			return HTTP_WS_NO;
+		bool named = h->client.upgrade_ws || h->server.upgrade_ws || h->server.have_ws_accept;
+		if (!h->server.end && !in->done[1])
+			return HTTP_WS_WAIT; /* the server's fields are still arriving */
+		return named ? HTTP_WS_YES : HTTP_WS_NO;
+	}
+	if (v == IDENT_NEED_MORE) {
+		/* A whole request that is no WebSocket handshake cannot become
+		 * one; anything else may. */
+		if (h->request && (!h->get || (h->client.end && !h->client.upgrade_ws)))
+			return HTTP_WS_NO;
+		return HTTP_WS_WAIT;
+	}
+	return HTTP_WS_NO;
+}
+
+static enum ident_verdict http_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	struct http_view h;
+	enum ident_verdict v = http_parse(in, ev, &h);
+	switch (http_websocket(in, v, &h)) {
+	case HTTP_WS_YES:
+		return IDENT_NO_MATCH;
+	case HTTP_WS_WAIT:
+		return IDENT_NEED_MORE;
+	case HTTP_WS_NO:
+		break;
+	}
+	return v;
 }
 
 const struct ident_proto ident_http = {"http", "HTTP/1.x (RFC 9112)", IDENT_TCP, http_match, NULL};

@@ -1,0 +1,238 @@
+/*
+ * proto_websocket.c - WebSocket (RFC 6455) over TCP: an HTTP/1.1 exchange
+ * that the server switched to the WebSocket protocol.
+ *
+ * Specification: RFC 6455 sections 1.3 and 4.1 (client handshake), 4.2.2
+ * (server handshake, Sec-WebSocket-Accept), 11.3 (header fields).
+ *
+ * Client: an HTTP/1.1 GET (proto_http parses it) with
+ *
+ *   Upgrade: websocket
+ *   Connection: Upgrade
+ *   Sec-WebSocket-Key: base64 of a 16-byte nonce      e.g. dGhlIHNhbXBsZSBub25jZQ==
+ *   Sec-WebSocket-Protocol: chat, superchat            (optional)
+ *
+ * Server:
+ *
+ *   HTTP/1.1 101 Switching Protocols
+ *   Upgrade: websocket
+ *   Sec-WebSocket-Accept: base64(SHA-1(key || "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+ *
+ * then frames. The decision (http_websocket in proto_http.c) is shared
+ * with proto_http, so the two never both claim a flow: a 101 that names
+ * websocket (in either side's Upgrade field or by an Accept field) is
+ * WebSocket; a request for it that the server refuses or never answers
+ * stays HTTP. When both the key and the accept value are there, the accept
+ * is checked; a wrong one is reported (ws_accept_valid=0: an endpoint that
+ * only mimics the handshake), the flow is still named WebSocket.
+ *
+ * A capture that began after the handshake (both directions mid-stream)
+ * shows only frames (section 5.2):
+ *
+ *   +-----+------+--------+---+-------+--------------------+----------+---------+
+ *   | FIN | RSV3 | opcode | M | len 7 | len 16 / 64 if 126 | mask key | payload |
+ *   +-----+------+--------+---+-------+--------------------+----------+---------+
+ *      opcode 0-2 data, 8-10 control (FIN, len <= 125); RSV1 only on data
+ *      (permessage-deflate, RFC 7692); M: 1 from the client, 0 from the server
+ *
+ * Then each direction must be a run of such frames that ends exactly where
+ * its bytes end, one direction all masked and the other all unmasked (5.1),
+ * and every uncompressed text frame valid UTF-8 once unmasked (5.6, 8.1).
+ *
+ * WebSocket's carrier is HTTP: a port whose entry lists http accepts it.
+ */
+#include <string.h>
+
+#include "common/reader.h"
+#include "common/sha1.h"
+#include "identify/http1.h"
+#include "identify/identify.h"
+#include "identify/protocols.h"
+
+#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#define WS_GUID_LEN 36
+#define WS_KEY_MAX 128 /* a real key is 24 characters */
+
+static void base64(const uint8_t *in, size_t n, char *out)
+{
+	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t o = 0;
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16;
+		if (i + 1 < n)
+			v |= (uint32_t)in[i + 1] << 8;
+		if (i + 2 < n)
+			v |= in[i + 2];
+		out[o++] = abc[v >> 18 & 63];
+		out[o++] = abc[v >> 12 & 63];
+		out[o++] = i + 1 < n ? abc[v >> 6 & 63] : '=';
+		out[o++] = i + 2 < n ? abc[v & 63] : '=';
+	}
+	out[o] = 0;
+}
+
+/* 1: the accept value is the key's; 0: it is not; -1: cannot tell. */
+static int accept_valid(struct reader key, struct reader accept)
+{
+	size_t kn, an;
+	const uint8_t *k = rd_rest(&key, &kn);
+	const uint8_t *a = rd_rest(&accept, &an);
+	if (kn == 0 || kn > WS_KEY_MAX)
+		return -1;
+	uint8_t buf[WS_KEY_MAX + WS_GUID_LEN];
+	memcpy(buf, k, kn);
+	memcpy(buf + kn, WS_GUID, WS_GUID_LEN);
+	uint8_t digest[20];
+	char want[32];
+	sha1_digest(buf, kn + WS_GUID_LEN, digest);
+	base64(digest, sizeof digest, want);
+	return an == strlen(want) && memcmp(a, want, an) == 0;
+}
+
+static void add_reader(struct ident_evidence *ev, const char *key, struct reader v)
+{
+	size_t n;
+	const uint8_t *b = rd_rest(&v, &n);
+	ident_add(ev, key, b, n);
+}
+
+#define WS_FRAMES_MAX 64
+#define WS_OP_TEXT 1
+
+/* RFC 3629: is the payload (unmasked with key when masked) valid UTF-8? A
+ * sequence cut at the end of the bytes kept is accepted. */
+static bool utf8_ok(struct reader p, const uint8_t key[4], bool masked)
+{
+	unsigned need = 0, i = 0;
+	while (rd_remaining(&p) > 0) {
+		uint8_t c = rd_u8(&p);
+		if (masked)
+			c ^= key[i & 3];
+		i++;
+		if (need) {
+			if ((c & 0xc0) != 0x80)
+				return false;
+			need--;
+		} else if (c >= 0x80) {
+			if (c >= 0xc2 && c <= 0xdf)
+				need = 1;
+			else if (c >= 0xe0 && c <= 0xef)
+				need = 2;
+			else if (c >= 0xf0 && c <= 0xf4)
+				need = 3;
+			else
+				return false;
+		}
+	}
+	return true;
+}
+
+/* Frames of one direction: 1 all masked, 0 all unmasked, -1 neither (or
+ * not frames that end with the bytes). *count frames. */
+static int frames(const uint8_t *data, uint32_t len, unsigned *count)
+{
+	struct reader r;
+	rd_init(&r, data, len);
+	int masked = -1;
+	*count = 0;
+	while (rd_remaining(&r) > 0) {
+		if (*count >= WS_FRAMES_MAX)
+			return masked; /* enough seen */
+		uint8_t b0 = rd_u8(&r), b1 = rd_u8(&r);
+		unsigned op = b0 & 0x0f;
+		bool fin = b0 & 0x80, rsv1 = b0 & 0x40, m = b1 & 0x80;
+		uint64_t plen = b1 & 0x7f;
+		if (b0 & 0x30)
+			return -1; /* RSV2, RSV3: no extension defines them */
+		if (op > 2 && (op < 8 || op > 10))
+			return -1;
+		if (op >= 8 && (!fin || rsv1 || plen > 125))
+			return -1;
+		if (plen == 126) {
+			plen = rd_be16(&r);
+			if (plen < 126)
+				return -1; /* 5.2: the minimal number of bytes */
+		} else if (plen == 127) {
+			uint64_t hi = rd_be32(&r);
+			plen = hi << 32 | rd_be32(&r);
+			if (hi >> 31 || plen < 65536)
+				return -1;
+		}
+		if (masked >= 0 && m != (masked == 1))
+			return -1;
+		masked = m;
+		uint8_t key[4] = {0, 0, 0, 0};
+		if (m)
+			rd_copy(&r, key, 4);
+		if (!rd_ok(&r) || plen > rd_remaining(&r))
+			return -1; /* a frame runs past the bytes */
+		struct reader payload = rd_sub(&r, (size_t)plen);
+		if (op == WS_OP_TEXT && !rsv1 && !utf8_ok(payload, key, m))
+			return -1;
+		(*count)++;
+	}
+	return masked;
+}
+
+/* Both directions seen mid-stream: frames only, as the header says. */
+static enum ident_verdict websocket_midstream(const struct ident_input *in,
+                                              struct ident_evidence *ev)
+{
+	unsigned n0, n1;
+	int m0 = frames(in->data[0], in->len[0], &n0);
+	int m1 = frames(in->data[1], in->len[1], &n1);
+	if ((in->len[0] && m0 < 0) || (in->len[1] && m1 < 0))
+		return IDENT_NO_MATCH;
+	if (!in->len[0] || !in->len[1])
+		return in->done[0] && in->done[1] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+	if (m0 < 0 || m1 < 0 || m0 == m1 || n0 + n1 < 3)
+		return IDENT_NO_MATCH;
+	ident_add_str(ev, "ws_midstream", "1");
+	ident_add_u64(ev, "ws_frames", n0 + n1);
+	ev->server_confirmed = true;
+	ev->confidence = 70;
+	return IDENT_MATCH;
+}
+
+static enum ident_verdict websocket_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	struct http_view h;
+	struct ident_evidence http;
+	ident_clear(&http);
+	enum ident_verdict v = http_parse(in, &http, &h);
+	if (in->midstream[0] && in->midstream[1] && (v != IDENT_MATCH || h.midstream))
+		return websocket_midstream(in, ev);
+	switch (http_websocket(in, v, &h)) {
+	case HTTP_WS_NO:
+		return IDENT_NO_MATCH;
+	case HTTP_WS_WAIT:
+		return IDENT_NEED_MORE;
+	case HTTP_WS_YES:
+		break;
+	}
+	/* The handshake's own fields first (the evidence has room for 8). */
+	int valid = -1;
+	if (h.client.have_ws_key && h.server.have_ws_accept)
+		valid = accept_valid(h.client.ws_key, h.server.ws_accept);
+	if (valid >= 0)
+		ident_add_str(ev, "ws_accept_valid", valid ? "1" : "0");
+	if (h.client.have_ws_key)
+		add_reader(ev, "websocket_key", h.client.ws_key);
+	if (h.client.have_ws_protocol)
+		add_reader(ev, "ws_protocol", h.client.ws_protocol);
+	else if (h.server.have_ws_protocol)
+		add_reader(ev, "ws_protocol", h.server.ws_protocol);
+	/* Then HTTP's, but for what the handshake fixes (GET, websocket). */
+	for (unsigned i = 0; i < http.nfields; i++) {
+		const struct ident_field *f = &http.field[i];
+		if (strcmp(f->key, "http_method") == 0 || strcmp(f->key, "http_upgrade") == 0)
+			continue;
+		ident_add(ev, f->key, f->value, f->len);
+	}
+	ev->server_confirmed = true; /* the server's 101 */
+	ev->confidence = valid == 1 ? 100 : valid == 0 ? 60 : 85;
+	return IDENT_MATCH;
+}
+
+const struct ident_proto ident_websocket = {"websocket", "WebSocket (RFC 6455)", IDENT_TCP,
+                                            websocket_match, "http"};
