@@ -22,6 +22,27 @@
  * alter_context_resp 15, shutdown 17. Why this strict: version bytes and a
  * type are few; the lengths must add up PDU after PDU and the server's
  * first PDU must answer a call id the client used.
+ *
+ * Connectionless PDUs (C706 chapter 12, ncadg_ip_udp: the endpoint mapper
+ * on udp/135, PROFINET IO context management on udp/34964), one per
+ * datagram, an 80-byte header:
+ *
+ *   04 | ptype 0-10 | flags1 | flags2 | drep(3) | serial_hi
+ *   object UUID(16) | interface UUID(16) | activity UUID(16)
+ *   server_boot(4) if_vers(4) seqnum(4) opnum(2) ihint(2) ahint(2)
+ *   len(2) fragnum(2) auth_proto(1) serial_lo(1)
+ *
+ *   04 00 20 00 | 00 00 00 | 00 | dea00000-6c97-11d1-8271-00010101014d ...
+ *   ... 0232 0000 00 00  then 0x232 bytes: 80 + 562 = the datagram
+ *
+ * ptype 0 request, 1 ping, 2 response, 3 fault, 4 working, 5 nocall,
+ * 6 reject, 7 ack, 8 cl_cancel, 9 fack, 10 cancel_ack; integers and the
+ * UUIDs' first three fields in the drep byte order. len is the body after
+ * the header (an authentication trailer may follow when auth_proto is not
+ * 0). Calls and answers may travel in flows of their own (PROFINET answers
+ * from another port), so every datagram of the flow must be such a PDU
+ * and each side's datagrams are judged alone; an answer in the same flow
+ * carries the activity UUID of the call.
  */
 #include "common/reader.h"
 #include "identify/identify.h"
@@ -147,8 +168,93 @@ static void dce_evidence(struct ident_evidence *ev, const struct dce_pdu *p, uns
 	}
 }
 
+/* One connectionless PDU filling a datagram of len bytes (cut: the
+ * capture cut it short). The activity UUID goes to act, normalised to big
+ * endian fields. */
+static bool dce_cl_pdu(struct reader *m, size_t len, bool cut, struct dce_pdu *p, uint8_t act[16])
+{
+	static const int le_order[16] = {3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15};
+	uint8_t vers = rd_u8(m), ptype = rd_u8(m);
+	rd_skip(m, 1);
+	uint8_t flags2 = rd_u8(m), d0 = rd_u8(m), d1 = rd_u8(m), d2 = rd_u8(m);
+	rd_skip(m, 1 + 16);
+	const uint8_t *ifid = rd_bytes(m, 16), *a = rd_bytes(m, 16);
+	if (!rd_ok(m) || vers != 4 || ptype > 10 || (flags2 & 0xf0) || (d0 & 0xee) || d1 > 3 || d2)
+		return false;
+	bool le = d0 & 0x10;
+	rd_skip(m, 4);
+	uint32_t ifv = dce_32(m, le);
+	rd_skip(m, 4 + 2 + 2 + 2);
+	uint16_t blen = dce_16(m, le);
+	rd_skip(m, 2);
+	uint8_t auth = rd_u8(m);
+	rd_skip(m, 1);
+	if (!rd_ok(m) || rd_offset(m) != 80)
+		return false;
+	if (auth == 0 ? (cut ? 80u + blen < len : 80u + blen != len) : 80u + blen > len)
+		return false;
+	for (int k = 0; k < 16; k++) {
+		act[k] = a[le ? le_order[k] : k];
+		p->uuid[k] = ifid[k];
+	}
+	p->ptype = ptype;
+	p->le = le;
+	p->has_if = ptype <= 2 || ptype == 3;
+	p->if_major = (uint16_t)(le ? ifv & 0xffff : ifv >> 16);
+	p->call_id = 0;
+	return true;
+}
+
+/* Every datagram of direction d: a connectionless PDU; 0 none, -1 not. */
+static int dce_cl_dir(const struct ident_input *in, int d, struct dce_pdu *first, uint8_t act[16])
+{
+	struct reader r;
+	rd_init(&r, in->data[d], in->len[d]);
+	for (unsigned k = 0; k < in->ndgrams[d]; k++) {
+		uint16_t len = in->dgram_len[d][k];
+		struct reader m = rd_sub(&r, len);
+		bool cut = in->truncated[d] && k + 1 == in->ndgrams[d];
+		struct dce_pdu p;
+		uint8_t a[16];
+		if (!rd_ok(&r) || !dce_cl_pdu(&m, len, cut, &p, a))
+			return -1;
+		if (k == 0) {
+			*first = p;
+			for (int i = 0; i < 16; i++)
+				act[i] = a[i];
+		}
+	}
+	return in->ndgrams[d] > 0;
+}
+
+static enum ident_verdict dcerpc_cl_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	struct dce_pdu c, s;
+	uint8_t ca[16], sa[16];
+	int pc = dce_cl_dir(in, 0, &c, ca), ps = dce_cl_dir(in, 1, &s, sa);
+	if (pc < 0 || ps < 0)
+		return IDENT_NO_MATCH;
+	if (pc == 0 && ps == 0)
+		return in->done[0] && in->done[1] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+	bool confirmed = false;
+	if (pc && ps) {
+		for (int i = 0; i < 16; i++)
+			if (ca[i] != sa[i])
+				return IDENT_NO_MATCH;
+		confirmed = true;
+	} else if (!(in->done[0] && in->done[1])) {
+		return IDENT_NEED_MORE;
+	}
+	dce_evidence(ev, pc ? &c : &s, 1);
+	ev->server_confirmed = confirmed;
+	ev->confidence = confirmed ? 95 : 75;
+	return IDENT_MATCH;
+}
+
 static enum ident_verdict dcerpc_match(const struct ident_input *in, struct ident_evidence *ev)
 {
+	if (in->transport == IDENT_UDP)
+		return dcerpc_cl_match(in, ev);
 	struct dce_pdu c[DCE_CHECK_MAX], s[DCE_CHECK_MAX];
 	unsigned nc = 0, ns = 0;
 	enum dce_parse pc = in->len[0] ? dce_dir(in->data[0], in->len[0], false, c, &nc) : DCE_SHORT;
@@ -179,5 +285,5 @@ static enum ident_verdict dcerpc_match(const struct ident_input *in, struct iden
 	return IDENT_NO_MATCH;
 }
 
-const struct ident_proto ident_dcerpc = {"dcerpc", "DCE/RPC connection-oriented (C706, MS-RPCE)",
-                                         IDENT_TCP, dcerpc_match, NULL};
+const struct ident_proto ident_dcerpc = {"dcerpc", "DCE/RPC (C706, MS-RPCE)",
+                                         IDENT_TCP | IDENT_UDP, dcerpc_match, NULL};

@@ -12,8 +12,11 @@
  *   | options: code len value ...; 53 (message type 1-18) required; 255 end
  *
  * The options are walked to the end option (pad 0 allowed); message type
- * must be present. When both sides are there, one is a request and the
- * other a reply with the same xid.
+ * must be present; after the end option only pad bytes (RFC 2132 3.2:
+ * "should be filled with pad options"). When both sides are there, one is a
+ * request and the other a reply with the same xid; the answer's bytes after
+ * its end option are then not judged (receivers ignore them: a reply whose
+ * padding holds stray bytes is still the answer).
  */
 #include "common/reader.h"
 #include "identify/identify.h"
@@ -25,7 +28,7 @@ struct dhcp_msg {
 	size_t hostlen;
 };
 
-static bool dhcp_parse(struct reader *m, struct dhcp_msg *d)
+static bool dhcp_parse(struct reader *m, struct dhcp_msg *d, bool any_tail)
 {
 	d->op = rd_u8(m);
 	uint8_t htype = rd_u8(m), hlen = rd_u8(m), hops = rd_u8(m);
@@ -61,7 +64,7 @@ static bool dhcp_parse(struct reader *m, struct dhcp_msg *d)
 	}
 	/* after the end option: padding only */
 	uint8_t b;
-	while (rd_peek_u8(m, 0, &b)) {
+	while (!any_tail && rd_peek_u8(m, 0, &b)) {
 		if (b != 0)
 			return false;
 		rd_skip(m, 1);
@@ -70,14 +73,14 @@ static bool dhcp_parse(struct reader *m, struct dhcp_msg *d)
 }
 
 /* The first datagram of direction d: 1 parsed, 0 none, -1 not DHCP. */
-static int dhcp_first(const struct ident_input *in, int d, struct dhcp_msg *out)
+static int dhcp_first(const struct ident_input *in, int d, struct dhcp_msg *out, bool any_tail)
 {
 	if (in->transport != IDENT_UDP || in->ndgrams[d] == 0)
 		return 0;
 	struct reader r;
 	rd_init(&r, in->data[d], in->len[d]);
 	struct reader m = rd_sub(&r, in->dgram_len[d][0]);
-	return rd_ok(&r) && dhcp_parse(&m, out) ? 1 : -1;
+	return rd_ok(&r) && dhcp_parse(&m, out, any_tail) ? 1 : -1;
 }
 
 static const char *const dhcp_types[] = {
@@ -89,8 +92,10 @@ static const char *const dhcp_types[] = {
 static enum ident_verdict dhcp_match(const struct ident_input *in, struct ident_evidence *ev)
 {
 	struct dhcp_msg c = {0}, s = {0};
-	int pc = dhcp_first(in, 0, &c);
-	int ps = dhcp_first(in, 1, &s);
+	int pc = dhcp_first(in, 0, &c, false);
+	int ps = dhcp_first(in, 1, &s, false);
+	if (pc > 0 && ps < 0 && dhcp_first(in, 1, &s, true) > 0 && s.op != c.op && s.xid == c.xid)
+		ps = 1; /* the answer, stray bytes after its end option */
 	if (pc < 0 || ps < 0)
 		return IDENT_NO_MATCH;
 	if (pc == 0)

@@ -9,7 +9,7 @@
  *   +--+--+--+--+--+--+--+--+--+--+--+--+--+--+--+--+
  *   |                      ID                       |
  *   |QR|  Opcode   |AA|TC|RD|RA| Z|AD|CD|   RCODE   |  opcode 0,1,2,4,5; Z = 0
- *   |                    QDCOUNT                    |  0..16
+ *   |                    QDCOUNT                    |  0..64
  *   |                    ANCOUNT                    |  bounded (queries: small)
  *   |                    NSCOUNT                    |
  *   |                    ARCOUNT                    |
@@ -33,7 +33,7 @@
 
 #define DNS_HDR 12
 #define DNS_NAME_MAX 255
-#define DNS_QD_MAX 16
+#define DNS_QD_MAX 64 /* mDNS queries ask many services at once (RFC 6762 section 5.3) */
 
 struct dns_msg {
 	uint16_t id;
@@ -123,8 +123,12 @@ static bool dns_netbios(const char *name, size_t n, uint16_t type)
 /* Parses one message in r (its whole window). `complete`: the window holds
  * the whole message (a whole datagram, or as many bytes as the TCP length
  * says), so a short read is a fault and trailing bytes are not allowed;
- * otherwise a cut after the question section is tolerated. */
-static enum dns_parse dns_parse_msg(struct reader *r, bool complete, struct dns_msg *m)
+ * otherwise a cut after the question section is tolerated. `lenient`: the
+ * header flags and the TYPE/CLASS values are not judged, only the structure
+ * (counts, names, record lengths that fill the message exactly); used for
+ * the messages after a first one that passed the strict parse. */
+static enum dns_parse dns_parse_msg(struct reader *r, bool complete, bool lenient,
+                                    struct dns_msg *m)
 {
 	m->id = rd_be16(r);
 	uint16_t flags = rd_be16(r);
@@ -137,17 +141,19 @@ static enum dns_parse dns_parse_msg(struct reader *r, bool complete, struct dns_
 	m->qdcount = qd;
 	m->qname_len = 0;
 	m->qtype = 0;
-	if (opcode == 3 || opcode > 5 || (flags & 0x0040))
+	if (!lenient && (opcode == 3 || opcode > 5 || (flags & 0x0040)))
 		return DNS_BAD;
-	if (m->rcode > 11 || (!m->response && m->rcode != 0 && opcode == 0))
+	if (!lenient && (m->rcode > 11 || (!m->response && m->rcode != 0 && opcode == 0)))
 		return DNS_BAD;
+	if (m->rcode > 11)
+		m->rcode = 1; /* lenient only: shown as FORMERR */
 	if (qd > DNS_QD_MAX)
 		return DNS_BAD;
 	if (!m->response) {
 		/* A query asks something (an inverse query, opcode 1, asks with
 		 * an answer record; mDNS probes and queries carry their known
 		 * answers and proposed records, a few each). */
-		if (qd == 0 && opcode != 1 && opcode != 4 && opcode != 5)
+		if (qd == 0 && opcode != 1 && opcode != 4 && opcode != 5 && !lenient)
 			return DNS_BAD;
 		if (an > 64 || ns > 64 || ar > 16)
 			return DNS_BAD;
@@ -165,7 +171,7 @@ static enum dns_parse dns_parse_msg(struct reader *r, bool complete, struct dns_
 		uint16_t t = rd_be16(r), c = rd_be16(r);
 		if (!rd_ok(r))
 			return complete ? DNS_BAD : DNS_SHORT;
-		if (!dns_type_ok(t) || !dns_class_ok(c))
+		if (!lenient && (!dns_type_ok(t) || !dns_class_ok(c)))
 			return DNS_BAD;
 		if (q == 0)
 			m->qtype = t;
@@ -174,7 +180,11 @@ static enum dns_parse dns_parse_msg(struct reader *r, bool complete, struct dns_
 	if (qd > 0 && dns_netbios(m->qname, m->qname_len, m->qtype))
 		return DNS_BAD;
 	unsigned rrs = (unsigned)an + ns + ar;
-	for (unsigned k = 0; k < rrs; k++) {
+	/* Lenient: records past the counted ones are taken when they are
+	 * whole records up to the end (a server that echoed the query's OPT
+	 * record before its answer and did not count it). */
+	for (unsigned k = 0; k < rrs || (lenient && complete && k < rrs + 16 &&
+	                                  rd_remaining(r) > 0); k++) {
 		char rrname[DNS_NAME_MAX + 1];
 		size_t rrlen = 0;
 		enum dns_parse p = dns_name(r, true, rrname, &rrlen);
@@ -191,7 +201,7 @@ static enum dns_parse dns_parse_msg(struct reader *r, bool complete, struct dns_
 			return DNS_BAD;
 		/* OPT (41) carries the UDP payload size in CLASS; TSIG (250) and
 		 * TKEY use ANY; UPDATE prerequisites use NONE/ANY. */
-		if (t != 41 && !dns_class_ok(c))
+		if (t != 41 && !lenient && !dns_class_ok(c))
 			return DNS_BAD;
 		if (!rd_bytes(r, rdlen))
 			return complete ? DNS_BAD : DNS_OK;
@@ -243,13 +253,20 @@ static enum dns_parse dns_nth(const struct ident_input *in, int d, unsigned k, s
 /* Checks the messages of direction d. Returns DNS_OK with *first filled
  * when at least the first parses (its question complete) and none of the
  * others is malformed; DNS_SHORT when the first is not all there yet. ids
- * collects the IDs of the messages (queries or responses, per `want`). */
+ * collects the IDs of the messages (queries or responses, per `want`).
+ * The first message is parsed strictly; the later ones (and the first one
+ * too when lenient_first, then *first_lenient tells) structurally: a
+ * client or server that sends one message with an odd TYPE or CLASS value
+ * or header bit still speaks DNS (RFC 1035 3.2.4: CLASS is any 16-bit
+ * value; a resolver skips records of classes it did not ask for). */
 static enum dns_parse dns_dir(const struct ident_input *in, int d, struct dns_msg *first,
-                              uint16_t *ids, unsigned *nids, bool *any_query)
+                              uint16_t *ids, unsigned *nids, bool *any_query,
+                              bool lenient_first, bool *first_lenient)
 {
 	struct dns_msg m;
 	*nids = 0;
 	*any_query = false;
+	*first_lenient = false;
 	for (unsigned k = 0; k < DNS_CHECK_MAX; k++) {
 		struct reader r;
 		bool complete = false;
@@ -258,7 +275,12 @@ static enum dns_parse dns_dir(const struct ident_input *in, int d, struct dns_ms
 			return DNS_BAD;
 		if (p == DNS_SHORT)
 			return k == 0 ? DNS_SHORT : DNS_OK;
-		p = dns_parse_msg(&r, complete, k == 0 ? first : &m);
+		struct reader r0 = r;
+		p = dns_parse_msg(&r, complete, k > 0, k == 0 ? first : &m);
+		if (p == DNS_BAD && k == 0 && lenient_first) {
+			p = dns_parse_msg(&r0, complete, true, first);
+			*first_lenient = p != DNS_BAD;
+		}
 		if (p == DNS_BAD)
 			return DNS_BAD;
 		if (p == DNS_SHORT)
@@ -327,13 +349,24 @@ static enum ident_verdict dns_match(const struct ident_input *in, struct ident_e
 	unsigned nc = 0, ns = 0;
 	bool cq = false, sq = false;
 
-	enum dns_parse pc = in->len[0] ? dns_dir(in, 0, &c, cids, &nc, &cq) : DNS_SHORT;
+	bool lc = false, ls = false;
+	enum dns_parse pc = in->len[0] ? dns_dir(in, 0, &c, cids, &nc, &cq, false, &lc) : DNS_SHORT;
 	if (pc == DNS_BAD)
 		return IDENT_NO_MATCH;
-	enum dns_parse ps = in->len[1] ? dns_dir(in, 1, &s, sids, &ns, &sq) : DNS_SHORT;
+	/* The server's first message is held to the strict parse unless the
+	 * client's passed it and the server's carries one of its IDs. */
+	enum dns_parse ps = in->len[1] ? dns_dir(in, 1, &s, sids, &ns, &sq, pc == DNS_OK, &ls)
+	                               : DNS_SHORT;
 	if (ps == DNS_BAD)
 		return IDENT_NO_MATCH;
 	(void)sq;
+	if (ls) {
+		bool known = false;
+		for (unsigned i = 0; i < nc; i++)
+			known |= cids[i] == s.id;
+		if (!known || !s.response)
+			return IDENT_NO_MATCH;
+	}
 
 	if (pc == DNS_OK && ps == DNS_OK) {
 		/* The server answers with a response carrying the ID of one of

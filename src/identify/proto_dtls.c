@@ -21,7 +21,15 @@
  * other bytes cancel.
  *
  * The ClientHello may be fragmented (RFC 6347 4.2.3): the first fragment is
- * parsed as far as it goes.
+ * parsed as far as it goes. A server that answers with another handshake
+ * record (one sent the ClientHello back) confirms less strongly.
+ *
+ * Without a ClientHello (a capture that began mid-session, or kept only the
+ * server's flight), every datagram of both sides must be DTLS records back
+ * to back of one version, each judged by its content type (see
+ * dtls_dgram_records); evidence dtls_midstream=1. When only one side sent
+ * anything, the engine may have guessed it to be the server (by port): its
+ * bytes are then judged as the client's.
  */
 #include <string.h>
 
@@ -181,7 +189,7 @@ static enum parse client_hello(struct reader *dg, struct hello *o)
 	return whole ? P_OK : P_PARTIAL;
 }
 
-enum answer { A_NONE, A_HELLO, A_VERIFY, A_ALERT, A_OTHER };
+enum answer { A_NONE, A_HELLO, A_VERIFY, A_ALERT, A_RECORD, A_OTHER };
 
 static enum answer server_answer(struct reader *dg, struct hello *s)
 {
@@ -212,7 +220,9 @@ static enum answer server_answer(struct reader *dg, struct hello *s)
 		return rd_ok(&rec) && len == 3u + cl ? A_VERIFY : A_OTHER;
 	}
 	if (type != 2)
-		return A_OTHER;
+		/* Another handshake message in a DTLS record (a server that
+		 * sent the ClientHello back): DTLS bytes all the same. */
+		return flen <= len && flen + 12 == rec.len ? A_RECORD : A_OTHER;
 	s->version = ver;
 	rd_skip(&rec, 32);
 	uint8_t sid = rd_u8(&rec);
@@ -227,7 +237,97 @@ static enum answer server_answer(struct reader *dg, struct hello *s)
 	return A_HELLO;
 }
 
-static enum ident_verdict dtls_match(const struct ident_input *in, struct ident_evidence *ev)
+/* One datagram of DTLS records back to back, filling it exactly (RFC 6347
+ * section 4.1: several records may share a datagram, none may span two).
+ * Each record is judged by its content type: a handshake record of epoch 0
+ * carries a handshake header whose fragment fills it; ChangeCipherSpec is
+ * the single byte 1; a clear alert is level 1 or 2 and a description;
+ * application data is protected (epoch 1 or later). *ver keeps the record
+ * version, which must not change within the flow. Counts records in *n. */
+static bool dtls_dgram_records(struct reader dg, uint16_t *ver, unsigned *n)
+{
+	if (rd_remaining(&dg) == 0)
+		return false;
+	while (rd_remaining(&dg) > 0) {
+		uint8_t ct = rd_u8(&dg);
+		uint16_t v = rd_be16(&dg), epoch = rd_be16(&dg), seq_hi = rd_be16(&dg);
+		rd_skip(&dg, 4);
+		uint16_t len = rd_be16(&dg);
+		struct reader rec = rd_sub(&dg, len);
+		if (!rd_ok(&dg) || !dtls_version_ok(v) || (*ver && v != *ver) || seq_hi != 0 ||
+		    len == 0 || len > DTLS_RECORD_MAX)
+			return false;
+		*ver = v;
+		switch (ct) {
+		case 20: /* change_cipher_spec */
+			if (len != 1 || rd_u8(&rec) != 1)
+				return false;
+			break;
+		case DTLS_CT_ALERT:
+			if (epoch == 0) {
+				uint8_t level = rd_u8(&rec);
+				(void)rd_u8(&rec);
+				if (len != 2 || (level != 1 && level != 2))
+					return false;
+			} else if (len < 2) {
+				return false;
+			}
+			break;
+		case DTLS_CT_HANDSHAKE:
+			if (epoch == 0) {
+				uint8_t mt = rd_u8(&rec);
+				uint32_t mlen = rd_be24(&rec);
+				rd_skip(&rec, 2);
+				uint32_t foff = rd_be24(&rec), flen = rd_be24(&rec);
+				if (!rd_ok(&rec) || mt == 0 || mt > 20 || flen + 12 != len ||
+				    foff + flen > mlen)
+					return false;
+			}
+			break;
+		case 23: /* application_data */
+			if (epoch == 0)
+				return false;
+			break;
+		default:
+			return false;
+		}
+		(*n)++;
+	}
+	return true;
+}
+
+/* Without a ClientHello (the capture began later, or only the server's
+ * flight was kept): every datagram of both sides must be DTLS records of
+ * one version. One datagram decides alone only when it holds two records
+ * or more; otherwise two datagrams are needed, or the flow's end. */
+static enum ident_verdict dtls_records_match(const struct ident_input *in,
+                                             struct ident_evidence *ev)
+{
+	uint16_t ver = 0;
+	unsigned ndg = 0, nrec = 0;
+	for (int d = 0; d < 2; d++) {
+		struct reader all;
+		rd_init(&all, in->data[d], in->len[d]);
+		for (unsigned k = 0; k < in->ndgrams[d]; k++) {
+			struct reader dg = rd_sub(&all, in->dgram_len[d][k]);
+			if (!rd_ok(&all) || !dtls_dgram_records(dg, &ver, &nrec))
+				return IDENT_NO_MATCH;
+			ndg++;
+		}
+	}
+	if (ndg == 0)
+		return IDENT_NO_MATCH;
+	if (ndg < 2 && nrec < 2 && !(in->done[0] && in->done[1]))
+		return IDENT_NEED_MORE;
+	ident_add_str(ev, "dtls_version", version_name(ver));
+	ident_add_str(ev, "dtls_midstream", "1");
+	ev->server_confirmed = in->ndgrams[0] && in->ndgrams[1];
+	ev->confidence = ndg >= 2 || nrec >= 2 ? 70 : 55;
+	return IDENT_MATCH;
+}
+
+static enum ident_verdict dtls_match_oriented(const struct ident_input *in,
+                                              struct ident_evidence *ev)
 {
 	if (in->ndgrams[0] == 0)
 		return in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
@@ -239,7 +339,7 @@ static enum ident_verdict dtls_match(const struct ident_input *in, struct ident_
 	memset(&s, 0, sizeof s);
 	enum parse p = client_hello(&dg, &c);
 	if (p == P_BAD)
-		return IDENT_NO_MATCH;
+		return dtls_records_match(in, ev);
 
 	enum answer a = A_NONE;
 	if (in->ndgrams[1]) {
@@ -258,8 +358,33 @@ static enum ident_verdict dtls_match(const struct ident_input *in, struct ident_
 	                          : (c.supported ? c.supported : c.version);
 	ident_add_str(ev, "dtls_version", version_name(v));
 	ev->server_confirmed = a != A_NONE;
-	ev->confidence = a == A_HELLO || a == A_VERIFY ? 100 : a == A_ALERT ? 95 : p == P_OK ? 85 : 70;
+	ev->confidence = a == A_HELLO || a == A_VERIFY ? 100
+	                 : a == A_ALERT || a == A_RECORD ? 90
+	                 : p == P_OK ? 85 : 70;
 	return IDENT_MATCH;
+}
+
+static enum ident_verdict dtls_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	/* Only one side sent anything and the engine guessed which is the
+	 * client (by port): the bytes there are judged as the client's. */
+	if (in->len[0] == 0 && in->done[0] && in->ndgrams[1]) {
+		struct ident_input sw = *in;
+		for (int d = 0; d < 2; d++) {
+			sw.data[d] = in->data[1 - d];
+			sw.len[d] = in->len[1 - d];
+			sw.done[d] = in->done[1 - d];
+			sw.truncated[d] = in->truncated[1 - d];
+			sw.midstream[d] = in->midstream[1 - d];
+			sw.ndgrams[d] = in->ndgrams[1 - d];
+			for (int k = 0; k < IDENT_DGRAMS_MAX; k++)
+				sw.dgram_len[d][k] = in->dgram_len[1 - d][k];
+		}
+		enum ident_verdict v = dtls_match_oriented(&sw, ev);
+		ev->server_confirmed = false;
+		return v;
+	}
+	return dtls_match_oriented(in, ev);
 }
 
 const struct ident_proto ident_dtls = {"dtls", "DTLS (RFC 6347, RFC 9147)", IDENT_UDP, dtls_match, NULL};

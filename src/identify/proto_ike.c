@@ -19,6 +19,12 @@
  *
  * The payload chain must fill the message exactly (unless IKEv1's
  * encryption flag hides it); the responder answers with the initiator's SPI.
+ *
+ * An initiator whose first datagram is not a well-formed message (seen:
+ * an IKE_SA_INIT with flags 0xff, an IKE_AUTH whose first payload type is
+ * 127) is still IKE when one of its next datagrams (up to the fourth) is,
+ * and the responder's first answer is one for the same initiator SPI: the
+ * answer is required then, the client's bytes alone do not decide.
  */
 #include "common/reader.h"
 #include "identify/identify.h"
@@ -89,15 +95,56 @@ static bool ike_parse(struct reader *m, size_t len, struct ike_msg *k)
 	return rd_remaining(m) == 0;
 }
 
-static int ike_first(const struct ident_input *in, int d, struct ike_msg *k)
+/* An IKE header: version 1.0 or 2.0, a non-zero initiator SPI and the
+ * length field naming the datagram (after a NAT-T marker). */
+static bool ike_header_like(struct reader *m, size_t len)
+{
+	if (len >= 32) {
+		struct reader t = *m;
+		if (rd_be32(&t) == 0) {
+			rd_skip(m, 4);
+			len -= 4;
+		}
+	}
+	uint32_t hi = rd_be32(m), lo = rd_be32(m);
+	bool ispi = hi != 0 || lo != 0;
+	rd_skip(m, 8 + 1);
+	uint8_t ver = rd_u8(m);
+	rd_skip(m, 2 + 4);
+	uint32_t mlen = rd_be32(m);
+	return rd_ok(m) && ispi && (ver == 0x10 || ver == 0x20) && mlen == len;
+}
+
+/* The first datagram of direction d: 1 IKE, 0 none, -1 not IKE, 2 wait
+ * for more (see ike_header_like). With
+ * later (not NULL), a well-formed message among the next datagrams (up to
+ * the fourth) goes there when the first is not one. */
+static int ike_first(const struct ident_input *in, int d, struct ike_msg *k, bool *later)
 {
 	if (in->transport != IDENT_UDP || in->ndgrams[d] == 0)
 		return 0;
 	struct reader r;
 	rd_init(&r, in->data[d], in->len[d]);
-	size_t len = in->dgram_len[d][0];
-	struct reader m = rd_sub(&r, len);
-	return rd_ok(&r) && ike_parse(&m, len, k) ? 1 : -1;
+	bool like = false;
+	for (unsigned i = 0; i < in->ndgrams[d] && i < (later ? 4u : 1u); i++) {
+		size_t len = in->dgram_len[d][i];
+		struct reader m = rd_sub(&r, len);
+		if (!rd_ok(&r))
+			return -1;
+		struct reader h = m;
+		if (ike_parse(&m, len, k)) {
+			if (later)
+				*later = i > 0;
+			return 1;
+		}
+		if (i == 0)
+			like = ike_header_like(&h, len);
+		if (!like)
+			return -1;
+	}
+	/* a first datagram with an IKE header whose body is not well formed:
+	 * the next ones may tell */
+	return like && later && in->ndgrams[d] < 4 && !in->done[d] ? 2 : -1;
 }
 
 static const char *ike_exname(uint8_t v, uint8_t e)
@@ -123,11 +170,16 @@ static const char *ike_exname(uint8_t v, uint8_t e)
 static enum ident_verdict ike_match(const struct ident_input *in, struct ident_evidence *ev)
 {
 	struct ike_msg c = {0}, s = {0};
-	int pc = ike_first(in, 0, &c), ps = ike_first(in, 1, &s);
+	bool later = false;
+	int pc = ike_first(in, 0, &c, &later), ps = ike_first(in, 1, &s, NULL);
 	if (pc < 0 || ps < 0)
 		return IDENT_NO_MATCH;
+	if (pc == 2)
+		return IDENT_NEED_MORE;
 	if (pc == 0)
 		return in->done[0] && in->done[1] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+	if (later && ps == 0)
+		return in->done[1] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
 	bool confirmed = false;
 	if (ps > 0) {
 		/* Same SA: the initiator's SPI, the same major version. */

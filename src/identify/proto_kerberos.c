@@ -14,6 +14,11 @@
  * msg-type must agree with the application tag. A request is answered by
  * the matching reply (AS-REQ: AS-REP or KRB-ERROR; TGS-REQ: TGS-REP or
  * KRB-ERROR).
+ *
+ * A TCP server direction seen without its start (midstream: the capture
+ * missed its SYN and the bytes may begin inside a reply, e.g. after a lost
+ * first segment of a long AS-REP) neither confirms nor contradicts: the
+ * client's complete request decides alone.
  */
 #include "common/reader.h"
 #include "identify/identify.h"
@@ -166,6 +171,11 @@ static enum ident_verdict kerberos_match(const struct ident_input *in, struct id
 	if (rc == KRB_BAD)
 		return IDENT_NO_MATCH;
 	enum krb_res rs = in->len[1] ? krb_first(in, 1, &s) : KRB_SHORT;
+	bool server_unknown = false;
+	if (rs == KRB_BAD && in->transport == IDENT_TCP && in->midstream[1] && in->len[1] > 0) {
+		rs = KRB_SHORT;
+		server_unknown = true;
+	}
 	if (rs == KRB_BAD)
 		return IDENT_NO_MATCH;
 	if (rc == KRB_SHORT)
@@ -177,7 +187,7 @@ static enum ident_verdict kerberos_match(const struct ident_input *in, struct id
 		if (!ok)
 			return IDENT_NO_MATCH;
 		confirmed = true;
-	} else if (!in->done[1]) {
+	} else if (!in->done[1] && !server_unknown) {
 		return IDENT_NEED_MORE;
 	}
 	ident_add_str(ev, "krb_msg", krb_name(c.type));

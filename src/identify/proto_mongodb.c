@@ -6,7 +6,8 @@
  *
  *   messageLength(4, header included)  requestID(4)  responseTo(4)  opCode(4)
  *
- *   client: responseTo 0; opCode 2013 OP_MSG, 2004 OP_QUERY (legacy
+ *   client: responseTo 0 (-1, 0xffffffff, from the legacy C++ client:
+ *           "InactiveUserIdentity.$cmd" getnonce); opCode 2013 OP_MSG, 2004 OP_QUERY (legacy
  *           handshake "isMaster"), 2012 OP_COMPRESSED
  *   server: responseTo = the client's requestID; opCode 1 OP_REPLY or 2013
  *
@@ -87,7 +88,7 @@ static enum mongo_parse mongo_client(const struct ident_input *in, struct mongo_
 	enum mongo_parse p = mongo_header(&r, m);
 	if (p != MONGO_OK)
 		return p;
-	if (m->resp != 0)
+	if (m->resp != 0 && m->resp != 0xffffffffu)
 		return MONGO_BAD;
 	size_t body = m->len - 16;
 	if (m->op == 2013) {

@@ -22,7 +22,22 @@
  * The protocol name and level already make CONNECT specific; the payload
  * strings are walked so that their lengths must fit the remaining length.
  * The password is never kept.
+ *
+ * A capture that began after CONNECT (no SYN either way) sees control
+ * packets back to back (MQTT 3.1.1 section 2, 3):
+ *
+ *   PUBLISH  0x3N len | topic (16-bit length, UTF-8, no wildcard) |
+ *                       [packet id, QoS 1 and 2] | payload
+ *   PUBACK 0x40, PUBREC 0x50, PUBREL 0x62, PUBCOMP 0x70: len 2 | id
+ *   SUBSCRIBE 0x82, SUBACK 0x90, UNSUBSCRIBE 0xA2, UNSUBACK 0xB0: id ...
+ *   PINGREQ c0 00, PINGRESP d0 00, DISCONNECT e0 00
+ *
+ * Each direction must walk as such a chain, and the two must answer each
+ * other: a QoS 1 PUBLISH whose packet id comes back in a PUBACK (QoS 2: a
+ * PUBREC), or a PINGREQ answered by a PINGRESP.
  */
+#include <string.h>
+
 #include "common/reader.h"
 #include "identify/identify.h"
 
@@ -170,8 +185,138 @@ static enum mqtt_parse mqtt_connack(const struct ident_input *in, uint8_t level)
 	return MQTT_OK;
 }
 
+#define MQTT_IDS_MAX 16
+
+struct mqtt_chain {
+	int whole;                     /* whole packets walked */
+	uint16_t pub_id[MQTT_IDS_MAX]; /* ids of QoS 1/2 PUBLISHes, their QoS apart */
+	uint8_t pub_qos[MQTT_IDS_MAX];
+	int npub;
+	uint16_t ack_id[MQTT_IDS_MAX]; /* ids of PUBACKs (1) and PUBRECs (2) */
+	uint8_t ack_kind[MQTT_IDS_MAX];
+	int nack;
+	bool pingreq, pingresp;
+};
+
+/* One PUBLISH's variable header; false when it cannot be one. */
+static bool mqtt_publish(struct reader pk, uint8_t qos, struct mqtt_chain *c)
+{
+	uint16_t tlen = rd_be16(&pk);
+	const uint8_t *t = rd_bytes(&pk, tlen);
+	if (!t || tlen == 0)
+		return false;
+	for (uint16_t i = 0; i < tlen; i++)
+		if (t[i] < 0x20 || t[i] == 0x7f || t[i] == '#' || t[i] == '+')
+			return false; /* MQTT 4.7.3: no wildcards in a PUBLISH topic */
+	if (qos) {
+		uint16_t id = rd_be16(&pk);
+		if (!rd_ok(&pk) || id == 0)
+			return false;
+		if (c->npub < MQTT_IDS_MAX) {
+			c->pub_id[c->npub] = id;
+			c->pub_qos[c->npub++] = qos;
+		}
+	}
+	return true;
+}
+
+/* Walks one direction's packets; false at the first that cannot be MQTT. */
+static bool mqtt_chain(const uint8_t *data, size_t len, struct mqtt_chain *c)
+{
+	struct reader r;
+	rd_init(&r, data, len);
+	while (rd_remaining(&r)) {
+		uint8_t h = rd_u8(&r), type = h >> 4, flags = h & 0x0f;
+		uint32_t rem;
+		enum mqtt_parse p = mqtt_varint(&r, &rem);
+		if (p == MQTT_BAD)
+			return false;
+		if (p == MQTT_SHORT)
+			return true;
+		bool whole = rd_has(&r, rem);
+		struct reader pk = rd_sub(&r, whole ? rem : rd_remaining(&r));
+		switch (type) {
+		case 3: { /* PUBLISH */
+			uint8_t qos = flags >> 1 & 3;
+			if (qos == 3 || (qos == 0 && (flags & 0x08)) || rem < 3)
+				return false;
+			if (whole && !mqtt_publish(pk, qos, c))
+				return false;
+			break;
+		}
+		case 4: case 5: case 6: case 7: /* PUBACK, PUBREC, PUBREL, PUBCOMP */
+			if (flags != (type == 6 ? 2 : 0) || rem < 2 || rem > 4096)
+				return false;
+			if (whole && (type == 4 || type == 5) && c->nack < MQTT_IDS_MAX) {
+				c->ack_id[c->nack] = rd_be16(&pk);
+				c->ack_kind[c->nack++] = (uint8_t)(type == 4 ? 1 : 2);
+			}
+			break;
+		case 8: case 10: /* SUBSCRIBE, UNSUBSCRIBE */
+			if (flags != 2 || rem < 5)
+				return false;
+			break;
+		case 9: case 11: /* SUBACK, UNSUBACK */
+			if (flags != 0 || rem < 2)
+				return false;
+			break;
+		case 12: case 13: /* PINGREQ, PINGRESP */
+			if (flags != 0 || rem != 0)
+				return false;
+			if (type == 12)
+				c->pingreq = true;
+			else
+				c->pingresp = true;
+			break;
+		case 14: /* DISCONNECT */
+			if (flags != 0 || rem > 4096)
+				return false;
+			break;
+		default:
+			return false; /* CONNECT, CONNACK and AUTH open a connection */
+		}
+		if (!whole)
+			return true;
+		c->whole++;
+	}
+	return true;
+}
+
+/* Does a's PUBLISH come back acknowledged in b, or a's PINGREQ answered? */
+static bool mqtt_answers(const struct mqtt_chain *a, const struct mqtt_chain *b)
+{
+	if (a->pingreq && b->pingresp)
+		return true;
+	for (int i = 0; i < a->npub; i++)
+		for (int k = 0; k < b->nack; k++)
+			if (a->pub_id[i] == b->ack_id[k] && a->pub_qos[i] == b->ack_kind[k])
+				return true;
+	return false;
+}
+
+static enum ident_verdict mqtt_midstream(const struct ident_input *in, struct ident_evidence *ev)
+{
+	struct mqtt_chain c[2];
+	memset(c, 0, sizeof c);
+	for (int d = 0; d < 2; d++)
+		if (!mqtt_chain(in->data[d], in->len[d], &c[d]))
+			return IDENT_NO_MATCH;
+	if (c[0].whole + c[1].whole >= 3 && (mqtt_answers(&c[0], &c[1]) || mqtt_answers(&c[1], &c[0]))) {
+		ident_add_str(ev, "mqtt_midstream", "1");
+		ev->server_confirmed = true;
+		ev->confidence = 70;
+		return IDENT_MATCH;
+	}
+	return in->done[0] && in->done[1] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+}
+
 static enum ident_verdict mqtt_match(const struct ident_input *in, struct ident_evidence *ev)
 {
+	if (in->midstream[0] && in->midstream[1]) {
+		struct mqtt_connect m0 = {0};
+		if (mqtt_connect(in, &m0) == MQTT_BAD)
+			return mqtt_midstream(in, ev);
+	}
 	struct mqtt_connect m = {0};
 	enum mqtt_parse pc = mqtt_connect(in, &m);
 	if (pc == MQTT_BAD)

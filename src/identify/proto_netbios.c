@@ -1,5 +1,6 @@
 /*
- * proto_netbios.c - NetBIOS Name Service (RFC 1002 section 4.2, NBNS).
+ * proto_netbios.c - NetBIOS Name Service (RFC 1002 section 4.2, NBNS) and
+ * Datagram Service (RFC 1002 section 4.4, NBDS; see netbios_dgm_match).
  *
  * DNS's message format (RFC 1035) with NetBIOS names:
  *
@@ -104,13 +105,93 @@ static int nb_first(const struct ident_input *in, int d, struct nb_msg *out)
 	return rd_ok(&r) && nb_parse(&m, out) ? 1 : -1;
 }
 
+/* NetBIOS Datagram Service (RFC 1002 section 4.4), one datagram:
+ *
+ *   | MSG_TYPE | FLAGS | DGM_ID (16)  |  type 0x10 direct unique, 0x11
+ *   | SOURCE_IP (32)                  |  direct group, 0x12 broadcast,
+ *   | SOURCE_PORT (16)                |  0x13 error, 0x14-0x16 query
+ *   0x10-0x12: | DGM_LENGTH | PACKET_OFFSET | SOURCE_NAME | DESTINATION_NAME
+ *              | USER_DATA (Windows: SMB mailslot, "\xffSMB")
+ *   0x13:      | ERROR_CODE 0x82-0x84 |
+ *   0x14-0x16: | DESTINATION_NAME |
+ *
+ * FLAGS: 4 reserved zero bits, SNT (node type), F (first), M (more).
+ * DGM_LENGTH counts the bytes after PACKET_OFFSET (names and user data),
+ * so the datagram is 14 + DGM_LENGTH long. */
+struct nb_dgm {
+	uint8_t type;
+	bool smb;
+	struct nb_msg src;
+};
+
+static bool nb_dgm_parse(struct reader *m, size_t len, struct nb_dgm *g)
+{
+	g->type = rd_u8(m);
+	uint8_t flags = rd_u8(m);
+	rd_skip(m, 2 + 4 + 2); /* DGM_ID, SOURCE_IP, SOURCE_PORT */
+	if (!rd_ok(m) || (flags & 0xf0) || g->type < 0x10 || g->type > 0x16)
+		return false;
+	if (g->type == 0x13) {
+		uint8_t code = rd_u8(m);
+		return rd_ok(m) && code >= 0x82 && code <= 0x84 && rd_remaining(m) == 0;
+	}
+	if (g->type >= 0x14) {
+		struct nb_msg dst;
+		return nb_name(m, &dst) && rd_remaining(m) == 0;
+	}
+	uint16_t dlen = rd_be16(m), off = rd_be16(m);
+	if (!rd_ok(m) || (size_t)dlen + 14 != len)
+		return false;
+	/* PACKET_OFFSET: 0 in a first fragment (F set) */
+	if ((flags & 0x02) && off != 0)
+		return false;
+	struct nb_msg dst;
+	if (!nb_name(m, &g->src) || !nb_name(m, &dst))
+		return false;
+	g->smb = rd_starts(m, "\xffSMB");
+	return true;
+}
+
+static int nb_dgm_first(const struct ident_input *in, int d, struct nb_dgm *out)
+{
+	if (in->ndgrams[d] == 0)
+		return 0;
+	struct reader r;
+	rd_init(&r, in->data[d], in->len[d]);
+	struct reader m = rd_sub(&r, in->dgram_len[d][0]);
+	return rd_ok(&r) && nb_dgm_parse(&m, in->dgram_len[d][0], out) ? 1 : -1;
+}
+
+static enum ident_verdict netbios_dgm_match(const struct ident_input *in,
+                                            struct ident_evidence *ev)
+{
+	struct nb_dgm c = {0}, s = {0};
+	if (nb_dgm_first(in, 0, &c) <= 0)
+		return IDENT_NO_MATCH;
+	int ps = nb_dgm_first(in, 1, &s);
+	if (ps < 0)
+		return IDENT_NO_MATCH;
+	/* Datagrams are sent, not answered (a query may be): no waiting. */
+	ident_add_str(ev, "netbios_service", "datagram");
+	if (c.type <= 0x12) {
+		ident_add(ev, "netbios_name", (const uint8_t *)c.src.name, c.src.namelen);
+		if (c.smb)
+			ident_add_str(ev, "netbios_payload", "smb");
+	}
+	ev->server_confirmed = ps > 0;
+	ev->confidence = 85;
+	return IDENT_MATCH;
+}
+
 static enum ident_verdict netbios_match(const struct ident_input *in, struct ident_evidence *ev)
 {
 	if (in->transport != IDENT_UDP)
 		return IDENT_NO_MATCH;
 	struct nb_msg c = {0}, s = {0};
 	int pc = nb_first(in, 0, &c), ps = nb_first(in, 1, &s);
-	if (pc < 0 || ps < 0)
+	if (pc < 0)
+		return netbios_dgm_match(in, ev);
+	if (ps < 0)
 		return IDENT_NO_MATCH;
 	if (pc == 0)
 		return in->done[0] && in->done[1] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
@@ -123,10 +204,11 @@ static enum ident_verdict netbios_match(const struct ident_input *in, struct ide
 		return IDENT_NEED_MORE;
 	}
 	ident_add(ev, "netbios_name", (const uint8_t *)c.name, c.namelen);
+	ident_add_str(ev, "netbios_service", "name");
 	ev->server_confirmed = confirmed;
 	ev->confidence = confirmed ? 95 : 85;
 	return IDENT_MATCH;
 }
 
-const struct ident_proto ident_netbios = {"netbios", "NetBIOS Name Service (RFC 1002)", IDENT_UDP,
+const struct ident_proto ident_netbios = {"netbios", "NetBIOS Name and Datagram Services (RFC 1002)", IDENT_UDP,
                                           netbios_match, NULL};

@@ -28,6 +28,16 @@
  * Nine bytes of opcode and random session id say nothing: the zero ack
  * count and packet-id, or a real timestamp, and the server's echo of the
  * client's session id are what tell OpenVPN from random bytes.
+ *
+ * A flow where only the server's side was captured (the client's packets
+ * left by another address, NAT on the capture point) is identified on
+ * the server's hard reset alone when its structure is complete (in the
+ * clear or with tls-auth: 1-8 acks of small packet-ids, a remote session
+ * id, message packet-id 0, at most a short payload) and its next packet
+ * goes on with the same session id:
+ *
+ *   40 d31c3a6964602fa0 01 00000000 334857703d96db39 00000000
+ *   20 d31c3a6964602fa0 01 00000001 334857703d96db39 00000001 16 03 03 ...
  */
 #include "common/reader.h"
 #include "identify/identify.h"
@@ -92,10 +102,10 @@ static int ovpn_first(const struct ident_input *in, int d, struct reader *pkt)
 /* The client's second packet goes on with the same session: a control or
  * ack opcode (P_CONTROL_V1 4, P_ACK_V1 5, a repeated reset, or
  * P_CONTROL_WKC_V1 11), key id 0, the same session id. */
-static bool ovpn_same_session(const struct ident_input *in, const struct ovpn_reset *c)
+static bool ovpn_same_session_dir(const struct ident_input *in, int d, const struct ovpn_reset *c)
 {
 	struct reader r;
-	if (ovpn_packet(in, 0, 1, &r) != 1)
+	if (ovpn_packet(in, d, 1, &r) != 1)
 		return false;
 	uint8_t op = rd_u8(&r);
 	const uint8_t *sid = rd_bytes(&r, 8);
@@ -113,6 +123,11 @@ static bool ovpn_same_session(const struct ident_input *in, const struct ovpn_re
 /* The ack array and message packet-id of a client hard reset at r: no
  * acks, packet-id 0, then at most a short payload (2.6's early-negotiation
  * TLV). */
+static bool ovpn_same_session(const struct ident_input *in, const struct ovpn_reset *c)
+{
+	return ovpn_same_session_dir(in, 0, c);
+}
+
 static bool ovpn_client_tail(struct reader r)
 {
 	uint8_t acks = rd_u8(&r);
@@ -195,6 +210,50 @@ static int ovpn_server(struct reader *r, const struct ovpn_reset *c)
 	return 0;
 }
 
+/* The tail of a server hard reset at r: 1-8 acks of small packet-ids, the
+ * remote session id, message packet-id 0, at most a short payload. */
+static bool ovpn_server_tail(struct reader r)
+{
+	uint8_t acks = rd_u8(&r);
+	if (!rd_ok(&r) || acks < 1 || acks > 8)
+		return false;
+	for (unsigned i = 0; i < acks; i++)
+		if (rd_be32(&r) >= 0x100)
+			return false;
+	rd_skip(&r, 8);
+	uint32_t pid = rd_be32(&r);
+	return rd_ok(&r) && pid == 0 && rd_remaining(&r) <= 64;
+}
+
+/* Only the server spoke: its hard reset, complete, and its next packet in
+ * the same session. */
+static bool ovpn_server_alone(const struct ident_input *in, struct ovpn_reset *srv)
+{
+	struct reader r;
+	if (ovpn_first(in, 1, &r) != 1)
+		return false;
+	uint8_t op = rd_u8(&r);
+	rd_copy(&r, srv->sid, 8);
+	if (!rd_ok(&r) || op != OVPN_HARD_RESET_SERVER_V2 << 3)
+		return false;
+	srv->opcode = OVPN_HARD_RESET_SERVER_V2;
+	bool ok = false;
+	if (ovpn_server_tail(r)) {
+		srv->auth = OVPN_NONE;
+		ok = true;
+	}
+	for (size_t i = 0; !ok && i < sizeof ovpn_hmac_sizes; i++) {
+		struct reader t = r;
+		rd_skip(&t, ovpn_hmac_sizes[i]);
+		uint32_t pid = rd_be32(&t), time = rd_be32(&t);
+		if (rd_ok(&t) && pid >= 1 && pid < 0x100 && ovpn_time_ok(time) && ovpn_server_tail(t)) {
+			srv->auth = OVPN_TLS_AUTH;
+			ok = true;
+		}
+	}
+	return ok && ovpn_same_session_dir(in, 1, srv);
+}
+
 static const char *ovpn_opname(uint8_t op)
 {
 	return op == OVPN_HARD_RESET_CLIENT_V3 ? "P_CONTROL_HARD_RESET_CLIENT_V3"
@@ -208,6 +267,23 @@ static enum ident_verdict ovpn_match(const struct ident_input *in, struct ident_
 	int hc = ovpn_first(in, 0, &cp);
 	if (hc == -1)
 		return IDENT_NO_MATCH;
+	if (hc == 0 && in->done[0] && in->len[1] > 0) {
+		struct ovpn_reset srv = {0};
+		struct reader sr;
+		uint8_t sop = 0;
+		int hs0 = ovpn_first(in, 1, &sr);
+		if (hs0 == 1)
+			sop = rd_u8(&sr);
+		if (hs0 == -1 || (hs0 == 1 && sop != OVPN_HARD_RESET_SERVER_V2 << 3))
+			return IDENT_NO_MATCH;
+		if (!ovpn_server_alone(in, &srv))
+			return in->done[1] || ovpn_packet(in, 1, 1, &sr) == 1 ? IDENT_NO_MATCH
+			                                                       : IDENT_NEED_MORE;
+		ident_add_str(ev, "openvpn_opcode", "P_CONTROL_HARD_RESET_SERVER_V2");
+		ident_add_str(ev, "openvpn_auth", srv.auth == OVPN_NONE ? "none" : "tls-auth");
+		ev->confidence = 70;
+		return IDENT_MATCH;
+	}
 	if (hc == 0 || hc == -2)
 		return in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
 	if (!ovpn_client(&cp, &c))

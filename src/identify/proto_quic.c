@@ -31,7 +31,15 @@
  * confirms; a short
  * header packet neither confirms nor cancels (its Initial may be lost);
  * anything else cancels.
+ *
+ * Also taken, with less confidence: an Initial after the client's 0-RTT
+ * packets (reordered); a reserved version (0x?a?a?a?a) left unanswered but
+ * retransmitted with one DCID, or laid out exactly as a v1 Initial; Google
+ * QUIC seen from the server only (public header, "REJ" in the clear); and
+ * flows of short header packets only, one side repeating a DCID of 8-20
+ * bytes before encrypted bytes (evidence quic_seen).
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "common/reader.h"
@@ -238,35 +246,232 @@ static void add_version(struct ident_evidence *ev, uint32_t v)
 	ident_add(ev, "quic_version", (const uint8_t *)b, 10);
 }
 
+/* The k-th datagram of direction d. */
+static struct reader dgram(const struct ident_input *in, int d, unsigned k)
+{
+	struct reader all, dg;
+	rd_init(&all, in->data[d], in->len[d]);
+	for (unsigned i = 0; i < k; i++)
+		rd_skip(&all, in->dgram_len[d][i]);
+	dg = rd_sub(&all, in->dgram_len[d][k]);
+	return dg;
+}
+
+/* Long header (form and fixed bits) of the given version. */
+static bool long_header_of(struct reader dg, uint32_t version)
+{
+	uint8_t b0 = rd_u8(&dg);
+	uint32_t v = rd_be32(&dg);
+	return rd_ok(&dg) && (b0 & 0x80) && v == version;
+}
+
+/* A reserved (greased) version that nobody answered: QUIC when the client
+ * sent it again and again, padded to 1200 bytes (RFC 9000 14.1, 6.1: a
+ * server drops smaller datagrams of unknown versions), with one DCID of at
+ * least 8 bytes (RFC 9000 7.2): what a client testing version negotiation
+ * sends (the interop runner's "V" test). */
+static bool grease_repeated(const struct ident_input *in, const struct client *c)
+{
+	if (in->ndgrams[0] < 2) {
+		/* Once only: then its packet must be laid out as a v1 Initial
+		 * (token length, then a length that ends it exactly at the
+		 * datagram's end), as clients testing negotiation send it. */
+		struct reader dg = dgram(in, 0, 0);
+		if (rd_remaining(&dg) < QUIC_MIN_INITIAL)
+			return false;
+		rd_skip(&dg, 5);
+		uint8_t dcl = rd_u8(&dg);
+		rd_skip(&dg, dcl);
+		uint8_t scl = rd_u8(&dg);
+		rd_skip(&dg, scl);
+		uint64_t token = varint(&dg);
+		if (!rd_ok(&dg) || dcl < 8 || dcl > QUIC_CID_MAX || scl > QUIC_CID_MAX ||
+		    token > rd_remaining(&dg))
+			return false;
+		rd_skip(&dg, (size_t)token);
+		uint64_t len = varint(&dg);
+		return rd_ok(&dg) && len >= 20 && len == rd_remaining(&dg);
+	}
+	uint8_t cid[2][QUIC_CID_MAX];
+	uint8_t dcl[2] = {0, 0};
+	for (unsigned k = 0; k < 2; k++) {
+		struct reader dg = dgram(in, 0, k);
+		if (rd_remaining(&dg) < QUIC_MIN_INITIAL || !long_header_of(dg, c->version))
+			return false;
+		rd_skip(&dg, 5);
+		dcl[k] = rd_u8(&dg);
+		if (dcl[k] < 8 || dcl[k] > QUIC_CID_MAX)
+			return false;
+		rd_copy(&dg, cid[k], dcl[k]);
+		if (!rd_ok(&dg))
+			return false;
+	}
+	return dcl[0] == dcl[1] && memcmp(cid[0], cid[1], dcl[0]) == 0;
+}
+
+/* Google QUIC seen from the server only (the capture or the flow table
+ * missed the client): a public header with an 8-byte connection id and no
+ * version (0x08 flag, reserved bits clear), and the server's "REJ" crypto
+ * handshake message in the clear within the first packet. */
+static bool gquic_server_only(const struct ident_input *in)
+{
+	int d = in->len[1] == 0 ? 0 : 1;
+	if (in->len[1 - d] != 0 || !in->done[1 - d] || in->ndgrams[d] == 0)
+		return false;
+	struct reader dg = dgram(in, d, 0);
+	uint8_t b0 = rd_u8(&dg);
+	if (!rd_ok(&dg) || (b0 & 0xcb) != 0x08 || !rd_has(&dg, 8 + 1 + 12 + 4))
+		return false;
+	rd_skip(&dg, 8);
+	for (size_t i = 0; i < 48 && rd_has(&dg, 4); i++, rd_skip(&dg, 1))
+		if (rd_starts(&dg, "REJ"))
+			return true;
+	return false;
+}
+
+/* Short header packets only (RFC 9000 17.3: form bit 0, fixed bit 1, then
+ * the destination connection id): a flow whose handshake came before the
+ * capture. The client's datagrams must repeat one DCID of at least 8 bytes
+ * and carry encrypted bytes after it (not text: a text protocol repeats
+ * its first bytes too); the server's, if any, must be short headers. */
+#define QUIC_SH_MIN_DGRAMS 3
+static bool sh_prefix(const struct ident_input *in, int d)
+{
+	unsigned n = in->ndgrams[d];
+	if (n < QUIC_SH_MIN_DGRAMS)
+		return false;
+	/* The common prefix after the first byte, over the datagrams. */
+	size_t common = SIZE_MAX;
+	struct reader d0 = dgram(in, d, 0);
+	size_t len0 = rd_remaining(&d0);
+	const uint8_t *p0 = rd_bytes(&d0, len0);
+	if (!p0)
+		return false;
+	for (unsigned k = 1; k < n; k++) {
+		struct reader dk = dgram(in, d, k);
+		size_t lk = rd_remaining(&dk);
+		const uint8_t *pk = rd_bytes(&dk, lk);
+		if (!pk)
+			return false;
+		size_t i = 1;
+		while (i < common && i < lk && i < len0 && pk[i] == p0[i])
+			i++;
+		common = i;
+	}
+	/* The DCID, then bytes that differ in every packet (the packet
+	 * number and the ciphertext): no datagram repeats another. */
+	size_t cid = common - 1;
+	if (cid < 8 || cid > QUIC_CID_MAX)
+		return false;
+	/* Encrypted: at least a quarter of the protected bytes with the high
+	 * bit set, in every datagram (text and DNS names have none). */
+	for (unsigned k = 0; k < n; k++) {
+		struct reader dk = dgram(in, d, k);
+		size_t lk = rd_remaining(&dk);
+		const uint8_t *pk = rd_bytes(&dk, lk);
+		if (!pk || lk < common + 17)
+			return false;
+		size_t bin = 0;
+		for (size_t i = common; i < lk; i++)
+			bin += pk[i] >= 0x80;
+		if (bin * 4 < lk - common)
+			return false;
+	}
+	return true;
+}
+
+/* Short header packets only (RFC 9000 17.3: form bit 0, fixed bit 1, then
+ * the destination connection id): a flow whose handshake came before the
+ * capture. One side's datagrams (at least 3) must repeat one DCID of 8 to
+ * 20 bytes and carry encrypted bytes after it (not text: a text protocol
+ * repeats its first bytes too); every datagram of both sides is a short
+ * header. (The other side's DCID may be empty: clients often choose a
+ * zero-length connection ID.) */
+enum sh_state { SH_NO, SH_MAYBE, SH_YES };
+static enum sh_state short_headers_only(const struct ident_input *in)
+{
+	for (int d = 0; d < 2; d++)
+		for (unsigned k = 0; k < in->ndgrams[d]; k++) {
+			struct reader dg = dgram(in, d, k);
+			uint8_t b0 = rd_u8(&dg);
+			if (!rd_ok(&dg) || (b0 & 0xc0) != 0x40 || rd_remaining(&dg) < 8 + 1 + 16)
+				return SH_NO;
+		}
+	if (sh_prefix(in, 0) || sh_prefix(in, 1))
+		return SH_YES;
+	/* Fewer than 3 datagrams on a side that may still send: wait. */
+	for (int d = 0; d < 2; d++)
+		if (!in->done[d] && in->ndgrams[d] < QUIC_SH_MIN_DGRAMS)
+			return SH_MAYBE;
+	return SH_NO;
+}
+
 static enum ident_verdict quic_match(const struct ident_input *in, struct ident_evidence *ev)
 {
-	if (in->ndgrams[0] == 0)
+	if (in->ndgrams[0] == 0) {
+		if (in->done[0] && gquic_server_only(in)) {
+			ident_add_str(ev, "quic_version", "gquic");
+			ident_add_str(ev, "quic_seen", "server-only");
+			ev->confidence = 60;
+			return IDENT_MATCH;
+		}
 		return in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
-	struct reader all, dg;
-	rd_init(&all, in->data[0], in->len[0]);
-	dg = rd_sub(&all, in->dgram_len[0][0]);
+	}
+	struct reader dg = dgram(in, 0, 0);
 	struct client c;
 	memset(&c, 0, sizeof c);
-	if (!client_initial(&dg, &c))
-		return IDENT_NO_MATCH;
+	if (!client_initial(&dg, &c)) {
+		/* The client's Initial may come after its 0-RTT packets when
+		 * the network reorders them: take the first Initial when every
+		 * datagram before it is a long header of that version. */
+		bool found = false;
+		for (unsigned k = 1; k < in->ndgrams[0] && !found; k++) {
+			dg = dgram(in, 0, k);
+			memset(&c, 0, sizeof c);
+			if (!client_initial(&dg, &c) || c.fam != F_IETF)
+				continue;
+			found = true;
+			for (unsigned i = 0; i < k; i++)
+				found &= long_header_of(dgram(in, 0, i), c.version);
+			if (!found)
+				break;
+		}
+		if (!found) {
+			if (gquic_server_only(in)) {
+				ident_add_str(ev, "quic_version", "gquic");
+				ident_add_str(ev, "quic_seen", "server-only");
+				ev->confidence = 60;
+				return IDENT_MATCH;
+			}
+			enum sh_state sh = short_headers_only(in);
+			if (sh == SH_MAYBE)
+				return IDENT_NEED_MORE;
+			if (sh == SH_YES) {
+				ident_add_str(ev, "quic_seen", "short-header");
+				ev->confidence = 50;
+				return IDENT_MATCH;
+			}
+			return IDENT_NO_MATCH;
+		}
+	}
 
 	enum answer a = A_NONE;
 	if (in->ndgrams[1]) {
-		rd_init(&all, in->data[1], in->len[1]);
-		dg = rd_sub(&all, in->dgram_len[1][0]);
+		dg = dgram(in, 1, 0);
 		a = server_answer(&dg, &c);
 	}
 	if (a == A_OTHER)
 		return IDENT_NO_MATCH;
 	if (a == A_NONE && !in->done[1])
 		return IDENT_NEED_MORE;
-	/* A reserved version means nothing until a server negotiates. */
-	if (c.fam == F_GREASE && a != A_CONFIRM)
+	/* A reserved version means nothing until a server negotiates, or
+	 * the client retries it unanswered. */
+	if (c.fam == F_GREASE && a != A_CONFIRM && !grease_repeated(in, &c))
 		return IDENT_NO_MATCH;
 
 	add_version(ev, c.version);
 	ev->server_confirmed = a == A_CONFIRM;
-	ev->confidence = a == A_CONFIRM ? 100 : 80;
+	ev->confidence = a == A_CONFIRM ? 100 : c.fam == F_GREASE ? 60 : 80;
 	return IDENT_MATCH;
 }
 

@@ -23,6 +23,20 @@
  * variable part must be RDP's, exactly, and a claim needs the cookie or
  * the negotiation request, or (an empty request) a Confirm that carries
  * RDP's negotiation response.
+ *
+ * Over UDP (MS-RDPEUDP 2.2.2.1, 2.2.2.5, 3.1.5.1.1) the connection opens
+ * with a SYN datagram, zero-padded to the MTU, and a SYN+ACK:
+ *
+ *   RDPUDP_FEC_HEADER                 RDPUDP_SYNDATA_PAYLOAD
+ *   +-------------+--------+-------+  +----------+----------+----------+
+ *   | snSourceAck | window | flags |  | initial  | upstream | downstr. |
+ *   |   (32)      |  (16)  | (16)  |  | seq (32) | MTU (16) | MTU (16) |
+ *   +-------------+--------+-------+  +----------+----------+----------+
+ *   SYN:     snSourceAck ff ff ff ff, flags SYN (0x0001) without ACK
+ *            (0x0004), MTUs 1132-1232, the datagram as long as the MTU;
+ *   SYN+ACK: snSourceAck = the SYN's initial sequence number, flags
+ *            SYN|ACK, MTUs 1132-1232.
+ * The SYN's sequence number echoed by the server is what confirms.
  */
 #include "common/reader.h"
 #include "identify/identify.h"
@@ -152,8 +166,57 @@ static size_t rdp_protocols(uint32_t p, char *b)
 	return n;
 }
 
+#define RDPUDP_SYN 0x0001
+#define RDPUDP_ACK 0x0004
+#define RDPUDP_MTU_MIN 1132
+#define RDPUDP_MTU_MAX 1232
+
+/* A SYN (server false) or SYN+ACK datagram; *isn its initial sequence
+ * number, *ack its snSourceAck. */
+static bool rdpudp_syn(const uint8_t *d, size_t n, bool server, uint32_t *isn, uint32_t *ack)
+{
+	struct reader r;
+	rd_init(&r, d, n);
+	*ack = rd_be32(&r);
+	(void)rd_be16(&r); /* uReceiveWindowSize */
+	uint16_t flags = rd_be16(&r);
+	*isn = rd_be32(&r);
+	uint16_t up = rd_be16(&r), down = rd_be16(&r);
+	if (!rd_ok(&r) || !(flags & RDPUDP_SYN) || (bool)(flags & RDPUDP_ACK) != server)
+		return false;
+	if (up < RDPUDP_MTU_MIN || up > RDPUDP_MTU_MAX || down < RDPUDP_MTU_MIN ||
+	    down > RDPUDP_MTU_MAX)
+		return false;
+	/* 3.1.5.1.1: the client pads its SYN to the MTU it offers. */
+	return server || (*ack == 0xffffffffu && n >= RDPUDP_MTU_MIN && n <= RDPUDP_MTU_MAX);
+}
+
+static enum ident_verdict rdp_udp(const struct ident_input *in, struct ident_evidence *ev)
+{
+	if (in->ndgrams[0] == 0)
+		return in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+	uint32_t isn, ack;
+	if (!rdpudp_syn(in->data[0], in->dgram_len[0][0], false, &isn, &ack))
+		return IDENT_NO_MATCH;
+	if (in->ndgrams[1] == 0) {
+		if (!in->done[1])
+			return IDENT_NEED_MORE;
+		ev->confidence = 60;
+	} else {
+		uint32_t sisn, sack;
+		if (!rdpudp_syn(in->data[1], in->dgram_len[1][0], true, &sisn, &sack) || sack != isn)
+			return IDENT_NO_MATCH;
+		ev->server_confirmed = true;
+		ev->confidence = 95;
+	}
+	ident_add_str(ev, "rdp_transport", "udp");
+	return IDENT_MATCH;
+}
+
 static enum ident_verdict rdp_match(const struct ident_input *in, struct ident_evidence *ev)
 {
+	if (in->transport == IDENT_UDP)
+		return rdp_udp(in, ev);
 	struct reader c, s;
 	rd_init(&c, in->data[0], in->len[0]);
 	rd_init(&s, in->data[1], in->len[1]);
@@ -205,5 +268,5 @@ static enum ident_verdict rdp_match(const struct ident_input *in, struct ident_e
 	return IDENT_MATCH;
 }
 
-const struct ident_proto ident_rdp = {"rdp", "RDP (MS-RDPBCGR, X.224 over TPKT RFC 1006)", IDENT_TCP,
-                                      rdp_match, NULL};
+const struct ident_proto ident_rdp = {"rdp", "RDP (MS-RDPBCGR, X.224 over TPKT RFC 1006; MS-RDPEUDP)",
+                                      IDENT_TCP | IDENT_UDP, rdp_match, NULL};

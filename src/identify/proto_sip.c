@@ -11,8 +11,9 @@
  *   Response: "SIP/2.0" SP 3DIGIT (100-699) SP Reason-Phrase CRLF
  *   then header lines ("User-Agent: ...", "Server: ...") up to a blank line.
  *
- * Keepalives (RFC 5626: a bare CRLF CRLF, or a lone CRLF) before the first
- * message are skipped. "SIP/2.0" after a known method, or a status line,
+ * Keepalives (RFC 5626: a bare CRLF CRLF, or a lone CRLF; over UDP also a
+ * vendor's short datagram without a line end, such as "hello") before the
+ * first message are skipped. "SIP/2.0" after a known method, or a status line,
  * is used by no other protocol; a server that answers with anything else
  * cancels the claim.
  */
@@ -22,6 +23,7 @@
 #define SIP_LINE_MAX 1024
 #define SIP_URI_MAX 128
 #define SIP_HEADER_LINES 40
+#define SIP_KEEPALIVE_MAX 16 /* "SIP/2.0 100 X\r\n" is longer */
 
 static const char *const sip_methods[] = {
     "INVITE",    "REGISTER", "OPTIONS", "ACK",   "BYE",   "CANCEL", "SUBSCRIBE",
@@ -174,7 +176,13 @@ static enum sip_parse sip_dir(const struct ident_input *in, int d, struct sip_ms
 			size_t i = 0;
 			while (rd_peek_u8(&r, i, &c) && (c == '\r' || c == '\n'))
 				i++;
-			if (i < rd_remaining(&r))
+			/* Vendor keepalives: a datagram too short to hold a
+			 * start line ("hello", 5 bytes, between Huawei peers)
+			 * and without a line end. */
+			bool lf = false;
+			for (size_t j = 0; j < rd_remaining(&r) && !lf; j++)
+				lf = rd_peek_u8(&r, j, &c) && c == '\n';
+			if (i < rd_remaining(&r) && (lf || rd_remaining(&r) > SIP_KEEPALIVE_MAX))
 				break; /* not a keepalive */
 		}
 		if (k == in->ndgrams[d])

@@ -9,7 +9,8 @@
  *     PP LL                       PDU: a0 Get, a1 GetNext, a2 Response, a3 Set,
  *                                 a4 Trap(v1), a5 GetBulk, a6 Inform,
  *                                 a7 TrapV2, a8 Report
- *       02 request-id, 02 error-status, 02 error-index (Trap v1: 06 enterprise)
+ *       02 request-id, 02 error-status (0-255), 02 error-index (Trap v1: 06
+ *       enterprise)
  *       30 varbinds               and the PDU fills the message exactly
  *   v3:
  *     30 msgGlobalData { 02 msgID, 02 maxSize, 04 01 flags, 02 securityModel }
@@ -17,7 +18,9 @@
  *     30 scopedPDU | 04 encrypted  fills the message exactly
  *
  * Requests are answered with a Response (a2) or Report (a8) carrying the
- * request-id (v3: msgID); traps and v2 traps are one-way.
+ * request-id (v3: msgID); traps and v2 traps are one-way. A flow holding
+ * only the agent's answers (the requests were not captured) is SNMP when
+ * every datagram of it parses as one.
  */
 #include "common/reader.h"
 #include "identify/identify.h"
@@ -117,7 +120,9 @@ static bool snmp_parse(struct reader *m, struct snmp_msg *s)
 	if (!ber_int(&pdu, &s->reqid) || !ber_int(&pdu, &st) || !ber_int(&pdu, &ix) ||
 	    !ber_tlv(&pdu, &tag, &vb) || tag != 0x30 || rd_remaining(&pdu) != 0)
 		return false;
-	if (tag != 0xa5 && st > 18)
+	/* error-status: RFC 3416 defines 0-18; agents send more (a DSL modem
+	 * answers 19), so one unsigned byte is allowed */
+	if (tag != 0xa5 && st > 255)
 		return false;
 	return true;
 }
@@ -160,6 +165,17 @@ static enum ident_verdict snmp_match(const struct ident_input *in, struct ident_
 	int pc = snmp_first(in, 0, &c, cid, &nc), ps = snmp_first(in, 1, &s, sid, &ns);
 	if (pc < 0 || ps < 0)
 		return IDENT_NO_MATCH;
+	if (pc == 0 && ps > 0 && in->done[0] && (s.pdu == 0xa2 || s.pdu == 0xa8) &&
+	    ns == in->ndgrams[1]) {
+		/* Only the agent's answers were captured (the requests took
+		 * another path): each of its datagrams parsed as SNMP. */
+		ident_add_str(ev, "snmp_version", s.version == 0 ? "1" : s.version == 1 ? "2c" : "3");
+		if (s.version != 3)
+			ident_add(ev, "snmp_community", s.community, s.clen > 64 ? 64 : s.clen);
+		ident_add_str(ev, "snmp_pdu", snmp_pdus[s.pdu - 0xa0]);
+		ev->confidence = 70;
+		return IDENT_MATCH;
+	}
 	if (pc == 0)
 		return in->done[0] && in->done[1] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
 	bool oneway = c.pdu == 0xa4 || c.pdu == 0xa7;

@@ -12,13 +12,24 @@
  *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
  *   | attributes: Type(16) Length(16) Value, padded to 4 ...        |
  *
- * Message Length is a multiple of 4 and (UDP) equals the datagram length
- * minus 20; the attributes must fill it exactly. The method (type bits
- * M0-M11) must be a defined one (Binding; TURN 3-0xc). When both sides are
- * there, the server's success or error response carries the transaction
- * ID of one of the client's requests. Classic STUN (RFC 3489, no cookie) is
- * accepted only in that confirmed form: a Binding request answered with a
- * Binding response carrying the same 128-bit transaction ID.
+ * Message Length (UDP) equals the datagram length minus 20; the attributes
+ * must fill it exactly, each padded to 4 bytes (RFC 8489 14) or, as
+ * [MS-TURN] and pre-RFC 5389 drafts send them (Microsoft Teams relays),
+ * back to back; WhatsApp leaves the last one unpadded. With the magic
+ * cookie any method but 0 is STUN. When both sides are there, the server's
+ * success or error response carries the transaction ID of one of the
+ * client's requests. Classic STUN (RFC 3489, no cookie) must start with a
+ * Binding Request and be answered by a message carrying its whole 128-bit
+ * transaction ID (Zoom answers with type 0x0002), or, unanswered, be sent
+ * again byte for byte (RFC 3489 9.3 retransmission). A lone response is
+ * taken only when its FINGERPRINT (CRC-32 xor 0x5354554e, RFC 8489 14.7)
+ * checks, or, server side only, when several messages carry the cookie.
+ * [MS-TURN] 2.2.3 Multiplexed TURN datagrams (0xFF10, length, 8-byte
+ * session ID, then the message) are unwrapped.
+ *
+ * WebRTC multiplexes STUN, DTLS and SRTP on one 5-tuple (RFC 7983): such a
+ * flow starts with ICE Binding checks and is named stun here (stun chooses
+ * its ports, as ICE does); nDPI names it by the DTLS that follows.
  */
 #include "common/reader.h"
 #include "identify/identify.h"
@@ -29,17 +40,63 @@ struct stun_msg {
 	uint16_t method;
 	uint8_t cls; /* 0 request, 1 indication, 2 success, 3 error */
 	bool classic;
+	bool fingerprint; /* a FINGERPRINT attribute whose CRC is right */
 	uint8_t tid[16]; /* classic: cookie + 12, else the 12 after the cookie */
 };
+
+/* CRC-32 (ISO-HDLC, the one of RFC 1952) over a reader's next n bytes,
+ * for the FINGERPRINT attribute (RFC 8489 section 14.7). */
+static uint32_t stun_crc32(struct reader *r, size_t n)
+{
+	uint32_t c = 0xffffffffu;
+	for (size_t i = 0; i < n; i++) {
+		c ^= rd_u8(r);
+		for (int k = 0; k < 8; k++)
+			c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1)));
+	}
+	return c ^ 0xffffffffu;
+}
+
+/* Walks the attributes filling `a` exactly; padded: each value padded to
+ * 4 bytes (RFC 8489; the last may lack its padding when the message
+ * length is not a multiple of 4, as WhatsApp's Allocate is); unpadded:
+ * values back to back ([MS-TURN] and pre-RFC 5389 drafts, as Microsoft
+ * Teams' relays answer). `msg` starts at the message header, for the
+ * FINGERPRINT check. */
+static bool stun_attrs(struct reader a, bool padded, bool classic, const struct reader *msg,
+                       bool *fingerprint)
+{
+	*fingerprint = false;
+	while (rd_remaining(&a) > 0) {
+		size_t at_off = 20 + rd_offset(&a);
+		uint16_t at = rd_be16(&a), alen = rd_be16(&a);
+		const uint8_t *v = rd_bytes(&a, alen);
+		if (!rd_ok(&a) || at == 0)
+			return false;
+		size_t pad = padded ? (4 - (alen & 3)) & 3 : 0;
+		if (pad && rd_remaining(&a) > 0)
+			rd_skip(&a, pad);
+		if (!rd_ok(&a))
+			return false;
+		if (at == 0x8028 && alen == 4 && rd_remaining(&a) == 0 && !classic) {
+			struct reader c = *msg, vv;
+			uint32_t crc = stun_crc32(&c, at_off);
+			rd_init(&vv, v, 4);
+			*fingerprint = rd_ok(&c) && (crc ^ 0x5354554eu) == rd_be32(&vv);
+		}
+	}
+	return true;
+}
 
 /* Parses one message of exactly `len` bytes (len 0: not known, the length
  * field decides and *used is set). */
 static bool stun_parse(struct reader *m, struct stun_msg *s, size_t *used)
 {
+	const struct reader start = *m;
 	uint16_t type = rd_be16(m), mlen = rd_be16(m);
 	uint32_t cookie = rd_be32(m);
 	const uint8_t *tid = rd_bytes(m, 12);
-	if (!rd_ok(m) || (type & 0xc000) || (mlen & 3))
+	if (!rd_ok(m) || (type & 0xc000))
 		return false;
 	s->classic = cookie != STUN_COOKIE;
 	s->method = (uint16_t)((type & 0x000f) | (type & 0x00e0) >> 1 | (type & 0x3e00) >> 2);
@@ -48,22 +105,20 @@ static bool stun_parse(struct reader *m, struct stun_msg *s, size_t *used)
 		s->tid[i] = (uint8_t)(cookie >> (24 - 8 * i));
 	for (int i = 0; i < 12; i++)
 		s->tid[4 + i] = tid[i];
-	if (s->method == 0 || s->method > 0x0c || s->method == 2 || s->method == 5)
-		return false;
-	if (s->classic && s->method != 1)
+	/* Any method but 0: the framing (length, attributes that fill it) is
+	 * checked here, the meaning by the caller. With the magic cookie the
+	 * message is STUN whatever its method (the cookie is what RFC 8489
+	 * section 6 gives to tell STUN apart; WhatsApp uses private methods
+	 * 0x200 and 0x201); without it (RFC 3489, [MS-TURN]) the caller wants
+	 * a Binding Request answered with its 128-bit transaction ID. */
+	if (s->method == 0)
 		return false;
 	struct reader a = rd_sub(m, mlen);
 	if (!rd_ok(m))
 		return false;
-	while (rd_remaining(&a) > 0) {
-		uint16_t at = rd_be16(&a), alen = rd_be16(&a);
-		rd_skip(&a, ((size_t)alen + 3) & ~(size_t)3);
-		if (!rd_ok(&a) || at == 0)
-			return false;
-		/* classic attributes: 0x0001-0x000b, and 0x8000+ optional */
-		if (s->classic && at > 0x000b && at < 0x8000)
-			return false;
-	}
+	if (!stun_attrs(a, true, s->classic, &start, &s->fingerprint) &&
+	    !stun_attrs(a, false, s->classic, &start, &s->fingerprint))
+		return false;
 	*used = 20 + (size_t)mlen;
 	return true;
 }
@@ -84,6 +139,16 @@ static enum stun_res stun_dir(const struct ident_input *in, int d, struct stun_m
 			size_t len = in->dgram_len[d][k], used = 0;
 			struct reader m = rd_sub(&r, len);
 			struct stun_msg s;
+			/* [MS-TURN] 2.2.3 Multiplexed TURN: 0xFF10, length of
+			 * the rest, 8-byte session ID, then the message. */
+			{
+				struct reader t = m;
+				uint16_t ch = rd_be16(&t), mlen = rd_be16(&t);
+				if (rd_ok(&t) && ch == 0xff10 && (size_t)mlen + 4 == len && len >= 32) {
+					rd_skip(&m, 12);
+					len -= 12;
+				}
+			}
 			bool ok = rd_ok(&r) && stun_parse(&m, &s, &used) && used == len;
 			if (!ok) {
 				if (k == 0)
@@ -146,27 +211,46 @@ static enum stun_res stun_dir(const struct ident_input *in, int d, struct stun_m
 	return ST_OK;
 }
 
-static const char *stun_method_name(uint16_t m)
+static void stun_add_method(struct ident_evidence *ev, uint16_t m)
 {
-	switch (m) {
-	case 1: return "Binding";
-	case 3: return "Allocate";
-	case 4: return "Refresh";
-	case 6: return "Send";
-	case 7: return "Data";
-	case 8: return "CreatePermission";
-	case 9: return "ChannelBind";
-	case 10: return "Connect";
-	case 11: return "ConnectionBind";
-	case 12: return "ConnectionAttempt";
-	default: return "unknown";
+	static const char *const names[] = {
+	    NULL,           "Binding",          "SharedSecret",    "Allocate",
+	    "Refresh",      NULL,               "Send",            "Data",
+	    "CreatePermission", "ChannelBind",  "Connect",         "ConnectionBind",
+	    "ConnectionAttempt",
+	};
+	if (m < sizeof names / sizeof names[0] && names[m]) {
+		ident_add_str(ev, "stun_method", names[m]);
+		return;
 	}
+	static const char hex[] = "0123456789abcdef";
+	char b[6] = {'0', 'x', hex[m >> 8 & 0xf], hex[m >> 4 & 0xf], hex[m & 0xf], 0};
+	ident_add_str(ev, "stun_method", b);
 }
 
 static bool stun_same_tid(const struct stun_msg *a, const struct stun_msg *b)
 {
 	for (int i = 0; i < 16; i++)
 		if (a->tid[i] != b->tid[i])
+			return false;
+	return true;
+}
+
+/* UDP: the client's second datagram repeats its first byte for byte (a
+ * request retransmitted with its transaction ID, RFC 3489 section 9.3). */
+static bool stun_retransmitted(const struct ident_input *in)
+{
+	if (in->transport != IDENT_UDP || in->ndgrams[0] < 2 ||
+	    in->dgram_len[0][0] != in->dgram_len[0][1])
+		return false;
+	struct reader r;
+	rd_init(&r, in->data[0], in->len[0]);
+	size_t n = in->dgram_len[0][0];
+	const uint8_t *a = rd_bytes(&r, n), *b = rd_bytes(&r, n);
+	if (!rd_ok(&r))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
 			return false;
 	return true;
 }
@@ -181,18 +265,41 @@ static enum ident_verdict stun_match(const struct ident_input *in, struct ident_
 	enum stun_res rs = in->len[1] ? stun_dir(in, 1, s, &ns) : ST_SHORT;
 	if (rs == ST_BAD)
 		return IDENT_NO_MATCH;
+	if (rc == ST_SHORT && in->len[0] == 0 && in->done[0] && rs == ST_OK) {
+		/* Only the server's side was captured: its messages decide
+		 * alone when a FINGERPRINT checks or several carry the cookie. */
+		bool fp = false;
+		for (unsigned k = 0; k < ns; k++)
+			fp |= s[k].fingerprint;
+		if (s[0].classic || (!fp && ns < 2))
+			return IDENT_NO_MATCH;
+		stun_add_method(ev, s[0].method);
+		ev->confidence = fp ? 75 : 60;
+		return IDENT_MATCH;
+	}
 	if (rc == ST_SHORT)
 		return in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
 	bool classic = c[0].classic;
+	/* Classic STUN starts with a Binding Request. */
+	if (classic && (c[0].method != 1 || c[0].cls != 0))
+		return IDENT_NO_MATCH;
+	bool fingerprint = false;
+	for (unsigned i = 0; i < nc; i++)
+		fingerprint |= c[i].fingerprint;
 	if (rs == ST_SHORT) {
-		if (!in->done[1] || classic)
-			return classic && in->done[1] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
-		/* Requests or indications with no answer (ICE checks to a
-		 * peer that never replied). */
-		if (c[0].cls >= 2 && nc < 2)
+		if (!in->done[1])
+			return IDENT_NEED_MORE;
+		/* Classic STUN has no cookie: unanswered, only a request sent
+		 * again byte for byte (Zoom's checks to a closed port). */
+		if (classic && !stun_retransmitted(in))
 			return IDENT_NO_MATCH;
-		ident_add_str(ev, "stun_method", stun_method_name(c[0].method));
-		ev->confidence = 65;
+		/* Requests or indications with no answer (ICE checks to a
+		 * peer that never replied); a lone response only with a
+		 * FINGERPRINT that checks (the capture missed the request). */
+		if (!classic && c[0].cls >= 2 && nc < 2 && !fingerprint)
+			return IDENT_NO_MATCH;
+		stun_add_method(ev, c[0].method);
+		ev->confidence = fingerprint ? 80 : 65;
 		return IDENT_MATCH;
 	}
 	/* A response from the other side to one of our requests. */
@@ -208,9 +315,15 @@ static enum ident_verdict stun_match(const struct ident_input *in, struct ident_
 			for (unsigned k = 0; k < ns; k++)
 				if (s[k].cls == 0 && c[i].cls >= 2 && stun_same_tid(&c[i], &s[k]))
 					confirmed = true;
+	/* Classic: any answer carrying the request's whole 128-bit
+	 * transaction ID (Zoom answers a Binding Request with type 0x0002). */
+	if (classic && !confirmed)
+		for (unsigned k = 0; k < ns; k++)
+			if (s[k].classic && stun_same_tid(&c[0], &s[k]))
+				confirmed = true;
 	if (classic && !confirmed)
 		return IDENT_NO_MATCH;
-	ident_add_str(ev, "stun_method", stun_method_name(c[0].method));
+	stun_add_method(ev, c[0].method);
 	ev->server_confirmed = confirmed;
 	ev->confidence = confirmed ? 95 : 70;
 	return IDENT_MATCH;

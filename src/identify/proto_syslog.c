@@ -12,12 +12,21 @@
  *     RFC 3164:  Mmm SP dd SP hh:mm:ss SP HOSTNAME SP TAG   "Oct 11 22:14:15 host"
  *     bare 3164: TAG ("snmpd[123]:", Cisco "85:")          no timestamp (3164 4.3.3)
  *     ISO stamp: YYYY-MM-DDThh:mm:ss... SP HOSTNAME (rsyslog high precision)
- *   then text: printable, tab, UTF-8 (bytes >= 0x80); NUL/LF/CR only at the end
+ *     vendor:    printable text holding a time of day hh:mm:ss within its
+ *                first 48 bytes (RFC 3164 4.3.3 lets a relay pass any
+ *                content): FortiGate "date=2021-12-09 time=16:29:06 ...",
+ *                "854 08/20/2013-19:05:23 CONFIG ...",
+ *                " 2021-04-18 15:12:38+04:00 10.126.20.68 Log, ..."
+ *   then text: printable, tab, UTF-8 (bytes >= 0x80), LF and CR (a message
+ *   may span lines: RFC 5424 6.4 allows any octets in MSG); NUL only at the
+ *   end
  *
  * Syslog is one-way: the collector never answers, so the sender's message
  * is judged alone and no wait is needed; bytes from the other side, if any,
  * must be syslog as well (a bidirectional flow that answers in something
- * else is not syslog).
+ * else is not syslog). When only the side taken for the server sent (a
+ * relay sending from port 514 to a collector on another port), that side
+ * is the sender and its messages are judged.
  */
 #include "common/reader.h"
 #include "identify/identify.h"
@@ -141,17 +150,31 @@ static enum sl_res sl_msg(struct reader *r, struct ident_evidence *ev, uint8_t *
 			size_t n = 0;
 			while (rd_peek_u8(r, n, &c) && sl_tagchar(c) && n < 48)
 				n++;
-			if (n == 0 || !(sl_char(r, n, ':') || sl_char(r, n, '[')))
-				return SL_BAD;
-			*conf = 70;
+			if (n > 0 && (sl_char(r, n, ':') || sl_char(r, n, '['))) {
+				*conf = 70;
+			} else {
+				/* vendor text with a time of day hh:mm:ss */
+				size_t at = 0;
+				bool tod = false;
+				for (; at < 48 && !tod; at++) {
+					if (!rd_peek_u8(r, at, &c) || c < 0x20 || c > 0x7e)
+						return SL_BAD;
+					tod = sl_digits(r, at, 2) && sl_char(r, at + 2, ':') &&
+					      sl_digits(r, at + 3, 2) && sl_char(r, at + 5, ':') &&
+					      sl_digits(r, at + 6, 2);
+				}
+				if (!tod)
+					return SL_BAD;
+				*conf = 60;
+			}
 		}
 	}
 	/* The rest is text. */
 	size_t rest = rd_remaining(r);
 	for (size_t i = 0; i < rest; i++) {
 		(void)rd_peek_u8(r, i, &c);
-		if (c < 0x20 && c != '\t') {
-			/* line end / NUL: only trailing */
+		if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+			/* NUL: only trailing */
 			for (size_t k = i; k < rest; k++) {
 				uint8_t e;
 				(void)rd_peek_u8(r, k, &e);
@@ -236,12 +259,14 @@ static enum ident_verdict syslog_match(const struct ident_input *in, struct iden
 	uint8_t conf = 0, sconf = 0;
 	struct ident_evidence tmp;
 	ident_clear(&tmp);
-	enum sl_res c = sl_dir(in, 0, &tmp, &conf);
+	/* the sender: the client, or the server when the client sent nothing */
+	int snd = in->len[0] == 0 && in->done[0] && in->len[1] > 0 ? 1 : 0;
+	enum sl_res c = sl_dir(in, snd, &tmp, &conf);
 	if (c == SL_BAD)
 		return IDENT_NO_MATCH;
 	if (c == SL_SHORT)
-		return in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
-	if (in->len[1] > 0) {
+		return in->done[snd] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+	if (snd == 0 && in->len[1] > 0) {
 		/* The collector does not answer; whatever comes back must be
 		 * syslog too. */
 		enum sl_res s = sl_dir(in, 1, NULL, &sconf);
@@ -254,7 +279,7 @@ static enum ident_verdict syslog_match(const struct ident_input *in, struct iden
 	/* PRI as "facility.severity" numbers */
 	{
 		struct reader r;
-		rd_init(&r, in->data[0], in->len[0]);
+		rd_init(&r, in->data[snd], in->len[snd]);
 		uint8_t ch;
 		while (rd_peek_u8(&r, 0, &ch) && ch != '<')
 			rd_skip(&r, 1);

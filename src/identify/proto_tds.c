@@ -16,9 +16,26 @@
  * then 0xff, token 0x00 VERSION first, offsets inside the payload. LOGIN7
  * opens with its own length (4, little endian) and TDS version (0x7x...).
  *
+ * SQL batch and RPC requests (2.2.6.6, 2.2.6.7) of TDS 7.2 and later open
+ * with ALL_HEADERS (2.2.5.3): TotalLength(4, LE) then headers, each
+ * HeaderLength(4, LE) HeaderType(2, LE: 1 query notifications, 2
+ * transaction descriptor (length 18), 3 trace activity) data, the lengths
+ * adding up to TotalLength:
+ *
+ *   03 09 00b9 0000 01 00    RPC, end of message + reset connection
+ *   16000000                 ALL_HEADERS, 22 bytes
+ *     12000000 0200 <8 transaction descriptor> 01000000 (outstanding)
+ *   0e00 7000 5f00 4700 ...  ProcNameLength 14, "p_GetBugsData" UTF-16LE
+ *
+ * then an RPC names its procedure: ProcNameLength(2, LE) and as many UTF-16
+ * characters, or 0xffff and a well-known ProcID (1..15); a SQL batch
+ * carries its text in UTF-16.
+ *
  * A packet header alone is 8 loosely-constrained bytes: a PRELOGIN or
- * LOGIN7 is identified by its payload structure; other client packets
- * (a capture that began after the login) need the server's 0x04 answer.
+ * LOGIN7 is identified by its payload structure, and so is a SQL batch or
+ * an RPC whose ALL_HEADERS add up, or whose procedure name or text is
+ * UTF-16 ASCII (at least 4 characters). Other client packets (a capture
+ * that began after the login) need the server's 0x04 answer.
  */
 #include "common/reader.h"
 #include "identify/identify.h"
@@ -87,6 +104,68 @@ static enum tds_parse tds_login7(struct reader *r, size_t plen)
 	return (hi >= 0x70 && hi <= 0x74) || (lo >= 0x70 && lo <= 0x74) ? TDS_OK : TDS_BAD;
 }
 
+/* n UTF-16LE characters of ASCII text (names, SQL text: printable, tab,
+ * CR, LF), checked as far as they were captured; at least 4 must be (a
+ * SQL batch: its first 32 characters). */
+static bool tds_utf16_ascii(struct reader *r, size_t n)
+{
+	size_t have = rd_remaining(r) / 2;
+	if (have < n)
+		n = have;
+	if (n < 4)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t lo = rd_u8(r), hi = rd_u8(r);
+		if (hi != 0 || ((lo < 0x20 || lo > 0x7e) && lo != '\t' && lo != '\r' && lo != '\n'))
+			return false;
+	}
+	return rd_ok(r);
+}
+
+/* ALL_HEADERS at the start of r: consumed when present and well formed.
+ * Returns false when absent (r untouched) or malformed. */
+static bool tds_all_headers(struct reader *r)
+{
+	struct reader p = *r;
+	uint32_t total = rd_le32(&p);
+	if (!rd_ok(&p) || total < 4 + 6 || total > 1024 || !rd_has(&p, total - 4))
+		return false;
+	uint32_t seen = 4;
+	while (seen < total) {
+		uint32_t hl = rd_le32(&p);
+		uint16_t ht = rd_le16(&p);
+		if (!rd_ok(&p) || hl < 6 || hl > total - seen || ht < 1 || ht > 3 ||
+		    (ht == 2 && hl != 18))
+			return false;
+		rd_skip(&p, hl - 6);
+		seen += hl;
+	}
+	*r = p;
+	return true;
+}
+
+/* The body of a SQL batch (0x01) or RPC (0x03) request, as far as it was
+ * captured: true when its structure shows TDS. */
+static bool tds_request(struct reader *r, uint8_t type, size_t plen)
+{
+	struct reader b = *r;
+	if (rd_remaining(&b) > plen)
+		rd_limit(&b, plen);
+	bool hdrs = tds_all_headers(&b);
+	if (type == 0x01)
+		return tds_utf16_ascii(&b, 32) || (hdrs && rd_remaining(&b) == 0);
+	uint16_t nl = rd_le16(&b);
+	if (!rd_ok(&b))
+		return hdrs;
+	if (nl == 0xffff) {
+		uint16_t id = rd_le16(&b);
+		return rd_ok(&b) ? hdrs && id >= 1 && id <= 15 : hdrs;
+	}
+	if (nl == 0 || nl > 128)
+		return false;
+	return tds_utf16_ascii(&b, nl) || (hdrs && rd_remaining(&b) == 0);
+}
+
 static const char *tds_name(uint8_t t)
 {
 	switch (t) {
@@ -123,6 +202,9 @@ static enum ident_verdict tds_match(const struct ident_input *in, struct ident_e
 		break;
 	case 0x01:
 	case 0x03:
+		strong = tds_request(&c, ch.type, ch.len - 8u);
+		pc = TDS_OK;
+		break;
 	case 0x0e:
 	case 0x06:
 		pc = TDS_OK;

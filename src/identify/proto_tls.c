@@ -40,6 +40,7 @@
 #include <string.h>
 
 #include "common/reader.h"
+#include "common/sha256.h"
 #include "identify/identify.h"
 #include "identify/protocols.h"
 
@@ -56,8 +57,16 @@
 #define TLS_HELLO_MAX (1u << 16)
 
 #define EXT_SERVER_NAME 0
+#define EXT_SIGNATURE_ALGORITHMS 13
 #define EXT_ALPN 16
 #define EXT_SUPPORTED_VERSIONS 43
+
+/* What JA4 keeps of a ClientHello: more entries than these do not occur in
+ * real hellos (a few dozen suites, under 30 extensions); a hello with more
+ * gets no fingerprint rather than a wrong one. */
+#define JA4_SUITES_MAX 256
+#define JA4_EXTS_MAX 96
+#define JA4_SIGS_MAX 64
 
 /* The handshake byte stream as carried by consecutive handshake records. */
 struct hs_reader {
@@ -164,6 +173,16 @@ struct hello {
 	size_t sni_len;
 	uint8_t alpn[IDENT_VALUE_MAX];
 	size_t alpn_len;
+	/* For JA4 (client only), GREASE values left out. */
+	bool sni_ext;                /* a server_name extension is there */
+	uint16_t top_version;        /* highest supported_versions entry, raw */
+	uint16_t suites[JA4_SUITES_MAX];
+	uint16_t exts[JA4_EXTS_MAX]; /* in the order they appear */
+	uint16_t sigs[JA4_SIGS_MAX]; /* signature_algorithms, in order */
+	unsigned n_suites, n_exts, n_sigs;
+	bool ja4_overflow;           /* a list did not fit */
+	uint8_t alpn0[2];            /* first and last byte of the first ALPN */
+	size_t alpn0_len;            /* length of the first ALPN value */
 };
 
 /* RFC 8701 GREASE values (0x?a?a) mean nothing. */
@@ -194,13 +213,26 @@ static void ext_alpn(struct hs_reader *h, uint32_t end, struct hello *o)
 	uint16_t list = hs_be16(h);
 	if (list + h->pos != end)
 		return;
+	bool first = true;
 	while (h->pos < end && !hs_failed(h)) {
 		uint8_t n = hs_u8(h);
 		if (n == 0 || h->pos + n > end)
 			return;
 		if (o->alpn_len && o->alpn_len < sizeof o->alpn)
 			o->alpn[o->alpn_len++] = ',';
-		o->alpn_len += hs_copy(h, n, o->alpn + o->alpn_len, sizeof o->alpn - o->alpn_len);
+		for (unsigned i = 0; i < n && !hs_failed(h); i++) {
+			uint8_t c = hs_u8(h);
+			if (o->alpn_len < sizeof o->alpn)
+				o->alpn[o->alpn_len++] = c;
+			/* JA4 takes the first value's first and last bytes. */
+			if (first && i == 0)
+				o->alpn0[0] = c;
+			if (first && i + 1u == n)
+				o->alpn0[1] = c;
+		}
+		if (first)
+			o->alpn0_len = n;
+		first = false;
 	}
 }
 
@@ -218,9 +250,29 @@ static void ext_supported_versions(struct hs_reader *h, uint32_t end, bool serve
 	if (n + h->pos != end || n % 2)
 		return;
 	while (h->pos + 2 <= end && !hs_failed(h)) {
-		uint16_t v = tls13_variant(hs_be16(h));
+		uint16_t raw = hs_be16(h);
+		if (!grease(raw) && raw > o->top_version)
+			o->top_version = raw;
+		uint16_t v = tls13_variant(raw);
 		if (!grease(v) && tls_version_ok(v) && v > o->supported)
 			o->supported = v;
+	}
+}
+
+static void ext_signature_algorithms(struct hs_reader *h, uint32_t end, struct hello *o)
+{
+	/* RFC 8446 4.2.3: supported_signature_algorithms<2..2^16-2>. */
+	uint16_t list = hs_be16(h);
+	if (list + h->pos != end || list % 2)
+		return;
+	while (h->pos + 2 <= end && !hs_failed(h)) {
+		uint16_t v = hs_be16(h);
+		if (hs_failed(h) || grease(v))
+			continue;
+		if (o->n_sigs < JA4_SIGS_MAX)
+			o->sigs[o->n_sigs++] = v;
+		else
+			o->ja4_overflow = true;
 	}
 }
 
@@ -245,7 +297,17 @@ static enum parse hello_extensions(struct hs_reader *h, uint32_t end, bool serve
 		uint32_t ext_end = h->pos + n;
 		if (ext_end > end)
 			return P_BAD;
-		if (type == EXT_SERVER_NAME && !server && n >= 2)
+		if (!server && !grease(type)) {
+			if (o->n_exts < JA4_EXTS_MAX)
+				o->exts[o->n_exts++] = type;
+			else
+				o->ja4_overflow = true;
+			if (type == EXT_SERVER_NAME)
+				o->sni_ext = true;
+		}
+		if (type == EXT_SIGNATURE_ALGORITHMS && !server && n >= 2)
+			ext_signature_algorithms(h, ext_end, o);
+		else if (type == EXT_SERVER_NAME && !server && n >= 2)
 			ext_server_name(h, ext_end, o);
 		else if (type == EXT_ALPN && n >= 2)
 			ext_alpn(h, ext_end, o);
@@ -296,7 +358,15 @@ static enum parse parse_hello(struct reader *r, bool server, struct hello *o)
 		uint16_t suites = hs_be16(&h);
 		if (!hs_failed(&h) && (suites == 0 || suites % 2 || h.pos + suites > end))
 			return P_BAD;
-		hs_skip(&h, suites);
+		for (unsigned i = 0; i < suites / 2u && !hs_failed(&h); i++) {
+			uint16_t cs = hs_be16(&h);
+			if (hs_failed(&h) || grease(cs))
+				continue;
+			if (o->n_suites < JA4_SUITES_MAX)
+				o->suites[o->n_suites++] = cs;
+			else
+				o->ja4_overflow = true;
+		}
 		uint8_t comp = hs_u8(&h);
 		if (!hs_failed(&h) && (comp == 0 || h.pos + comp > end))
 			return P_BAD;
@@ -380,6 +450,9 @@ static bool appdata_first(const struct ident_input *in)
 	       ver >= 0x0300 && ver <= 0x0304 && len > 0 && len <= 16384 + 2048;
 }
 
+static enum ident_verdict server_accepts_bad_hello(const struct ident_input *in,
+                                                   struct ident_evidence *ev);
+
 bool ident_tls_fake(const struct ident_input *in)
 {
 	if (appdata_first(in))
@@ -389,8 +462,12 @@ bool ident_tls_fake(const struct ident_input *in)
 	struct hello c;
 	memset(&c, 0, sizeof c);
 	enum parse p = client_hello(in, &c);
-	if (p == P_BAD)
-		return true;
+	if (p == P_BAD) {
+		/* Unless a server answered it with a whole ServerHello. */
+		struct ident_evidence ev;
+		ident_clear(&ev);
+		return server_accepts_bad_hello(in, &ev) != IDENT_MATCH;
+	}
 	/* Consistent but cut short: fake only once no more bytes will come and
 	 * not even the hello's fixed part was there. */
 	return p == P_PARTIAL && in->done[0] && !c.fixed;
@@ -442,6 +519,154 @@ static enum server_answer server_answer(const struct ident_input *in, const stru
 	return S_OTHER;
 }
 
+/*
+ * JA4, the TLS client fingerprint of FoxIO's JA4+ (technical_details/JA4.md):
+ *
+ *   t 13 d 15 16 h2 _ 8daaf6152771 _ e5627efa2ab1
+ *   | |  | |  |  |    |              sha256, first 12 hex digits, of the
+ *   | |  | |  |  |    |              extensions sorted (SNI 0000 and ALPN
+ *   | |  | |  |  |    |              0010 left out) "_" the signature
+ *   | |  | |  |  |    |              algorithms in their order
+ *   | |  | |  |  |    sha256 (12) of the cipher suites sorted, "%04x,"
+ *   | |  | |  |  first and last character of the first ALPN value (00)
+ *   | |  | |  extensions counted (SNI and ALPN included), at most 99
+ *   | |  | cipher suites counted, at most 99
+ *   | |  d: an SNI extension, i: none
+ *   | highest supported_versions entry, else the hello's version
+ *   t: TLS over TCP
+ *
+ * GREASE values (RFC 8701) count nowhere; an empty list hashes to twelve
+ * zeros.
+ */
+static const char *ja4_version(uint16_t v)
+{
+	switch (v) {
+	case 0x0304: return "13";
+	case 0x0303: return "12";
+	case 0x0302: return "11";
+	case 0x0301: return "10";
+	case 0x0300: return "s3";
+	case 0x0002: return "s2";
+	case 0xfeff: return "d1";
+	case 0xfefd: return "d2";
+	case 0xfefc: return "d3";
+	default: return "00";
+	}
+}
+
+static bool ja4_alnum(uint8_t c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+static void u16_sort(uint16_t *v, unsigned n)
+{
+	for (unsigned i = 1; i < n; i++) {
+		uint16_t x = v[i];
+		unsigned j = i;
+		for (; j > 0 && v[j - 1] > x; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
+}
+
+/* Appends "%04x" values joined by commas; returns the new length. */
+static size_t ja4_list(char *buf, size_t at, size_t cap, const uint16_t *v, unsigned n)
+{
+	static const char hex[] = "0123456789abcdef";
+	for (unsigned i = 0; i < n && at + 5 < cap; i++) {
+		if (i)
+			buf[at++] = ',';
+		for (int k = 3; k >= 0; k--)
+			buf[at++] = hex[(v[i] >> (4 * k)) & 0xf];
+	}
+	return at;
+}
+
+/* The first 12 hex digits of SHA-256 over buf[0..n), or 12 zeros. */
+static void ja4_hash12(const char *buf, size_t n, bool empty, char out[12])
+{
+	static const char hex[] = "0123456789abcdef";
+	if (empty) {
+		memset(out, '0', 12);
+		return;
+	}
+	uint8_t d[32];
+	sha256_digest((const uint8_t *)buf, n, d);
+	for (int i = 0; i < 6; i++) {
+		out[2 * i] = hex[d[i] >> 4];
+		out[2 * i + 1] = hex[d[i] & 0xf];
+	}
+}
+
+/* JA4 from the raw lists (exposed for the published example's check). */
+size_t ident_ja4_build(bool sni, uint16_t version, const uint16_t *suites, unsigned n_suites,
+                       const uint16_t *exts, unsigned n_exts, const uint16_t *sigs,
+                       unsigned n_sigs, const uint8_t *alpn0, size_t alpn0_len, char out[37])
+{
+	static const char hex[] = "0123456789abcdef";
+	uint16_t cs[JA4_SUITES_MAX], ex[JA4_EXTS_MAX];
+	unsigned ncs = 0, nex = 0;
+	for (unsigned i = 0; i < n_suites && ncs < JA4_SUITES_MAX; i++)
+		cs[ncs++] = suites[i];
+	for (unsigned i = 0; i < n_exts && nex < JA4_EXTS_MAX; i++)
+		if (exts[i] != EXT_SERVER_NAME && exts[i] != EXT_ALPN)
+			ex[nex++] = exts[i];
+	u16_sort(cs, ncs);
+	u16_sort(ex, nex);
+
+	char a[2];
+	if (alpn0_len == 0) {
+		a[0] = a[1] = '0';
+	} else if (ja4_alnum(alpn0[0]) && ja4_alnum(alpn0[1])) {
+		a[0] = (char)alpn0[0];
+		a[1] = (char)alpn0[1];
+	} else {
+		/* First and last characters of the value's hex form. */
+		a[0] = hex[alpn0[0] >> 4];
+		a[1] = hex[alpn0[1] & 0xf];
+	}
+	unsigned nc = n_suites > 99 ? 99 : n_suites, ne = n_exts > 99 ? 99 : n_exts;
+	const char *v = ja4_version(version);
+	char *o = out;
+	*o++ = 't';
+	*o++ = v[0];
+	*o++ = v[1];
+	*o++ = sni ? 'd' : 'i';
+	*o++ = (char)('0' + nc / 10);
+	*o++ = (char)('0' + nc % 10);
+	*o++ = (char)('0' + ne / 10);
+	*o++ = (char)('0' + ne % 10);
+	*o++ = a[0];
+	*o++ = a[1];
+	*o++ = '_';
+	char buf[5 * (JA4_EXTS_MAX + JA4_SIGS_MAX + JA4_SUITES_MAX) + 2];
+	size_t n = ja4_list(buf, 0, sizeof buf, cs, ncs);
+	ja4_hash12(buf, n, ncs == 0, o);
+	o += 12;
+	*o++ = '_';
+	n = ja4_list(buf, 0, sizeof buf, ex, nex);
+	if (n_sigs) {
+		buf[n++] = '_';
+		n = ja4_list(buf, n, sizeof buf, sigs, n_sigs);
+	}
+	ja4_hash12(buf, n, nex == 0, o);
+	o += 12;
+	*o = 0;
+	return (size_t)(o - out);
+}
+
+static void ja4_add(const struct hello *c, struct ident_evidence *ev)
+{
+	if (c->v2 || c->ja4_overflow)
+		return;
+	char fp[37];
+	size_t n = ident_ja4_build(c->sni_ext, c->top_version ? c->top_version : c->version,
+	                           c->suites, c->n_suites, c->exts, c->n_exts, c->sigs, c->n_sigs,
+	                           c->alpn0, c->alpn0_len, fp);
+	ident_add(ev, "ja4", (const uint8_t *)fp, n);
+}
+
 static const char *version_name(uint16_t v)
 {
 	switch (v) {
@@ -460,58 +685,136 @@ static const char *version_name(uint16_t v)
  *
  *   +------+---------+--------+----------------------------+
  *   | type | version | length | fragment (length bytes)    | ...
- *   | 20-23| 03 01-04|  <= 2^14 + 2048                      |
+ *   | 20-23| 03 01-04|  1 .. 2^14 + 2048                   |
  *   +------+---------+--------+----------------------------+
  *
- * records() walks the chain: how many whole records lie back to back from
- * the first byte (a last one may be cut by the end of the data), or -1 at
- * the first header that is not a record. Only for directions that start
- * mid-stream: a stream seen from its start must open with a ClientHello.
+ * records() walks the chain from the first byte: each header must be
+ * well-formed and land exactly where the previous record ends. Only for
+ * flows seen mid-stream: a stream seen from its start opens with a
+ * ClientHello.
  */
-static int records(const uint8_t *data, uint32_t len, uint16_t *version)
+struct chain {
+	int whole;          /* whole records back to back from the first byte */
+	bool next_header;   /* then a whole, valid header whose record runs
+	                       past the bytes kept */
+	bool exact;         /* the bytes end exactly where a record ends */
+	uint8_t first_type; /* content type of the first record */
+	uint16_t version;   /* the record version (all records share it) */
+};
+
+/* False at the first header that is not a record. */
+static bool records(const uint8_t *data, uint32_t len, struct chain *c)
 {
 	struct reader r;
-	int whole = 0;
 	rd_init(&r, data, len);
-	*version = 0;
+	memset(c, 0, sizeof *c);
 	while (rd_remaining(&r) >= 5) {
 		uint8_t type = rd_u8(&r);
 		uint16_t ver = rd_be16(&r), rlen = rd_be16(&r);
 		if (type < 20 || type > 23 || ver < 0x0301 || ver > 0x0304 || rlen == 0 ||
-		    rlen > 16384 + 2048)
-			return -1;
-		if (*version == 0)
-			*version = ver;
-		else if (ver != *version && type != 21)
-			return -1; /* one connection, one record version */
-		if (!rd_has(&r, rlen))
-			return whole; /* the last record runs past the bytes kept */
+		    rlen > TLS_RECORD_MAX)
+			return false;
+		if (c->version == 0) {
+			c->version = ver;
+			c->first_type = type;
+		} else if (ver != c->version && type != TLS_CT_ALERT) {
+			return false; /* one connection, one record version */
+		}
+		if (!rd_has(&r, rlen)) {
+			c->next_header = c->whole > 0;
+			return true; /* the last record runs past the bytes kept */
+		}
 		rd_skip(&r, rlen);
-		whole++;
+		c->whole++;
 	}
-	return whole; /* a header cut short by the end of the data */
+	/* A header cut short by the end of the data must agree so far. */
+	uint8_t b;
+	if (rd_peek_u8(&r, 0, &b) && (b < 20 || b > 23))
+		return false;
+	if (rd_peek_u8(&r, 1, &b) && b != 3)
+		return false;
+	c->exact = rd_remaining(&r) == 0;
+	return true;
 }
 
+/*
+ * What is evidence, from the strongest:
+ *   - two whole records (either direction, or one in each);
+ *   - one whole record and, right after it, the valid header of the next;
+ *   - a record header in each direction, one of the records whole;
+ *   - once both sides are done, one whole record that is all one side
+ *     sent while the other side sent nothing: an alert (21) or
+ *     application data (23) - what a connection's last moments look like
+ *     (close_notify, a final message). A single handshake record is not
+ *     enough: a hello without its connection's start is what fake TLS
+ *     sends, and a real one is read by the handshake parser above.
+ */
 static enum ident_verdict tls_midstream(const struct ident_input *in, struct ident_evidence *ev)
 {
-	uint16_t v[2] = {0, 0};
-	int n[2] = {0, 0};
-	for (int d = 0; d < 2; d++) {
-		if (in->len[d] == 0)
-			continue;
-		n[d] = records(in->data[d], in->len[d], &v[d]);
-		if (n[d] < 0)
+	struct chain c[2];
+	memset(c, 0, sizeof c);
+	for (int d = 0; d < 2; d++)
+		if (in->len[d] && !records(in->data[d], in->len[d], &c[d]))
 			return IDENT_NO_MATCH;
-	}
-	if (v[0] && v[1] && v[0] != v[1])
+	if (c[0].version && c[1].version && c[0].version != c[1].version)
 		return IDENT_NO_MATCH;
-	/* Two whole records, back to back, are the least that is evidence. */
-	if (n[0] + n[1] < 2)
-		return in->done[0] && in->done[1] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
-	ident_add_str(ev, "tls_version", version_name(v[0] ? v[0] : v[1]));
+	int whole = c[0].whole + c[1].whole;
+	bool both_dirs = c[0].version && c[1].version;
+	bool done = in->done[0] && in->done[1];
+	uint8_t conf;
+	if (whole >= 2)
+		conf = whole >= 4 ? 80 : 65;
+	else if (whole == 1 && (c[0].next_header || c[1].next_header || both_dirs))
+		conf = 60;
+	else if (whole == 1 && done) {
+		int d = c[0].whole ? 0 : 1;
+		uint8_t t = c[d].first_type;
+		if (!c[d].exact || in->len[1 - d] || (t != TLS_CT_ALERT && t != 23))
+			return IDENT_NO_MATCH;
+		conf = 50;
+	} else {
+		return done ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+	}
+	uint16_t v = c[0].version ? c[0].version : c[1].version;
+	ident_add_str(ev, "tls_version", version_name(v));
 	ident_add_str(ev, "tls_midstream", "1");
-	ev->server_confirmed = n[0] > 0 && n[1] > 0;
-	ev->confidence = n[0] + n[1] >= 4 ? 80 : 65;
+	ev->server_confirmed = both_dirs;
+	ev->confidence = conf;
+	return IDENT_MATCH;
+}
+
+/*
+ * A ClientHello that does not parse (a length that does not add up) but
+ * that a server answered with a ServerHello that parses to its end: the
+ * server took it for TLS and so does offport. Only the handshake record
+ * header and the ClientHello type byte are required of the client; the
+ * server's whole hello carries the weight.
+ */
+static enum ident_verdict server_accepts_bad_hello(const struct ident_input *in,
+                                                   struct ident_evidence *ev)
+{
+	uint8_t t;
+	struct reader r;
+	rd_init(&r, in->data[0], in->len[0]);
+	if (!record_header_plausible(in) || !rd_peek_u8(&r, 5, &t) || t != TLS_HS_CLIENT_HELLO)
+		return IDENT_NO_MATCH;
+	struct hello s;
+	memset(&s, 0, sizeof s);
+	rd_init(&r, in->data[1], in->len[1]);
+	uint8_t b0;
+	if (!rd_peek_u8(&r, 0, &b0))
+		return in->done[1] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+	if (b0 != TLS_CT_HANDSHAKE)
+		return IDENT_NO_MATCH;
+	enum parse p = parse_hello(&r, true, &s);
+	if (p == P_PARTIAL && !in->done[1])
+		return IDENT_NEED_MORE;
+	if (p != P_OK)
+		return IDENT_NO_MATCH;
+	ident_add_str(ev, "tls_version", version_name(s.supported ? s.supported : s.version));
+	ident_add_str(ev, "tls_client_hello", "malformed");
+	ev->server_confirmed = true;
+	ev->confidence = 80;
 	return IDENT_MATCH;
 }
 
@@ -535,7 +838,7 @@ static enum ident_verdict tls_match(const struct ident_input *in, struct ident_e
 	}
 	enum parse p = client_hello(in, &c);
 	if (p == P_BAD)
-		return IDENT_NO_MATCH;
+		return server_accepts_bad_hello(in, ev);
 	if (p == P_PARTIAL) {
 		if (!in->done[0])
 			return IDENT_NEED_MORE;
@@ -565,6 +868,8 @@ static enum ident_verdict tls_match(const struct ident_input *in, struct ident_e
 	ident_add_str(ev, "tls_client_version", version_name(c.version));
 	if (c.v2)
 		ident_add_str(ev, "tls_hello_format", "ssl2-compatible");
+	if (p == P_OK)
+		ja4_add(&c, ev);
 	ev->server_confirmed = a == S_HELLO || a == S_ALERT;
 	ev->confidence = a == S_HELLO ? 100 : a == S_ALERT ? 95 : p == P_OK ? 85 : 70;
 	return IDENT_MATCH;

@@ -18,6 +18,15 @@
  * first datagram is an initiation and the responder's a response, the
  * response's receiver index must be the initiator's sender index; transport
  * datagrams of one direction carry one receiver index (a session).
+ *
+ * Handshake messages longer than these lengths (TunnelBear's WireGuard:
+ * an initiation of 204 bytes, a response of 100) are accepted only when the
+ * indexes tie the flow together: the response names the initiation's
+ * sender, and the initiator's transport messages (if any) name the
+ * response's sender:
+ *
+ *   > 01000000 316618ac ...(204)   < 02000000 02ca1a00 316618ac ...(100)
+ *   > 04000000 02ca1a00 0000000000000000 ...
  */
 #include "common/reader.h"
 #include "identify/identify.h"
@@ -27,7 +36,7 @@ struct wg_msg {
 	uint32_t a, b; /* sender/receiver as laid out after the header */
 };
 
-static bool wg_parse(struct reader *m, size_t len, struct wg_msg *w)
+static bool wg_parse(struct reader *m, size_t len, struct wg_msg *w, bool lax)
 {
 	w->type = rd_u8(m);
 	uint8_t z0 = rd_u8(m), z1 = rd_u8(m), z2 = rd_u8(m);
@@ -36,8 +45,8 @@ static bool wg_parse(struct reader *m, size_t len, struct wg_msg *w)
 	if (!rd_ok(m) || z0 || z1 || z2)
 		return false;
 	switch (w->type) {
-	case 1: return len == 148;
-	case 2: return len == 92;
+	case 1: return len == 148 || (lax && len > 148 && len <= 148 + 256);
+	case 2: return len == 92 || (lax && len > 92 && len <= 92 + 256);
 	case 3: return len == 64;
 	case 4: return len >= 32 && (len - 32) % 16 == 0;
 	default: return false;
@@ -50,7 +59,8 @@ static const char *const wg_names[] = {"", "handshake_initiation", "handshake_re
 /* All datagrams of direction d; 0 when it has none, -1 when one is not
  * WireGuard, else the count. first gets the first; *rx_ok tells whether
  * the transport messages share one receiver index. */
-static int wg_dir(const struct ident_input *in, int d, struct wg_msg *first, bool *rx_ok)
+static int wg_dir(const struct ident_input *in, int d, struct wg_msg *first, bool *rx_ok, bool lax,
+                  uint32_t *last_rx)
 {
 	struct reader r;
 	rd_init(&r, in->data[d], in->len[d]);
@@ -61,7 +71,7 @@ static int wg_dir(const struct ident_input *in, int d, struct wg_msg *first, boo
 		size_t len = in->dgram_len[d][k];
 		struct reader m = rd_sub(&r, len);
 		struct wg_msg w;
-		if (!rd_ok(&r) || !wg_parse(&m, len, &w))
+		if (!rd_ok(&r) || !wg_parse(&m, len, &w, lax))
 			return -1;
 		if (k == 0)
 			*first = w;
@@ -74,6 +84,7 @@ static int wg_dir(const struct ident_input *in, int d, struct wg_msg *first, boo
 			rx = w.a;
 		}
 	}
+	*last_rx = have_rx ? rx : 0;
 	return in->ndgrams[d];
 }
 
@@ -83,9 +94,25 @@ static enum ident_verdict wireguard_match(const struct ident_input *in, struct i
 		return IDENT_NO_MATCH;
 	struct wg_msg c = {0}, s = {0};
 	bool crx, srx;
-	int nc = wg_dir(in, 0, &c, &crx);
-	int ns = wg_dir(in, 1, &s, &srx);
-	if (nc < 0 || ns < 0 || !crx || !srx)
+	uint32_t ctx, stx;
+	int nc = wg_dir(in, 0, &c, &crx, false, &ctx);
+	int ns = wg_dir(in, 1, &s, &srx, false, &stx);
+	if (nc < 0 || ns < 0) {
+		/* longer handshakes: only with the indexes tying them */
+		nc = wg_dir(in, 0, &c, &crx, true, &ctx);
+		ns = wg_dir(in, 1, &s, &srx, true, &stx);
+		if (nc > 0 && crx && c.type == 1 && ns == 0 && !in->done[1])
+			return IDENT_NEED_MORE;
+		if (nc <= 0 || ns <= 0 || !crx || !srx || c.type != 1 || s.type != 2 || s.b != c.a ||
+		    (ctx && ctx != s.a))
+			return IDENT_NO_MATCH;
+		ident_add_str(ev, "wireguard_type", wg_names[1]);
+		ident_add_str(ev, "wireguard_variant", "long_handshake");
+		ev->server_confirmed = true;
+		ev->confidence = 85;
+		return IDENT_MATCH;
+	}
+	if (!crx || !srx)
 		return IDENT_NO_MATCH;
 	if (nc == 0)
 		return in->done[0] && in->done[1] ? IDENT_NO_MATCH : IDENT_NEED_MORE;

@@ -18,6 +18,17 @@
  * A stream header is "<stream:stream" whose tag carries the jabber content
  * namespace (client) or the etherx streams namespace (server); XML that
  * is not a stream header (SOAP, XML-RPC, a feed) does not match.
+ *
+ * A capture that began after the stream headers (no SYN) sees stanzas
+ * (RFC 6120 8): each direction's bytes start with a top-level element
+ *
+ *   "<iq " | "<presence" | "<message"  (then SP, ">" or "/")
+ *   "<r xmlns='urn:xmpp:sm:" | "<a xmlns='urn:xmpp:sm:"   (XEP-0198 acks)
+ *   "</stream:stream>"                                      (the close)
+ *
+ * and, but for the close tag alone, an XMPP namespace ("jabber:",
+ * "urn:xmpp:", "jabber.org/protocol") within the first bytes. Every
+ * direction that spoke must read so.
  */
 #include "common/reader.h"
 #include "identify/protocols.h"
@@ -129,8 +140,88 @@ static bool xmpp_attr(struct reader tag, const char *name, const uint8_t **v, si
 	return *v != NULL;
 }
 
+enum { XMPP_STANZA_SCAN = 2048 };
+
+/* One mid-stream direction: XMPP_OK when it starts with a stanza. */
+static enum xmpp_parse xmpp_stanza(const uint8_t *data, size_t len, bool done)
+{
+	static const char *const open[] = {"<iq", "<presence", "<message"};
+	static const char *const sm[] = {"<r xmlns='urn:xmpp:sm:", "<a xmlns='urn:xmpp:sm:",
+	                                 "<r xmlns=\"urn:xmpp:sm:", "<a xmlns=\"urn:xmpp:sm:"};
+	struct reader r;
+	rd_init(&r, data, len);
+	xmpp_skip_space(&r);
+	if (!rd_remaining(&r))
+		return done ? XMPP_BAD : XMPP_MORE;
+	if (rd_starts(&r, "</stream:stream>"))
+		return XMPP_OK;
+	bool start = false, maybe = xmpp_prefix(&r, "</stream:stream>");
+	for (size_t i = 0; i < sizeof open / sizeof open[0]; i++) {
+		size_t k = 0;
+		while (open[i][k])
+			k++;
+		uint8_t c;
+		if (rd_starts(&r, open[i]) && rd_peek_u8(&r, k, &c) &&
+		    (c == ' ' || c == '>' || c == '/'))
+			start = true;
+		else if (xmpp_prefix(&r, open[i]) && rd_remaining(&r) <= k)
+			maybe = true;
+	}
+	for (size_t i = 0; i < sizeof sm / sizeof sm[0]; i++) {
+		if (rd_starts(&r, sm[i]))
+			start = true;
+		else if (xmpp_prefix(&r, sm[i]))
+			maybe = true;
+	}
+	if (!start)
+		return maybe && !done ? XMPP_MORE : XMPP_BAD;
+	struct reader tag, w = r;
+	enum xmpp_parse t = xmpp_tag(&w, &tag);
+	if (t != XMPP_OK)
+		return t == XMPP_MORE && !done ? XMPP_MORE : XMPP_BAD;
+	rd_limit(&r, XMPP_STANZA_SCAN);
+	if (xmpp_find(r, "jabber:", NULL) || xmpp_find(r, "urn:xmpp:", NULL) ||
+	    xmpp_find(r, "jabber.org/protocol", NULL))
+		return XMPP_OK;
+	return rd_remaining(&r) < XMPP_STANZA_SCAN && !done ? XMPP_MORE : XMPP_BAD;
+}
+
+static enum ident_verdict xmpp_midstream(const struct ident_input *in, struct ident_evidence *ev)
+{
+	enum xmpp_parse d[2];
+	int ok = 0;
+	for (int i = 0; i < 2; i++) {
+		d[i] = in->len[i] ? xmpp_stanza(in->data[i], in->len[i], in->done[i])
+		                  : (in->done[i] ? XMPP_OK : XMPP_MORE);
+		if (d[i] == XMPP_BAD)
+			return IDENT_NO_MATCH;
+		if (d[i] == XMPP_OK && in->len[i])
+			ok++;
+	}
+	if (d[0] == XMPP_MORE || d[1] == XMPP_MORE || ok == 0)
+		return ok == 0 && in->done[0] && in->done[1] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+	ident_add_str(ev, "xmpp_midstream", "1");
+	ev->server_confirmed = ok == 2;
+	ev->confidence = ok == 2 ? 75 : 55;
+	return IDENT_MATCH;
+}
+
 static enum ident_verdict match_xmpp(const struct ident_input *in, struct ident_evidence *ev)
 {
+	if (in->midstream[0] && in->midstream[1]) {
+		/* The stream headers may still be there (only the SYN was
+		 * lost): read them first, then stanzas. */
+		struct ident_input whole = *in;
+		whole.midstream[0] = whole.midstream[1] = false;
+		struct ident_evidence hv = *ev;
+		enum ident_verdict v = match_xmpp(&whole, &hv);
+		if (v == IDENT_MATCH) {
+			*ev = hv;
+			return v;
+		}
+		enum ident_verdict m = xmpp_midstream(in, ev);
+		return m == IDENT_NO_MATCH ? v : m;
+	}
 	struct reader ch, sh;
 	enum xmpp_parse c = xmpp_header(in->data[0], in->len[0], &ch);
 	enum xmpp_parse s = xmpp_header(in->data[1], in->len[1], &sh);

@@ -1,0 +1,15 @@
+/*
+ * sha256.h - SHA-256 (FIPS 180-4 section 6.2) over one buffer.
+ *
+ * For published formats that name SHA-256 (the JA4 TLS client fingerprint
+ * hashes its cipher and extension lists with it), not for security.
+ */
+#ifndef OFFPORT_COMMON_SHA256_H
+#define OFFPORT_COMMON_SHA256_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+void sha256_digest(const uint8_t *data, size_t n, uint8_t out[32]);
+
+#endif
