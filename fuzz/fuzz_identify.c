@@ -1,7 +1,8 @@
 /*
  * fuzz_identify.c - libFuzzer harness for every identifier.
  *
- * Input: byte 0 = flags (bit 0: UDP, bits 1-2: done[0], done[1]); bytes
+ * Input: byte 0 = flags (bit 0: UDP, bits 1-2: done[0], done[1], bits 3-4:
+ * midstream[0], midstream[1] (TCP only), bits 5-6: truncated[0], [1]); bytes
  * 1-2 = length of the client part (big-endian, clamped); then the client's
  * bytes, then the server's. UDP inputs are cut into datagrams of at most
  * 64 bytes (the lengths recorded as the stream module records them).
@@ -35,6 +36,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	in.transport = (data[0] & 1) ? IDENT_UDP : IDENT_TCP;
 	in.done[0] = (data[0] >> 1) & 1;
 	in.done[1] = (data[0] >> 2) & 1;
+	if (in.transport == IDENT_TCP) {
+		in.midstream[0] = (data[0] >> 3) & 1;
+		in.midstream[1] = (data[0] >> 4) & 1;
+	}
+	in.truncated[0] = (data[0] >> 5) & 1;
+	in.truncated[1] = (data[0] >> 6) & 1;
 	size_t rest = size - 3;
 	size_t n0 = (size_t)data[1] << 8 | data[2];
 	if (n0 > rest)
@@ -76,6 +83,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	check(&r.ev);
 	(void)ident_tls_fake(&in);
+	if (ident_payload_class(&in) > IDENT_PAYLOAD_OPAQUE)
+		abort();
 	free(c);
 	free(s);
 	return 0;

@@ -7,11 +7,18 @@ or UDP stream of a capture, using tshark's stream following.
 STREAM is tshark's stream index (tshark -r CAPTURE -q -z conv,tcp shows
 them; or -T fields -e tcp.stream). The client is the side that sent the
 first captured payload unless --server-first is given. The sample is
-printed on standard output.
+printed on standard output. Where the capture lost bytes of a direction
+(tshark writes "[N bytes missing in capture file]" in their place) that
+direction stops, and a "# gap:" comment says so.
 """
 import argparse
+import re
 import subprocess
 import sys
+
+# tshark's follow output puts this text, as if it were payload, where the
+# capture lost bytes of a TCP stream (a gap). It is not on the wire.
+GAP = re.compile(rb"^\[(\d+) bytes missing in capture file\]\x00?$")
 
 
 def main():
@@ -40,13 +47,29 @@ def main():
             continue
         d = 1 if line.startswith("\t") else 0
         chunks.append((d, bytes.fromhex(line.strip())))
+    # A direction ends at its first gap: the bytes after it do not follow
+    # the bytes before, so they cannot be part of the sample.
+    gaps = {}
+    kept_chunks = []
+    for d, b in chunks:
+        m = GAP.match(b)
+        if m and d not in gaps:
+            gaps[d] = int(m.group(1))
+        if d in gaps:
+            continue
+        kept_chunks.append((d, b))
+    chunks = kept_chunks
     if a.server_first:
         chunks = [(1 - d, b) for d, b in chunks]
+        gaps = {1 - d: n for d, n in gaps.items()}
     print(f"# source: {a.source or a.capture} {a.transport} stream {a.stream}")
     print(f"# transport: {a.transport}")
     print(f"# expect: {a.expect}")
     for e in a.evidence:
         print(f"# evidence: {e}")
+    for d, n in sorted(gaps.items()):
+        side = "client" if d == 0 else "server"
+        print(f"# gap: the {side}'s bytes stop where the capture lost {n} bytes")
     kept = [0, 0]
     ndg = [0, 0]
     for d, b in chunks:
