@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/reader.h"
 #include "identify/protocols.h"
 
 /* Most specific first: among identifiers that match equally well, the
@@ -75,6 +76,25 @@ void ident_add_u64(struct ident_evidence *ev, const char *key, uint64_t v)
 	char b[24];
 	int n = snprintf(b, sizeof b, "%llu", (unsigned long long)v);
 	ident_add(ev, key, (const uint8_t *)b, (size_t)n);
+}
+
+bool ident_dgram(const struct ident_input *in, int d, unsigned k, struct reader *out)
+{
+	if (k >= in->ndgrams[d] || k >= IDENT_DGRAMS_MAX)
+		return false;
+	size_t off = 0;
+	for (unsigned i = 0; i < k; i++)
+		off += in->dgram_len[d][i];
+	if (off >= in->len[d])
+		return false;
+	size_t n = in->dgram_len[d][k];
+	if (n > in->len[d] - off)
+		n = in->len[d] - off;
+	struct reader r;
+	rd_init(&r, in->data[d], in->len[d]);
+	rd_skip(&r, off);
+	*out = rd_sub(&r, n);
+	return true;
 }
 
 const struct ident_field *ident_get(const struct ident_evidence *ev, const char *key)

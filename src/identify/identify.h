@@ -87,6 +87,12 @@ struct ident_evidence {
 void ident_add(struct ident_evidence *ev, const char *key, const uint8_t *value, size_t len);
 void ident_add_str(struct ident_evidence *ev, const char *key, const char *value);
 void ident_add_u64(struct ident_evidence *ev, const char *key, uint64_t v);
+/* UDP: datagram k of direction d, as a reader over the bytes kept of it
+ * (in->data[d] holds the datagrams back to back). False when there is no
+ * such datagram. */
+struct reader;
+bool ident_dgram(const struct ident_input *in, int d, unsigned k, struct reader *out);
+
 /* The value of a field, or NULL. */
 const struct ident_field *ident_get(const struct ident_evidence *ev, const char *key);
 void ident_clear(struct ident_evidence *ev);

@@ -82,10 +82,9 @@ static bool dhcpv6_parse(struct reader *r, struct dhcpv6_msg *m)
 
 static int dhcpv6_first(const struct ident_input *in, int d, struct dhcpv6_msg *m)
 {
-	if (in->ndgrams[d] == 0)
-		return 0;
 	struct reader r;
-	rd_init(&r, in->data[d], in->dgram_len[d][0] <= in->len[d] ? in->dgram_len[d][0] : in->len[d]);
+	if (!ident_dgram(in, d, 0, &r))
+		return 0;
 	return dhcpv6_parse(&r, m) ? 1 : -1;
 }
 

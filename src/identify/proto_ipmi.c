@@ -99,10 +99,9 @@ static bool ipmi_parse(struct reader *r, struct ipmi_msg *m)
 
 static int ipmi_first(const struct ident_input *in, int d, struct ipmi_msg *m)
 {
-	if (in->ndgrams[d] == 0)
-		return 0;
 	struct reader r;
-	rd_init(&r, in->data[d], in->dgram_len[d][0] <= in->len[d] ? in->dgram_len[d][0] : in->len[d]);
+	if (!ident_dgram(in, d, 0, &r))
+		return 0;
 	return ipmi_parse(&r, m) ? 1 : -1;
 }
 

@@ -289,9 +289,8 @@ static int slp_first(const struct ident_input *in, int d, struct slp_msg *m)
 {
 	struct reader r;
 	if (in->transport == IDENT_UDP) {
-		if (in->ndgrams[d] == 0)
+		if (!ident_dgram(in, d, 0, &r))
 			return 0;
-		rd_init(&r, in->data[d], in->dgram_len[d][0] <= in->len[d] ? in->dgram_len[d][0] : in->len[d]);
 		return slp_parse(&r, true, m) == SLP_OK ? 1 : -1;
 	}
 	if (in->midstream[d])

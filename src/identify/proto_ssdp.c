@@ -114,10 +114,9 @@ static bool ssdp_parse(struct reader *r, struct ssdp_msg *m)
 /* The first datagram of direction d: 1 SSDP, 0 none, -1 not SSDP. */
 static int ssdp_first(const struct ident_input *in, int d, struct ssdp_msg *m)
 {
-	if (in->ndgrams[d] == 0)
-		return 0;
 	struct reader r;
-	rd_init(&r, in->data[d], in->dgram_len[d][0] <= in->len[d] ? in->dgram_len[d][0] : in->len[d]);
+	if (!ident_dgram(in, d, 0, &r))
+		return 0;
 	return ssdp_parse(&r, m) ? 1 : -1;
 }
 

@@ -9,9 +9,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* SHA-1 (FIPS 180-4) of n bytes into out[20]. */
-void sha1(const uint8_t *data, size_t n, uint8_t out[20]);
-
 /* Writes "1:<base64 of SHA-1>" (31 bytes with the NUL) into out[32].
  * Addresses as in struct packet (IPv4 in the first 4 bytes); ports in
  * host order; seed 0 unless configured. */
