@@ -238,12 +238,12 @@ static enum rstate read_string(struct reader *r, uint8_t *out, size_t cap, size_
 		return s;
 	if (!rd_has(r, len))
 		return R_CUT;
-	const uint8_t *b = rd_bytes(r, len);
 	if (huffman)
-		return hpack_huffman(b, len, out, cap, n, cut) ? R_OK : R_BAD;
+		return hpack_huffman(rd_bytes(r, len), len, out, cap, n, cut) ? R_OK : R_BAD;
+	struct reader b = rd_sub(r, len);
 	*cut = len > cap;
 	*n = len > cap ? cap : len;
-	memcpy(out, b, *n);
+	rd_copy(&b, out, *n);
 	return R_OK;
 }
 

@@ -187,25 +187,34 @@ static bool bt_utp(const uint8_t *p, size_t len, struct bt_utp *u)
 /* The DHT query's method ("q" value) when short and printable. */
 static void bt_dht_evidence(struct ident_evidence *ev, const uint8_t *p, size_t len)
 {
+	struct reader r;
+	rd_init(&r, p, len);
 	for (size_t i = 0; i + 4 < len; i++) {
-		if (p[i] == '1' && p[i + 1] == ':' && p[i + 2] == 'q' && i + 4 < len &&
-		    p[i + 3] >= '1' && p[i + 3] <= '9' && p[i + 4] == ':') {
-			size_t n = (size_t)(p[i + 3] - '0');
-			if (i + 5 + n <= len) {
-				ident_add(ev, "bt_dht_query", p + i + 5, n);
-				return;
-			}
+		struct reader s = r;
+		rd_skip(&s, i);
+		uint8_t d = 0, colon = 0;
+		if (!rd_starts(&s, "1:q") || !rd_peek_u8(&s, 3, &d) || d < '1' || d > '9' ||
+		    !rd_peek_u8(&s, 4, &colon) || colon != ':')
+			continue;
+		size_t n = (size_t)(d - '0');
+		rd_skip(&s, 5);
+		const uint8_t *v = rd_bytes(&s, n);
+		if (v) {
+			ident_add(ev, "bt_dht_query", v, n);
+			return;
 		}
 	}
 }
 
-static void bt_hex(struct ident_evidence *ev, const char *key, const uint8_t *b, size_t n)
+/* Hex of up to 20 bytes read from r. */
+static void bt_hex(struct ident_evidence *ev, const char *key, struct reader *r, size_t n)
 {
 	static const char hx[] = "0123456789abcdef";
 	uint8_t out[40];
 	for (size_t i = 0; i < n && i < 20; i++) {
-		out[2 * i] = (uint8_t)hx[b[i] >> 4];
-		out[2 * i + 1] = (uint8_t)hx[b[i] & 15];
+		uint8_t c = rd_u8(r);
+		out[2 * i] = (uint8_t)hx[c >> 4];
+		out[2 * i + 1] = (uint8_t)hx[c & 15];
 	}
 	ident_add(ev, key, out, 2 * (n < 20 ? n : 20));
 }
@@ -335,10 +344,13 @@ static enum ident_verdict bt_udp(const struct ident_input *in, struct ident_evid
 static int bt_handshake(const uint8_t *p, uint32_t len)
 {
 	static const char magic[] = "\x13" "BitTorrent protocol";
+	struct reader r;
+	rd_init(&r, p, len);
 	for (uint32_t i = 0; i < 20; i++) {
-		if (i >= len)
+		uint8_t c;
+		if (!rd_peek_u8(&r, i, &c))
 			return -1;
-		if (p[i] != (uint8_t)magic[i])
+		if (c != (uint8_t)magic[i])
 			return 0;
 	}
 	return len >= 48 ? 1 : -1;
@@ -361,19 +373,30 @@ static enum ident_verdict bittorrent_match(const struct ident_input *in, struct 
 	if (s == -1 && !in->done[1])
 		return IDENT_NEED_MORE;
 	bool confirmed = false;
+	struct reader rc;
+	rd_init(&rc, in->data[0], in->len[0]);
+	rd_skip(&rc, 28);
 	if (s > 0) {
-		for (int i = 0; i < 20; i++)
-			if (in->data[0][28 + i] != in->data[1][28 + i])
+		struct reader rs;
+		rd_init(&rs, in->data[1], in->len[1]);
+		rd_skip(&rs, 28);
+		for (int i = 0; i < 20; i++) {
+			uint8_t a = 0, b = 0;
+			rd_peek_u8(&rc, (size_t)i, &a);
+			rd_peek_u8(&rs, (size_t)i, &b);
+			if (a != b)
 				return IDENT_NO_MATCH; /* another torrent: not an answer */
+		}
 		confirmed = true;
 	}
-	bt_hex(ev, "bt_info_hash", in->data[0] + 28, 20);
+	bt_hex(ev, "bt_info_hash", &rc, 20);
 	if (in->len[0] >= BT_HS) {
 		size_t n = 0;
-		const uint8_t *pid = in->data[0] + 48;
-		while (n < 8 && pid[n] >= 0x20 && pid[n] < 0x7f)
+		uint8_t ch;
+		while (n < 8 && rd_peek_u8(&rc, n, &ch) && ch >= 0x20 && ch < 0x7f)
 			n++;
-		if (n)
+		const uint8_t *pid = rd_bytes(&rc, n);
+		if (n && pid)
 			ident_add(ev, "bt_peer_id", pid, n);
 	}
 	ev->server_confirmed = confirmed;

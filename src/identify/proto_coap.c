@@ -89,15 +89,15 @@ static bool coap_parse(const uint8_t *p, size_t len, struct coap_msg *m)
 		else if (olen == 14)
 			olen = 269u + rd_be16(&r);
 		num += delta;
-		const uint8_t *val = rd_bytes(&r, olen);
-		if (!val)
+		struct reader val = rd_sub(&r, olen);
+		if (!rd_ok(&r))
 			return false;
 		if ((num & 1) && !coap_critical_known(num))
 			return false;
 		if (num == 11 && m->pathlen + olen + 1 < sizeof m->path) { /* Uri-Path */
 			m->path[m->pathlen++] = '/';
 			for (unsigned i = 0; i < olen; i++)
-				m->path[m->pathlen++] = (char)val[i];
+				m->path[m->pathlen++] = (char)rd_u8(&val);
 		}
 		m->nopts++;
 	}

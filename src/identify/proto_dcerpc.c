@@ -83,7 +83,8 @@ static bool dce_bind(struct reader *b, bool le, struct dce_pdu *p)
 		rd_skip(b, 2);
 		uint8_t nts = rd_u8(b);
 		rd_skip(b, 1);
-		const uint8_t *u = rd_bytes(b, 16);
+		uint8_t u[16];
+		rd_copy(b, u, 16);
 		uint16_t maj = dce_16(b, le);
 		rd_skip(b, 2);
 		if (!rd_ok(b) || nts == 0 || !rd_bytes(b, (size_t)nts * 20))
@@ -178,7 +179,9 @@ static bool dce_cl_pdu(struct reader *m, size_t len, bool cut, struct dce_pdu *p
 	rd_skip(m, 1);
 	uint8_t flags2 = rd_u8(m), d0 = rd_u8(m), d1 = rd_u8(m), d2 = rd_u8(m);
 	rd_skip(m, 1 + 16);
-	const uint8_t *ifid = rd_bytes(m, 16), *a = rd_bytes(m, 16);
+	uint8_t ifid[16], a[16];
+	rd_copy(m, ifid, 16);
+	rd_copy(m, a, 16);
 	if (!rd_ok(m) || vers != 4 || ptype > 10 || (flags2 & 0xf0) || (d0 & 0xee) || d1 > 3 || d2)
 		return false;
 	bool le = d0 & 0x10;

@@ -50,13 +50,15 @@ static bool dhcp_parse(struct reader *m, struct dhcp_msg *d, bool any_tail)
 		if (code == 255)
 			break;
 		uint8_t len = rd_u8(m);
+		uint8_t v0 = 0;
+		(void)rd_peek_u8(m, 0, &v0);
 		const uint8_t *v = rd_bytes(m, len);
 		if (!v)
 			return false;
 		if (code == 53) {
-			if (len != 1 || v[0] == 0 || v[0] > 18)
+			if (len != 1 || v0 == 0 || v0 > 18)
 				return false;
-			d->type = v[0];
+			d->type = v0;
 		} else if (code == 12) {
 			d->host = v;
 			d->hostlen = len;

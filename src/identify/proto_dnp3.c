@@ -19,11 +19,12 @@
 #include "common/reader.h"
 #include "identify/identify.h"
 
-static uint16_t dnp3_crc(const uint8_t *p, size_t n)
+/* CRC-16 DNP over the next n bytes of r (consumed). */
+static uint16_t dnp3_crc(struct reader *r, size_t n)
 {
 	uint16_t crc = 0;
 	for (size_t i = 0; i < n; i++) {
-		crc ^= p[i];
+		crc ^= rd_u8(r);
 		for (int b = 0; b < 8; b++)
 			crc = (crc & 1) ? (uint16_t)((crc >> 1) ^ 0xA6BC) : (uint16_t)(crc >> 1);
 	}
@@ -42,31 +43,35 @@ static enum dnp3_parse dnp3_frame(const uint8_t *p, uint32_t len, struct dnp3_fr
 {
 	struct reader r;
 	rd_init(&r, p, len);
-	const uint8_t *h = rd_bytes(&r, 10);
-	if (!h) {
+	struct reader h = rd_sub(&r, 10);
+	if (!rd_ok(&h)) {
 		/* The start bytes decide early. */
 		uint8_t a, b;
 		if ((rd_peek_u8(&r, 0, &a) && a != 0x05) || (rd_peek_u8(&r, 1, &b) && b != 0x64))
 			return DNP3_BAD;
 		return DNP3_SHORT;
 	}
-	if (h[0] != 0x05 || h[1] != 0x64 || h[2] < 5)
+	struct reader hc = h;
+	uint8_t s0 = rd_u8(&h), s1 = rd_u8(&h), hlen = rd_u8(&h), ctrl = rd_u8(&h);
+	if (s0 != 0x05 || s1 != 0x64 || hlen < 5)
 		return DNP3_BAD;
-	if (dnp3_crc(h, 8) != (uint16_t)(h[8] | h[9] << 8))
+	f->dst = rd_le16(&h);
+	f->src = rd_le16(&h);
+	if (dnp3_crc(&hc, 8) != rd_le16(&h))
 		return DNP3_BAD;
-	f->dst = (uint16_t)(h[4] | h[5] << 8);
-	f->src = (uint16_t)(h[6] | h[7] << 8);
-	f->dir = h[3] & 0x80;
+	f->dir = ctrl & 0x80;
 	f->func = -1;
-	size_t user = (size_t)h[2] - 5;
+	size_t user = (size_t)hlen - 5;
 	if (user >= 3) {
 		size_t blk = user < 16 ? user : 16;
-		const uint8_t *b = rd_bytes(&r, blk + 2);
-		if (!b)
+		struct reader b = rd_sub(&r, blk + 2);
+		if (!rd_ok(&b))
 			return DNP3_OK; /* the header is proof enough; the function is unknown */
-		if (dnp3_crc(b, blk) != (uint16_t)(b[blk] | b[blk + 1] << 8))
+		uint8_t fc = 0;
+		rd_peek_u8(&b, 2, &fc);
+		if (dnp3_crc(&b, blk) != rd_le16(&b))
 			return DNP3_BAD;
-		f->func = b[2];
+		f->func = fc;
 	}
 	return DNP3_OK;
 }

@@ -79,14 +79,14 @@ static enum dns_parse dns_name(struct reader *r, bool allow_ptr, char *out, size
 		total += (size_t)len + 1;
 		if (total > DNS_NAME_MAX)
 			return DNS_BAD;
-		const uint8_t *lab = rd_bytes(r, len);
-		if (!lab)
+		struct reader lab = rd_sub(r, len);
+		if (!rd_ok(r))
 			return DNS_SHORT;
 		if (out) {
 			if (*outlen && *outlen < DNS_NAME_MAX)
 				out[(*outlen)++] = '.';
 			for (size_t i = 0; i < len && *outlen < DNS_NAME_MAX; i++)
-				out[(*outlen)++] = (char)lab[i];
+				out[(*outlen)++] = (char)rd_u8(&lab);
 		}
 	}
 	return DNS_BAD;

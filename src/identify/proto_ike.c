@@ -44,7 +44,9 @@ static bool ike_parse(struct reader *m, size_t len, struct ike_msg *k)
 			len -= 4;
 		}
 	}
-	const uint8_t *ispi = rd_bytes(m, 8), *rspi = rd_bytes(m, 8);
+	uint8_t ispi[8], rspi[8];
+	rd_copy(m, ispi, 8);
+	rd_copy(m, rspi, 8);
 	uint8_t np = rd_u8(m), ver = rd_u8(m), ex = rd_u8(m), flags = rd_u8(m);
 	(void)rd_be32(m);
 	uint32_t mlen = rd_be32(m);

@@ -202,12 +202,14 @@ struct mqtt_chain {
 static bool mqtt_publish(struct reader pk, uint8_t qos, struct mqtt_chain *c)
 {
 	uint16_t tlen = rd_be16(&pk);
-	const uint8_t *t = rd_bytes(&pk, tlen);
-	if (!t || tlen == 0)
+	struct reader t = rd_sub(&pk, tlen);
+	if (!rd_ok(&pk) || tlen == 0)
 		return false;
-	for (uint16_t i = 0; i < tlen; i++)
-		if (t[i] < 0x20 || t[i] == 0x7f || t[i] == '#' || t[i] == '+')
+	for (uint16_t i = 0; i < tlen; i++) {
+		uint8_t ch = rd_u8(&t);
+		if (ch < 0x20 || ch == 0x7f || ch == '#' || ch == '+')
 			return false; /* MQTT 4.7.3: no wildcards in a PUBLISH topic */
+	}
 	if (qos) {
 		uint16_t id = rd_be16(&pk);
 		if (!rd_ok(&pk) || id == 0)

@@ -34,12 +34,12 @@ static bool nb_name(struct reader *m, struct nb_msg *nb)
 {
 	if (rd_u8(m) != 0x20)
 		return false;
-	const uint8_t *e = rd_bytes(m, 32);
-	if (!e)
+	struct reader e = rd_sub(m, 32);
+	if (!rd_ok(m))
 		return false;
 	uint8_t raw[16];
 	for (int i = 0; i < 16; i++) {
-		uint8_t h = e[2 * i], l = e[2 * i + 1];
+		uint8_t h = rd_u8(&e), l = rd_u8(&e);
 		if (h < 'A' || h > 'P' || l < 'A' || l > 'P')
 			return false;
 		raw[i] = (uint8_t)((h - 'A') << 4 | (l - 'A'));

@@ -108,8 +108,9 @@ static bool ovpn_same_session_dir(const struct ident_input *in, int d, const str
 	if (ovpn_packet(in, d, 1, &r) != 1)
 		return false;
 	uint8_t op = rd_u8(&r);
-	const uint8_t *sid = rd_bytes(&r, 8);
-	if (!sid || (op & 7) != 0)
+	uint8_t sid[8];
+	rd_copy(&r, sid, 8);
+	if (!rd_ok(&r) || (op & 7) != 0)
 		return false;
 	op >>= 3;
 	if (op != 4 && op != 5 && op != 11 && op != c->opcode)
@@ -190,8 +191,9 @@ static int ovpn_server(struct reader *r, const struct ovpn_reset *c)
 		if (!rd_ok(&t) || acks < 1 || acks > 8)
 			continue;
 		rd_skip(&t, (size_t)acks * 4);
-		const uint8_t *remote = rd_bytes(&t, 8);
-		if (!remote)
+		uint8_t remote[8];
+		rd_copy(&t, remote, 8);
+		if (!rd_ok(&t))
 			continue;
 		bool same = true;
 		for (int k = 0; k < 8; k++)

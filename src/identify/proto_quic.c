@@ -344,17 +344,17 @@ static bool sh_prefix(const struct ident_input *in, int d)
 	size_t common = SIZE_MAX;
 	struct reader d0 = dgram(in, d, 0);
 	size_t len0 = rd_remaining(&d0);
-	const uint8_t *p0 = rd_bytes(&d0, len0);
-	if (!p0)
+	if (!rd_ok(&d0))
 		return false;
 	for (unsigned k = 1; k < n; k++) {
 		struct reader dk = dgram(in, d, k);
 		size_t lk = rd_remaining(&dk);
-		const uint8_t *pk = rd_bytes(&dk, lk);
-		if (!pk)
+		if (!rd_ok(&dk))
 			return false;
 		size_t i = 1;
-		while (i < common && i < lk && i < len0 && pk[i] == p0[i])
+		uint8_t a, b;
+		while (i < common && i < lk && i < len0 && rd_peek_u8(&dk, i, &a) &&
+		       rd_peek_u8(&d0, i, &b) && a == b)
 			i++;
 		common = i;
 	}
@@ -368,12 +368,12 @@ static bool sh_prefix(const struct ident_input *in, int d)
 	for (unsigned k = 0; k < n; k++) {
 		struct reader dk = dgram(in, d, k);
 		size_t lk = rd_remaining(&dk);
-		const uint8_t *pk = rd_bytes(&dk, lk);
-		if (!pk || lk < common + 17)
+		if (!rd_ok(&dk) || lk < common + 17)
 			return false;
 		size_t bin = 0;
-		for (size_t i = common; i < lk; i++)
-			bin += pk[i] >= 0x80;
+		uint8_t c;
+		for (size_t i = common; i < lk && rd_peek_u8(&dk, i, &c); i++)
+			bin += c >= 0x80;
 		if (bin * 4 < lk - common)
 			return false;
 	}

@@ -54,12 +54,12 @@ static const char *const redis_inline[] = {
 
 /* Upper-cases a word of at most REDIS_CMD_MAX bytes into buf; false when
  * it is not a command-shaped word. */
-static bool redis_word(const uint8_t *w, size_t n, char *buf)
+static bool redis_word(struct reader w, size_t n, char *buf)
 {
-	if (n == 0 || n > REDIS_CMD_MAX)
+	if (n == 0 || n > REDIS_CMD_MAX || !rd_has(&w, n))
 		return false;
 	for (size_t i = 0; i < n; i++) {
-		uint8_t c = w[i];
+		uint8_t c = rd_u8(&w);
 		if (c >= 'a' && c <= 'z')
 			c = (uint8_t)(c - 32);
 		if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
@@ -173,7 +173,7 @@ static enum redis_parse redis_client(const struct ident_input *in, char *cmd, bo
 			return REDIS_BAD;
 		if (!rd_has(&r, (size_t)len + 2))
 			return REDIS_SHORT;
-		const uint8_t *w = rd_bytes(&r, (size_t)len);
+		struct reader w = rd_sub(&r, (size_t)len);
 		if (!rd_starts(&r, "\r\n") || !redis_word(w, (size_t)len, cmd))
 			return REDIS_BAD;
 		return REDIS_OK;
@@ -192,7 +192,7 @@ static enum redis_parse redis_client(const struct ident_input *in, char *cmd, bo
 	uint8_t c;
 	while (rd_peek_u8(&l, wn, &c) && c != ' ')
 		wn++;
-	if (!redis_word(line, wn, cmd) ||
+	if (!redis_word(l, wn, cmd) ||
 	    !redis_in(cmd, redis_inline, sizeof redis_inline / sizeof redis_inline[0]))
 		return REDIS_BAD;
 	return REDIS_OK;

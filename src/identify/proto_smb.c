@@ -46,12 +46,14 @@ static bool smb_nbname(struct reader *r)
 {
 	if (rd_u8(r) != 32)
 		return false;
-	const uint8_t *n = rd_bytes(r, 32);
-	if (!n)
+	struct reader n = rd_sub(r, 32);
+	if (!rd_ok(r))
 		return false;
-	for (int i = 0; i < 32; i++)
-		if (n[i] < 'A' || n[i] > 'P')
+	for (int i = 0; i < 32; i++) {
+		uint8_t c = rd_u8(&n);
+		if (c < 'A' || c > 'P')
 			return false;
+	}
 	for (int k = 0; k < 16; k++) {
 		uint8_t len = rd_u8(r);
 		if (!rd_ok(r) || len > 63)

@@ -92,7 +92,8 @@ static enum s5_parse socks5_request(struct reader *r, bool reply, char *t, size_
 	rd_skip(r, 4);
 	int n = 0;
 	if (h[3] == 1) {
-		const uint8_t *a = rd_bytes(r, 4);
+		uint8_t a[4];
+		rd_copy(r, a, 4);
 		uint16_t port = rd_be16(r);
 		if (!rd_ok(r))
 			return S5_SHORT;
@@ -108,11 +109,13 @@ static enum s5_parse socks5_request(struct reader *r, bool reply, char *t, size_
 		(void)rd_u8(r);
 		if (!rd_printable(r, len))
 			return S5_BAD;
-		const uint8_t *name = rd_bytes(r, len);
+		char name[256];
+		rd_copy(r, name, len);
 		uint16_t port = rd_be16(r);
-		n = snprintf(t, tn, "%.*s:%u", (int)len, (const char *)name, port);
+		n = snprintf(t, tn, "%.*s:%u", (int)len, name, port);
 	} else if (h[3] == 4) {
-		const uint8_t *a = rd_bytes(r, 16);
+		uint8_t a[16];
+		rd_copy(r, a, 16);
 		uint16_t port = rd_be16(r);
 		if (!rd_ok(r))
 			return S5_SHORT;

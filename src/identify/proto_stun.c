@@ -95,7 +95,8 @@ static bool stun_parse(struct reader *m, struct stun_msg *s, size_t *used)
 	const struct reader start = *m;
 	uint16_t type = rd_be16(m), mlen = rd_be16(m);
 	uint32_t cookie = rd_be32(m);
-	const uint8_t *tid = rd_bytes(m, 12);
+	uint8_t tid[12];
+	rd_copy(m, tid, 12);
 	if (!rd_ok(m) || (type & 0xc000))
 		return false;
 	s->classic = cookie != STUN_COOKIE;
@@ -246,11 +247,11 @@ static bool stun_retransmitted(const struct ident_input *in)
 	struct reader r;
 	rd_init(&r, in->data[0], in->len[0]);
 	size_t n = in->dgram_len[0][0];
-	const uint8_t *a = rd_bytes(&r, n), *b = rd_bytes(&r, n);
+	struct reader a = rd_sub(&r, n), b = rd_sub(&r, n);
 	if (!rd_ok(&r))
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (a[i] != b[i])
+		if (rd_u8(&a) != rd_u8(&b))
 			return false;
 	return true;
 }

@@ -190,9 +190,9 @@ static bool tor_client_hello(struct reader *b, struct tor_hello *o)
 			(void)rd_be16(&v); /* list length */
 			uint8_t nt = rd_u8(&v);
 			uint16_t nl = rd_be16(&v);
-			const uint8_t *name = rd_bytes(&v, nl);
+			struct reader name = rd_sub(&v, nl);
 			if (rd_ok(&v) && nt == 0 && nl <= sizeof o->sni) {
-				memcpy(o->sni, name, nl);
+				rd_copy(&name, o->sni, nl);
 				o->sni_len = nl;
 			}
 		} else if (type == 10) {

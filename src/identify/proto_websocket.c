@@ -74,19 +74,17 @@ static void base64(const uint8_t *in, size_t n, char *out)
 /* 1: the accept value is the key's; 0: it is not; -1: cannot tell. */
 static int accept_valid(struct reader key, struct reader accept)
 {
-	size_t kn, an;
-	const uint8_t *k = rd_rest(&key, &kn);
-	const uint8_t *a = rd_rest(&accept, &an);
+	size_t kn = rd_remaining(&key), an = rd_remaining(&accept);
 	if (kn == 0 || kn > WS_KEY_MAX)
 		return -1;
 	uint8_t buf[WS_KEY_MAX + WS_GUID_LEN];
-	memcpy(buf, k, kn);
+	rd_copy(&key, buf, kn);
 	memcpy(buf + kn, WS_GUID, WS_GUID_LEN);
 	uint8_t digest[20];
 	char want[32];
 	sha1_digest(buf, kn + WS_GUID_LEN, digest);
 	base64(digest, sizeof digest, want);
-	return an == strlen(want) && memcmp(a, want, an) == 0;
+	return an == strlen(want) && rd_starts(&accept, want);
 }
 
 static void add_reader(struct ident_evidence *ev, const char *key, struct reader v)
