@@ -127,7 +127,7 @@ static const char *const tunnel_names[TUNNEL__COUNT] = {
 	[TUNNEL_NONE] = "none",   [TUNNEL_GRE] = "gre",     [TUNNEL_ERSPAN] = "erspan",
 	[TUNNEL_VXLAN] = "vxlan", [TUNNEL_GENEVE] = "geneve", [TUNNEL_IPIP] = "ipip",
 	[TUNNEL_6IN4] = "6in4",   [TUNNEL_4IN6] = "4in6",   [TUNNEL_6IN6] = "6in6",
-	[TUNNEL_GTPU] = "gtpu",
+	[TUNNEL_GTPU] = "gtpu", [TUNNEL_CAPWAP] = "capwap",
 };
 
 const char *tunnel_type_name(enum tunnel_type t)

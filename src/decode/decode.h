@@ -88,6 +88,7 @@ enum tunnel_type {
 	TUNNEL_4IN6,  /* IPv4 in IPv6 */
 	TUNNEL_6IN6,  /* IPv6 in IPv6 */
 	TUNNEL_GTPU,  /* GTP-U (mobile core), id = TEID */
+	TUNNEL_CAPWAP, /* CAPWAP data (wireless controllers), 802.3 or 802.11 inside */
 	TUNNEL__COUNT
 };
 

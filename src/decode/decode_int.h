@@ -68,6 +68,9 @@ static inline void dec_limit(struct dstate *s, struct reader *r, uint32_t len)
 enum decode_result dec_link(struct dstate *s, int dlt, struct reader *r);
 enum decode_result dec_ethernet(struct dstate *s, struct reader *r);
 enum decode_result dec_ethertype(struct dstate *s, struct reader *r, uint16_t type);
+/* IEEE 802.2 LLC with SNAP (AA AA 03, OUI, EtherType); anything else is
+ * not IP. */
+enum decode_result dec_llc(struct dstate *s, struct reader *r);
 /* PPP with optional RFC 1662 ff 03 framing, then the protocol field. */
 enum decode_result dec_ppp_hdlc(struct dstate *s, struct reader *r);
 
@@ -81,7 +84,8 @@ enum decode_result dec_gre(struct dstate *s, struct reader *r);
 /* Decapsulates VXLAN/GENEVE by destination port; returns false (reader
  * untouched) when the datagram is not one, or its header does not validate,
  * so the caller reports it as ordinary UDP. */
-bool dec_udp_tunnel(struct dstate *s, struct reader *r, uint16_t dst_port, enum decode_result *res);
+bool dec_udp_tunnel(struct dstate *s, struct reader *r, uint16_t src_port, uint16_t dst_port,
+                    enum decode_result *res);
 /* Enters a tunnel layer: checks the depth guard, fills pkt->tunnel from the
  * carrying IP header (still in pkt->src_ip/dst_ip) and clears the L4 fields
  * so the inner packet starts clean. Returns false with s->drop set. */

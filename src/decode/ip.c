@@ -94,8 +94,9 @@ static enum decode_result dec_tcp(struct dstate *s, struct reader *r)
  *
  * Length covers header and data: it trims the payload, and may exceed the
  * captured bytes when the snap length cut the datagram (not malformed:
- * payload_wire_len says what was sent). VXLAN and GENEVE are recognised
- * by destination port and decapsulated when their header validates.
+ * payload_wire_len says what was sent). VXLAN, GENEVE, GTP-U and CAPWAP
+ * data are recognised by port and decapsulated when their header
+ * validates (tunnel.c).
  */
 static enum decode_result dec_udp(struct dstate *s, struct reader *r)
 {
@@ -111,7 +112,7 @@ static enum decode_result dec_udp(struct dstate *s, struct reader *r)
 	p->src_port = sport;
 	p->dst_port = dport;
 	enum decode_result res;
-	if (dec_udp_tunnel(s, r, dport, &res))
+	if (dec_udp_tunnel(s, r, sport, dport, &res))
 		return res;
 	take_payload(s, r);
 	return DECODE_UDP;

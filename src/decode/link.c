@@ -50,7 +50,7 @@ enum {
  * Only SNAP carries an EtherType (IP over 802.3); anything else (STP's
  * 0x42 SAP, NetBIOS, IPX) is not IP.
  */
-static enum decode_result dec_llc(struct dstate *s, struct reader *r)
+enum decode_result dec_llc(struct dstate *s, struct reader *r)
 {
 	uint8_t dsap = rd_u8(r), ssap = rd_u8(r), ctrl = rd_u8(r);
 	if (!rd_ok(r) || dsap != 0xAA || ssap != 0xAA || ctrl != 0x03)

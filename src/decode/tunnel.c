@@ -1,7 +1,8 @@
 /*
  * tunnel.c - decapsulation: GRE (RFC 2784, RFC 2890 keys and sequence
  * numbers), enhanced GRE for PPTP (RFC 2637), ERSPAN types I/II/III
- * (draft-foschiano-erspan), VXLAN (RFC 7348), GENEVE (RFC 8926); IP-in-IP
+ * (draft-foschiano-erspan), VXLAN (RFC 7348), GENEVE (RFC 8926), GTP-U,
+ * CAPWAP data (RFC 5415, with the IEEE 802.11 binding of RFC 5416); IP-in-IP
  * (RFC 2003), 6in4 (RFC 4213) and the IPv6-carried variants (RFC 2473)
  * are entered from ip.c through dec_tunnel_enter().
  *
@@ -28,6 +29,7 @@
 #define UDP_PORT_VXLAN 4789
 #define UDP_PORT_GENEVE 6081
 #define UDP_PORT_GTPU 2152
+#define UDP_PORT_CAPWAP_DATA 5247
 
 bool dec_tunnel_enter(struct dstate *s, enum tunnel_type t, bool id_valid, uint32_t id)
 {
@@ -359,8 +361,98 @@ static bool dec_gtpu(struct dstate *s, struct reader *r, enum decode_result *res
 	return true;
 }
 
-bool dec_udp_tunnel(struct dstate *s, struct reader *r, uint16_t dst_port, enum decode_result *res)
+/*
+ * An IEEE 802.11 data frame (IEEE 802.11-2020 section 9.3.2.1), as a
+ * CAPWAP tunnel carries it in native format:
+ *
+ *   | FC 2 | duration 2 | addr1 6 | addr2 6 | addr3 6 | seq 2 | addr4 6 (ToDS and FromDS) |
+ *   | QoS control 2 (QoS subtypes) | HT control 4 (QoS and +HTC/Order) | LLC/SNAP | ...
+ *
+ * Frame control: type in bits 2-3 of the first byte (2 = data), subtype in
+ * bits 4-7 (bit 2 of the subtype set: no body; bit 3: QoS); flags in the
+ * second byte (bit 0 ToDS, bit 1 FromDS, bit 6 protected, bit 7 order).
+ * Management and control frames, bodiless data and protected (encrypted)
+ * bodies are not IP here. Wireshark's CAPWAP dissector has the same
+ * byte-order question as a preference ("swap frame control").
+ */
+static enum decode_result dec_ieee80211(struct dstate *s, struct reader *r)
 {
+	uint8_t fc0 = rd_u8(r), fc1 = rd_u8(r);
+	if (!rd_ok(r))
+		return dec_drop(s, DROP_LINK_TRUNCATED);
+	/* Some access points (Cisco's) send the two frame-control bytes
+	 * swapped; the protocol version (bits 0-1 of the first) is 0, which
+	 * tells the order. */
+	if ((fc0 & 3) != 0 && (fc1 & 3) == 0) {
+		uint8_t t = fc0;
+		fc0 = fc1;
+		fc1 = t;
+	}
+	if ((fc0 & 3) != 0)
+		return DECODE_NON_IP;
+	uint8_t type = (fc0 >> 2) & 3, subtype = fc0 >> 4;
+	if (type != 2 || (subtype & 4) || (fc1 & 0x40))
+		return DECODE_NON_IP;
+	size_t rest = 22; /* duration, three addresses, sequence control */
+	if ((fc1 & 3) == 3)
+		rest += 6;
+	if (subtype & 8) {
+		rest += 2;
+		if (fc1 & 0x80)
+			rest += 4;
+	}
+	rd_skip(r, rest);
+	if (!rd_ok(r))
+		return dec_drop(s, DROP_LINK_TRUNCATED);
+	return dec_llc(s, r);
+}
+
+/*
+ * CAPWAP data channel header (RFC 5415 section 4.3), UDP port 5247 on
+ * the access controller (either direction):
+ *
+ *    0                   1                   2                   3
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |CAPWAP Preamble|  HLEN   |   RID   | WBID    |T|F|L|W|M|K|Flags|
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |          Fragment ID          |     Frag Offset         |Rsvd |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |  (optional radio MAC address, wireless specific information)  ~
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *
+ * Preamble 0 (version 0, type 0: a clear header; type 1 is DTLS, whose
+ * payload is encrypted). HLEN counts 4-byte words of the whole header.
+ * T set: the frame is in the binding's native format (WBID 1: IEEE
+ * 802.11), else an IEEE 802.3 frame. Fragments (F) are not reassembled
+ * and keep-alives carry nothing: both stay the UDP they are.
+ */
+static bool dec_capwap(struct dstate *s, struct reader *r, enum decode_result *res)
+{
+	struct reader c = *r;
+	uint32_t w0 = rd_be32(&c);
+	rd_skip(&c, 4);
+	if (!rd_ok(&c))
+		return false;
+	unsigned hlen = (w0 >> 19) & 0x1F, wbid = (w0 >> 9) & 0x1F;
+	bool native = (w0 >> 8) & 1, frag = (w0 >> 7) & 1;
+	if ((w0 >> 24) != 0 || hlen < 2 || frag || (native && wbid != 1))
+		return false;
+	rd_skip(&c, (size_t)(hlen - 2) * 4);
+	if (!rd_ok(&c) || rd_remaining(&c) == 0)
+		return false;
+	*r = c;
+	if (!dec_tunnel_enter(s, TUNNEL_CAPWAP, false, 0))
+		*res = DECODE_MALFORMED;
+	else
+		*res = native ? dec_ieee80211(s, r) : dec_ethernet(s, r);
+	return true;
+}
+
+bool dec_udp_tunnel(struct dstate *s, struct reader *r, uint16_t src_port, uint16_t dst_port,
+                    enum decode_result *res)
+{
+	if (dst_port == UDP_PORT_CAPWAP_DATA || src_port == UDP_PORT_CAPWAP_DATA)
+		return dec_capwap(s, r, res);
 	if (dst_port == UDP_PORT_GTPU)
 		return dec_gtpu(s, r, res);
 	if (dst_port == UDP_PORT_VXLAN)

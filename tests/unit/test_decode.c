@@ -1166,6 +1166,66 @@ static void test_tunnels(void)
 	CHECK_EQ_U(run(1, &f, &p), DECODE_UDP);
 	CHECK_EQ_U(p.dst_port, 6081);
 
+	/* CAPWAP data (RFC 5415): 802.3 inside (T clear), from the WTP to
+	 * the controller's 5247 */
+	struct bb cw = {.n = 0};
+	bb_be32(&cw, 0x00100200u); /* HLEN 2, WBID 1, T 0 */
+	bb_be32(&cw, 0);
+	bb_cat(&cw, &inner_eth);
+	ud.n = o.n = f.n = 0;
+	mk_udp(&ud, 40000, 5247, &cw);
+	outer_v4(&o, 17, &ud);
+	mk_eth(&f, 0x0800, &o);
+	uint64_t cw0 = D.stats.tunnel[TUNNEL_CAPWAP];
+	CHECK_EQ_U(run(1, &f, &p), DECODE_TCP);
+	check_std_tcp4(&p, "inner");
+	check_tunnel_v4(&p, TUNNEL_CAPWAP, 1);
+	CHECK_EQ_U(D.stats.tunnel[TUNNEL_CAPWAP], cw0 + 1);
+	CHECK(strcmp(tunnel_type_name(TUNNEL_CAPWAP), "capwap") == 0);
+	/* 802.11 QoS data (T set) with wireless-specific information (HLEN 4),
+	 * from the controller's 5247; then the frame control bytes swapped */
+	struct bb w = {.n = 0};
+	bb_u8(&w, 0x88), bb_u8(&w, 0x02); /* QoS data, FromDS */
+	bb_be16(&w, 0);                     /* duration */
+	for (int i = 0; i < 18; i++)
+		bb_u8(&w, (unsigned)i);         /* three addresses */
+	bb_be16(&w, 0x1230);                /* sequence control */
+	bb_be16(&w, 0);                     /* QoS control */
+	BB_LIT(&w, "\xaa\xaa\x03\x00\x00\x00\x08\x00");
+	bb_cat(&w, &ip);
+	cw.n = 0;
+	bb_be32(&cw, 0x00200320u); /* HLEN 4, WBID 1, T 1, W 1 */
+	bb_be32(&cw, 0), bb_be32(&cw, 0x04bf2300u), bb_be32(&cw, 0);
+	bb_cat(&cw, &w);
+	ud.n = o.n = f.n = 0;
+	mk_udp(&ud, 5247, 40000, &cw);
+	outer_v4(&o, 17, &ud);
+	mk_eth(&f, 0x0800, &o);
+	CHECK_EQ_U(run(1, &f, &p), DECODE_TCP);
+	check_std_tcp4(&p, "inner");
+	check_tunnel_v4(&p, TUNNEL_CAPWAP, 1);
+	size_t fc = 14 + 20 + 8 + 16;
+	f.d[fc] = 0x02, f.d[fc + 1] = 0x88; /* swapped, as Cisco access points send it */
+	CHECK_EQ_U(run(1, &f, &p), DECODE_TCP);
+	check_std_tcp4(&p, "inner");
+	f.d[fc] = 0x88, f.d[fc + 1] = 0x42; /* protected: the body is encrypted */
+	CHECK_EQ_U(run(1, &f, &p), DECODE_NON_IP);
+	f.d[fc] = 0x80, f.d[fc + 1] = 0x00; /* a beacon: management, not IP */
+	CHECK_EQ_U(run(1, &f, &p), DECODE_NON_IP);
+	f.d[14 + 20 + 8 + 3] = 0xA0; /* the F bit: fragments stay UDP */
+	CHECK_EQ_U(run(1, &f, &p), DECODE_UDP);
+	CHECK_EQ_U(p.src_port, 5247);
+	f.d[14 + 20 + 8] = 0x01; /* preamble type 1: DTLS, encrypted */
+	CHECK_EQ_U(run(1, &f, &p), DECODE_UDP);
+	/* a keep-alive (header only) stays UDP */
+	cw.n = 0;
+	bb_be32(&cw, 0x00100208u), bb_be32(&cw, 0);
+	ud.n = o.n = f.n = 0;
+	mk_udp(&ud, 40000, 5247, &cw);
+	outer_v4(&o, 17, &ud);
+	mk_eth(&f, 0x0800, &o);
+	CHECK_EQ_U(run(1, &f, &p), DECODE_UDP);
+
 	/* IP-in-IP, 6in4, 4in6, 6in6 */
 	o.n = f.n = 0;
 	outer_v4(&o, 4, &ip);
