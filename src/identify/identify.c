@@ -27,6 +27,7 @@ const struct ident_proto *const ident_registry[] = {
 	&ident_kerberos, &ident_ike, &ident_netbios,
 	&ident_slp, &ident_ssdp, &ident_radius, &ident_dnscrypt, &ident_dhcpv6, &ident_ipmi,
 	&ident_dns,
+	&ident_rtcp, &ident_rtp, /* helper R: RTP media, RTCP control (RFC 3550) */
 	&ident_mysql, &ident_postgresql, &ident_tds, &ident_mongodb,
 	&ident_zookeeper, /* before kafka: both frame with a 4-byte length */
 	&ident_kafka, &ident_amqp, &ident_git, &ident_nats, &ident_rtsp, &ident_memcached,

@@ -10,6 +10,7 @@ extern const struct ident_proto ident_tls, ident_dtls, ident_quic, ident_ssh, id
     ident_http, ident_rdp, ident_smb, ident_socks4, ident_socks5, ident_rfb, ident_mqtt,
     ident_redis, ident_openvpn, ident_smtp, ident_pop3, ident_imap, ident_ftp, ident_irc,
     ident_xmpp, ident_ldap, ident_sip, ident_ntp, ident_dns,
+    ident_rtp, ident_rtcp, /* helper R */
     /* network services */
     ident_snmp, ident_syslog, ident_dhcp, ident_stun, ident_wireguard, ident_tftp,
     ident_kerberos, ident_ike, ident_netbios,

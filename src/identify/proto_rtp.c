@@ -1,0 +1,169 @@
+/*
+ * proto_rtp.c - RTP, the Real-time Transport Protocol (RFC 3550 section 5;
+ * payload types kept apart from RTCP by RFC 5761 section 4), over UDP.
+ *
+ *    0                   1                   2                   3
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |V=2|P|X|  CC   |M|     PT      |       sequence number         |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |                           timestamp                           |
+ *   |           synchronization source (SSRC) identifier            |
+ *   |            CC contributing source (CSRC) identifiers          |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   X: | profile-defined (16) |  length in 32-bit words (16) | ... |
+ *   payload ...  P: padding, its last byte counts the padding bytes
+ *
+ * One RTP header says little (a version and a few bits), so a stream is
+ * judged on three consecutive datagrams of one direction, as RFC 3550
+ * appendix A.1 validates a source only after several packets in sequence:
+ * version 2, one SSRC, one payload type (not 72-76, which would make the
+ * second byte an RTCP packet type, RFC 5761 4), sequence numbers advancing
+ * by 1 to 10 (modulo 2^16, a few losses allowed), timestamps that never go
+ * back (modulo 2^32), and in each datagram the CSRC list, the header
+ * extension and the padding count fitting in it.
+ *
+ * SRTP (RFC 3711) keeps the RTP header in clear and is RTP here. STUN
+ * (first two bits 00), DTLS (first byte 20-63) and QUIC long headers
+ * (first byte 0xc0 and above) lack version 2; a QUIC short header with
+ * bits 10 would need its random-looking bytes to repeat a 32-bit SSRC and
+ * count a sequence number. A direction may start with other datagrams
+ * (STUN checks, RTCP when RFC 5761 multiplexes both): the three are looked
+ * for among the datagrams kept. When both directions are there, the other
+ * one must hold version-2 datagrams (RTP or RTCP) too.
+ */
+#include "common/reader.h"
+#include "identify/identify.h"
+
+struct rtp_hdr {
+	uint8_t pt;
+	uint16_t seq;
+	uint32_t ts, ssrc;
+};
+
+/* Parses one datagram as an RTP packet. */
+static bool rtp_parse(struct reader *r, struct rtp_hdr *h)
+{
+	size_t total = rd_remaining(r);
+	uint8_t b0 = rd_u8(r);
+	uint8_t b1 = rd_u8(r);
+	h->seq = rd_be16(r);
+	h->ts = rd_be32(r);
+	h->ssrc = rd_be32(r);
+	if (!rd_ok(r) || (b0 >> 6) != 2)
+		return false;
+	h->pt = b1 & 0x7f;
+	if (h->pt >= 72 && h->pt <= 76)
+		return false;
+	rd_skip(r, 4 * (size_t)(b0 & 0x0f)); /* CSRC list */
+	if (b0 & 0x10) {
+		rd_skip(r, 2);
+		uint16_t words = rd_be16(r);
+		rd_skip(r, 4 * (size_t)words);
+	}
+	if (!rd_ok(r))
+		return false;
+	if (b0 & 0x20) {
+		/* the padding count is the datagram's last byte */
+		size_t head = rd_offset(r);
+		struct reader q = *r;
+		rd_skip(&q, rd_remaining(r) - 1);
+		uint8_t n = rd_u8(&q);
+		if (!rd_ok(&q) || n == 0 || n > total - head)
+			return false;
+	}
+	return true;
+}
+
+/* Direction d: 1 an RTP stream (its first packet in *h), 0 not yet (fewer
+ * than three datagrams, the ones there could start one), -1 not RTP. A
+ * datagram repeating the previous one's SSRC, sequence number and
+ * timestamp is a duplicate (a capture taken on two interfaces has every
+ * packet twice) and is passed over. */
+static int rtp_dir(const struct ident_input *in, int d, struct rtp_hdr *h)
+{
+	unsigned n = in->ndgrams[d] < IDENT_DGRAMS_MAX ? in->ndgrams[d] : IDENT_DGRAMS_MAX;
+	struct rtp_hdr start = {0}, last = {0}, cur;
+	unsigned run = 0;
+	bool one = true; /* every datagram so far belongs to one run */
+	for (unsigned k = 0; k < n; k++) {
+		struct reader r;
+		if (!ident_dgram(in, d, k, &r) || !rtp_parse(&r, &cur)) {
+			run = 0; /* a STUN check or RTCP: RTP may follow */
+			one = false;
+			continue;
+		}
+		if (run > 0 && cur.ssrc == last.ssrc && cur.seq == last.seq && cur.ts == last.ts)
+			continue;
+		uint16_t step = (uint16_t)(cur.seq - last.seq);
+		uint32_t tstep = cur.ts - last.ts;
+		if (run > 0 && cur.ssrc == last.ssrc && cur.pt == last.pt && step >= 1 && step <= 10 &&
+		    tstep < 0x80000000u) {
+			run++;
+		} else {
+			one = one && run == 0 && k == 0;
+			run = 1;
+			start = cur;
+		}
+		last = cur;
+		if (run >= 3) {
+			*h = start;
+			return 1;
+		}
+	}
+	/* no three in a row: wait only while the few datagrams there are
+	 * (none, one or two, duplicates aside) start a run */
+	return one && n < IDENT_DGRAMS_MAX ? 0 : -1;
+}
+
+static bool rtp_any_v2(const struct ident_input *in, int d)
+{
+	for (unsigned k = 0; k < in->ndgrams[d] && k < IDENT_DGRAMS_MAX; k++) {
+		struct reader r;
+		if (!ident_dgram(in, d, k, &r))
+			break;
+		uint8_t b0 = rd_u8(&r);
+		if (rd_ok(&r) && (b0 >> 6) == 2)
+			return true;
+	}
+	return false;
+}
+
+static enum ident_verdict rtp_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	if (in->transport != IDENT_UDP)
+		return IDENT_NO_MATCH;
+	/* a direction whose datagrams all lack version 2 is not RTP's (nor
+	 * RTCP's) answer: the other one's claim falls with it */
+	for (int i = 0; i < 2; i++)
+		if (in->ndgrams[i] > 0 && !rtp_any_v2(in, i))
+			return IDENT_NO_MATCH;
+	struct rtp_hdr h[2];
+	int v[2] = {rtp_dir(in, 0, &h[0]), rtp_dir(in, 1, &h[1])};
+	int d = v[0] > 0 ? 0 : v[1] > 0 ? 1 : -1;
+	if (d < 0) {
+		/* an empty direction is worth waiting for only while the other
+		 * one is undecided too */
+		for (int i = 0; i < 2; i++)
+			if (v[i] == 0 && !in->done[i] && (in->ndgrams[i] > 0 || v[1 - i] == 0))
+				return IDENT_NEED_MORE;
+		return IDENT_NO_MATCH;
+	}
+	ident_add_u64(ev, "rtp_payload_type", h[d].pt);
+	char hex[9];
+	for (int i = 0; i < 8; i++)
+		hex[i] = "0123456789abcdef"[(h[d].ssrc >> (28 - 4 * i)) & 15];
+	hex[8] = 0;
+	ident_add_str(ev, "rtp_ssrc", hex);
+	bool both = v[0] > 0 && v[1] > 0;
+	ev->server_confirmed = both;
+	ev->confidence = both ? 95 : 85;
+	return IDENT_MATCH;
+}
+
+const struct ident_proto ident_rtp = {
+	.name = "rtp",
+	.title = "RTP (RFC 3550)",
+	.transports = IDENT_UDP,
+	.match = rtp_match,
+	.carrier = NULL,
+};
