@@ -1,6 +1,8 @@
 /*
  * proto_rtp.c - RTP, the Real-time Transport Protocol (RFC 3550 section 5;
- * payload types kept apart from RTCP by RFC 5761 section 4), over UDP.
+ * payload types kept apart from RTCP by RFC 5761 section 4), over UDP, and
+ * over TCP with RFC 4571 framing (each packet behind a 16-bit length),
+ * where "datagram" below means one frame.
  *
  *    0                   1                   2                   3
  *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
@@ -74,6 +76,26 @@ static bool rtp_parse(struct reader *r, struct rtp_hdr *h)
 	return true;
 }
 
+/* Message k of direction d: UDP, datagram k; TCP, frame k of the RFC 4571
+ * framing (a 16-bit length before each packet; only whole frames). */
+static bool rtp_msg(const struct ident_input *in, int d, unsigned k, struct reader *m)
+{
+	if (in->transport == IDENT_UDP)
+		return ident_dgram(in, d, k, m);
+	struct reader r;
+	rd_init(&r, in->data[d], in->len[d]);
+	for (unsigned i = 0;; i++) {
+		uint16_t n = rd_be16(&r);
+		if (!rd_ok(&r) || n == 0 || !rd_has(&r, n))
+			return false;
+		if (i == k) {
+			*m = rd_sub(&r, n);
+			return true;
+		}
+		rd_skip(&r, n);
+	}
+}
+
 /* Direction d: 1 an RTP stream (its first packet in *h), 0 not yet (fewer
  * than three datagrams, the ones there could start one), -1 not RTP. A
  * datagram repeating the previous one's SSRC, sequence number and
@@ -81,13 +103,14 @@ static bool rtp_parse(struct reader *r, struct rtp_hdr *h)
  * packet twice) and is passed over. */
 static int rtp_dir(const struct ident_input *in, int d, struct rtp_hdr *h)
 {
-	unsigned n = in->ndgrams[d] < IDENT_DGRAMS_MAX ? in->ndgrams[d] : IDENT_DGRAMS_MAX;
+	unsigned n = 0;
 	struct rtp_hdr start = {0}, last = {0}, cur;
 	unsigned run = 0;
 	bool one = true; /* every datagram so far belongs to one run */
-	for (unsigned k = 0; k < n; k++) {
-		struct reader r;
-		if (!ident_dgram(in, d, k, &r) || !rtp_parse(&r, &cur)) {
+	struct reader r;
+	for (unsigned k = 0; k < IDENT_DGRAMS_MAX && rtp_msg(in, d, k, &r); k++) {
+		n = k + 1;
+		if (!rtp_parse(&r, &cur)) {
 			run = 0; /* a STUN check or RTCP: RTP may follow */
 			one = false;
 			continue;
@@ -117,9 +140,9 @@ static int rtp_dir(const struct ident_input *in, int d, struct rtp_hdr *h)
 
 static bool rtp_any_v2(const struct ident_input *in, int d)
 {
-	for (unsigned k = 0; k < in->ndgrams[d] && k < IDENT_DGRAMS_MAX; k++) {
+	for (unsigned k = 0; k < IDENT_DGRAMS_MAX; k++) {
 		struct reader r;
-		if (!ident_dgram(in, d, k, &r))
+		if (!rtp_msg(in, d, k, &r))
 			break;
 		uint8_t b0 = rd_u8(&r);
 		if (rd_ok(&r) && (b0 >> 6) == 2)
@@ -130,13 +153,28 @@ static bool rtp_any_v2(const struct ident_input *in, int d)
 
 static enum ident_verdict rtp_match(const struct ident_input *in, struct ident_evidence *ev)
 {
-	if (in->transport != IDENT_UDP)
-		return IDENT_NO_MATCH;
+	/* TCP: the framing is only known from the start of the stream, and
+	 * the first frame tells at once: a length an RTP packet can have
+	 * (12 bytes to 4 KiB; media packets fit a path MTU) before version 2 */
+	if (in->transport == IDENT_TCP) {
+		if (in->midstream[0] || in->midstream[1])
+			return IDENT_NO_MATCH;
+		for (int i = 0; i < 2; i++) {
+			struct reader r;
+			rd_init(&r, in->data[i], in->len[i]);
+			uint16_t n = rd_be16(&r);
+			uint8_t b0 = rd_u8(&r);
+			if (rd_ok(&r) && (n < 12 || n > 4096 || (b0 >> 6) != 2))
+				return IDENT_NO_MATCH;
+		}
+	}
 	/* a direction whose datagrams all lack version 2 is not RTP's (nor
 	 * RTCP's) answer: the other one's claim falls with it */
-	for (int i = 0; i < 2; i++)
-		if (in->ndgrams[i] > 0 && !rtp_any_v2(in, i))
+	for (int i = 0; i < 2; i++) {
+		struct reader first;
+		if (rtp_msg(in, i, 0, &first) && !rtp_any_v2(in, i))
 			return IDENT_NO_MATCH;
+	}
 	struct rtp_hdr h[2];
 	int v[2] = {rtp_dir(in, 0, &h[0]), rtp_dir(in, 1, &h[1])};
 	int d = v[0] > 0 ? 0 : v[1] > 0 ? 1 : -1;
@@ -144,7 +182,7 @@ static enum ident_verdict rtp_match(const struct ident_input *in, struct ident_e
 		/* an empty direction is worth waiting for only while the other
 		 * one is undecided too */
 		for (int i = 0; i < 2; i++)
-			if (v[i] == 0 && !in->done[i] && (in->ndgrams[i] > 0 || v[1 - i] == 0))
+			if (v[i] == 0 && !in->done[i] && (in->len[i] > 0 || v[1 - i] == 0))
 				return IDENT_NEED_MORE;
 		return IDENT_NO_MATCH;
 	}
@@ -163,7 +201,7 @@ static enum ident_verdict rtp_match(const struct ident_input *in, struct ident_e
 const struct ident_proto ident_rtp = {
 	.name = "rtp",
 	.title = "RTP (RFC 3550)",
-	.transports = IDENT_UDP,
+	.transports = IDENT_UDP | IDENT_TCP,
 	.match = rtp_match,
 	.carrier = NULL,
 };
