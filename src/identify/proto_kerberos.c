@@ -21,25 +21,14 @@
  * client's complete request decides alone.
  */
 #include "common/reader.h"
+#include "identify/ber.h"
 #include "identify/identify.h"
 
 static bool krb_tlv(struct reader *r, uint8_t *tag, struct reader *val, size_t *declared)
 {
-	*tag = rd_u8(r);
-	uint8_t l = rd_u8(r);
-	size_t len = l;
-	if (!rd_ok(r))
+	size_t len;
+	if (!ber_header(r, tag, &len, 3))
 		return false;
-	if (l & 0x80) {
-		unsigned n = l & 0x7f;
-		if (n == 0 || n > 3)
-			return false;
-		len = 0;
-		for (unsigned i = 0; i < n; i++)
-			len = len << 8 | rd_u8(r);
-		if (!rd_ok(r))
-			return false;
-	}
 	if (declared)
 		*declared = len;
 	size_t have = rd_remaining(r);

@@ -31,6 +31,7 @@
  * are all required.
  */
 #include "common/reader.h"
+#include "identify/ber.h"
 #include "identify/protocols.h"
 
 #define LDAP_STARTTLS_OID "1.3.6.1.4.1.1466.20037"
@@ -48,25 +49,11 @@ struct ldap_msg {
 	int result;            /* LDAPResult resultCode, -1 when none */
 };
 
-/* One BER header: tag and definite length. False on a bad or short one. */
+/* One BER header: tag and definite length (the indefinite form is
+ * forbidden by RFC 4511 5.1). False on a bad or short one. */
 static bool ldap_hdr(struct reader *r, uint8_t *tag, size_t *len)
 {
-	*tag = rd_u8(r);
-	uint8_t l0 = rd_u8(r);
-	if (!rd_ok(r))
-		return false;
-	if (l0 < 0x80) {
-		*len = l0;
-		return true;
-	}
-	unsigned n = l0 & 0x7f;
-	if (n == 0 || n > 4)
-		return false; /* indefinite (forbidden by RFC 4511 5.1) or huge */
-	size_t v = 0;
-	for (unsigned i = 0; i < n; i++)
-		v = v << 8 | rd_u8(r);
-	*len = v;
-	return rd_ok(r);
+	return ber_header(r, tag, len, 4);
 }
 
 /* The next element must be `tag`; its contents as a sub-reader. */

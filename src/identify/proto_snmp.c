@@ -23,25 +23,16 @@
  * every datagram of it parses as one.
  */
 #include "common/reader.h"
+#include "identify/ber.h"
 #include "identify/identify.h"
 
 /* A BER tag and definite length (short or long form up to 4 bytes); the
  * value must fit in r. Returns a sub-reader over the value. */
 static bool ber_tlv(struct reader *r, uint8_t *tag, struct reader *val)
 {
-	*tag = rd_u8(r);
-	uint8_t l = rd_u8(r);
-	size_t len = l;
-	if (!rd_ok(r))
+	size_t len;
+	if (!ber_header(r, tag, &len, 4))
 		return false;
-	if (l & 0x80) {
-		unsigned n = l & 0x7f;
-		if (n == 0 || n > 4)
-			return false;
-		len = 0;
-		for (unsigned i = 0; i < n; i++)
-			len = len << 8 | rd_u8(r);
-	}
 	*val = rd_sub(r, len);
 	return rd_ok(r);
 }
