@@ -17,7 +17,7 @@ import argparse
 import collections
 import concurrent.futures
 import csv
-import ipaddress
+import importlib.util
 import json
 import os
 import pathlib
@@ -44,7 +44,6 @@ NDPI_TO_OFFPORT = {
     "DNP3": "dnp3", "S7Comm": "s7comm", "S7CommPlus": "s7comm", "BACnet": "bacnet",
     "COAP": "coap", "PPTP": "pptp", "NFS": "sunrpc", "DCERPC": "dcerpc",
     "BitTorrent": "bittorrent", "WhatsApp": "whatsapp",
-    # identifiers being added (issue 4, second round)
     "Service_Location_Protocol": "slp", "SSDP": "ssdp", "Radius": "radius",
     "DHCPV6": "dhcpv6", "RTP": "rtp", "RTCP": "rtcp", "DNScrypt": "dnscrypt",
     "RMCP": "ipmi", "BGP": "bgp", "Zabbix": "zabbix", "BITCOIN": "bitcoin",
@@ -52,14 +51,17 @@ NDPI_TO_OFFPORT = {
 }
 
 
-def norm_ep(ep):
-    host, _, port = ep.rpartition(":")
-    host = host.strip("[]")
-    try:
-        host = str(ipaddress.ip_address(host))
-    except ValueError:
-        pass
-    return host, int(port) if port.isdigit() else port
+def _corpus_run():
+    """tests/corpus/run.py, which joins offport's flows with flows.tsv the
+    same way (loaded by path: tests/golden has a run.py too)."""
+    spec = importlib.util.spec_from_file_location("corpus_run",
+                                                  REPO / "tests" / "corpus" / "run.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+norm_ep = _corpus_run().norm_ep
 
 
 def ndpi_name(row):
