@@ -268,6 +268,7 @@ void report_stats_json(struct json *j, const struct run_totals *t)
 	json_u64(j, "retransmissions", ss->retransmissions);
 	json_u64(j, "overlaps", ss->overlaps);
 	json_u64(j, "overlap_mismatch", ss->overlap_mismatch);
+	json_u64(j, "padding_replaced", ss->padding_replaced);
 	json_u64(j, "before_start", ss->before_start);
 	json_u64(j, "beyond_first_bytes", ss->beyond_cap);
 	json_u64(j, "datagrams", ss->datagrams);

@@ -16,6 +16,9 @@
  * Overlaps. The first copy of a byte wins (a later differing copy is
  * counted in overlap_mismatch): what we identify is then what the first
  * segment said, and an evasion that rewrites bytes shows up in the stats.
+ * The one exception is frame padding counted as payload (stream_tcp): only
+ * the direction's very first bytes, at most 6 and all zero, can be
+ * replaced, and only by one longer segment covering them.
  */
 #include "stream/stream.h"
 
@@ -279,8 +282,39 @@ void stream_tcp(struct stream_pool *sp, uint32_t slot, enum flow_dir dir, uint32
 	uint32_t at = (uint32_t)start, n = (uint32_t)(end - start);
 	uint8_t *data = dir_data(sp, slot, dir);
 	uint8_t *bm = data + cap;
+	if (d->pad_len && !before && at <= d->pad_at && at + n >= d->pad_at + d->pad_len &&
+	    n > d->pad_len) {
+		/* Padding. A 60-byte minimum Ethernet frame holds up to 6 bytes
+		 * of padding after a 40-byte IPv4+TCP header; some stacks count
+		 * them in the IP total length, so a bare ACK arrives as a few
+		 * zero "payload" bytes at the next sequence number, and the real
+		 * first message follows at the same number. The zeros were never
+		 * application data (the receiver answered the message that
+		 * followed), so the longer segment replaces them instead of
+		 * being an overlap. */
+		for (uint32_t o = d->pad_at; o < d->pad_at + d->pad_len; o++)
+			bm[o >> 3] &= (uint8_t)~(1u << (o & 7));
+		d->held -= d->pad_len;
+		if (d->contig > d->pad_at)
+			d->contig = d->pad_at;
+		d->pad_len = 0;
+		sp->stats.padding_replaced++;
+	}
 	uint32_t old_contig = d->contig;
 	uint32_t covered = fill(d, data, bm, at, payload, n, &sp->stats.overlap_mismatch);
+	if (covered == 0 && !before && n <= 6 && wire == payload_len && d->held == n) {
+		/* The direction's first bytes: remember them if they are all
+		 * zero, the padding shape above. */
+		uint32_t k = 0;
+		while (k < n && payload[k] == 0)
+			k++;
+		if (k == n) {
+			d->pad_at = at;
+			d->pad_len = (uint8_t)n;
+		}
+	} else if (covered < n) {
+		d->pad_len = 0; /* other data arrived: the zeros stand */
+	}
 	if (at + n > d->extent)
 		d->extent = at + n;
 	d->contig = advance_contig(bm, d->contig, cap);
@@ -328,6 +362,12 @@ const uint8_t *stream_data(const struct stream_pool *sp, uint32_t slot, enum flo
 		return NULL;
 	}
 	*len = d->contig;
+	/* Suspected padding (stream_tcp) that nothing has followed yet is not
+	 * shown until the direction closes: the real first message may still
+	 * replace it, and judging a protocol by two zero bytes would decide
+	 * the flow before that message arrives. */
+	if (d->pad_len && d->pad_at == 0 && d->contig == d->pad_len && !d->fin_seen)
+		*len = 0;
 	return dir_data(sp, slot, dir);
 }
 

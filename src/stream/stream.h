@@ -7,7 +7,11 @@
  * `cap` bytes indexed by sequence offset from the start of the stream, a
  * bitmap of the bytes filled, and the length of the contiguous prefix. Data
  * past `cap` is not kept. Overlapping data keeps the first copy (and counts
- * a mismatch when the later copy differs: a classic evasion).
+ * a mismatch when the later copy differs: a classic evasion), with one
+ * exception: a segment of at most 6 zero bytes, the most Ethernet padding a
+ * minimum frame can hold, that a longer segment at the same place later
+ * covers is taken as padding the sender's IP length counted (see
+ * stream_tcp).
  *
  * Slots come from a pool allocated once; a slot is taken on a flow's first
  * payload byte (so a SYN flood takes none) and given back when the caller
@@ -45,6 +49,7 @@ struct stream_stats {
 	uint64_t retransmissions;   /* entirely inside data already held */
 	uint64_t overlaps;          /* partly inside data already held */
 	uint64_t overlap_mismatch;  /* overlapping bytes that differ from the first copy */
+	uint64_t padding_replaced;  /* zero "payload" (frame padding) replaced by real data */
 	uint64_t before_start;      /* data before the stream's first byte (mid-stream) */
 	uint64_t beyond_cap;        /* segments wholly past the kept bytes */
 	uint64_t datagrams;         /* UDP datagrams stored */
@@ -65,6 +70,8 @@ struct stream_dir {
 	                                          (only the last kept one can be cut) */
 	uint32_t extent;    /* private: one past the highest offset ever filled, so a
 	                       reused slot clears only the bitmap it dirtied */
+	uint32_t pad_at;    /* private: offset of a suspected padding segment */
+	uint8_t pad_len;    /* private: its length, 0 for none (see stream_tcp) */
 };
 
 struct stream_pool {

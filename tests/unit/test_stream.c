@@ -243,6 +243,68 @@ static void test_duplicates_and_overlaps(void)
 	stream_pool_free(&sp);
 }
 
+/* Frame padding counted as payload: a bare ACK's 2-6 zero bytes at the
+ * first sequence number, then the real first message at the same number
+ * (nDPI's heuristic_tcp_ack_payload.pcap). */
+static void test_padding(void)
+{
+	struct stream_pool sp;
+	pool(&sp, 4, 256);
+	uint8_t m[100];
+	fill_random(m, sizeof m);
+	m[0] = 0x16;
+	const uint8_t zeros[8] = {0};
+	uint32_t isn = 0x2000;
+
+	/* Replaced: hidden while pending, then the longer segment wins. */
+	uint32_t s = stream_take(&sp);
+	syn(&sp, s, DIR_TO_SERVER, isn);
+	seg(&sp, s, DIR_TO_SERVER, isn, 0, zeros, 6);
+	check_data(&sp, s, DIR_TO_SERVER, zeros, 0);
+	seg(&sp, s, DIR_TO_SERVER, isn, 0, zeros, 6); /* the same ACK again */
+	check_data(&sp, s, DIR_TO_SERVER, zeros, 0);
+	seg(&sp, s, DIR_TO_SERVER, isn, 0, m, 40);
+	CHECK_EQ_U(sp.stats.padding_replaced, 1);
+	CHECK_EQ_U(sp.stats.overlap_mismatch, 0);
+	check_data(&sp, s, DIR_TO_SERVER, m, 40);
+	/* Only once: later zeros are data like any other. */
+	seg(&sp, s, DIR_TO_SERVER, isn, 40, zeros, 4);
+	seg(&sp, s, DIR_TO_SERVER, isn, 40, m + 40, 10);
+	CHECK_EQ_U(sp.stats.padding_replaced, 1);
+	CHECK_EQ_U(sp.stats.overlap_mismatch, 4);
+	stream_give(&sp, s);
+
+	/* Zeros followed by more data are the stream's bytes: they stand. */
+	s = stream_take(&sp);
+	syn(&sp, s, DIR_TO_SERVER, isn);
+	seg(&sp, s, DIR_TO_SERVER, isn, 0, zeros, 2);
+	seg(&sp, s, DIR_TO_SERVER, isn, 2, m, 10);
+	seg(&sp, s, DIR_TO_SERVER, isn, 0, m, 12);
+	CHECK_EQ_U(sp.stats.padding_replaced, 1);
+	uint8_t want[12] = {0};
+	memcpy(want + 2, m, 10);
+	check_data(&sp, s, DIR_TO_SERVER, want, 12);
+	stream_give(&sp, s);
+
+	/* Seven zero bytes cannot be padding; nonzero bytes are not either;
+	 * a shorter or equal later segment does not replace. */
+	s = stream_take(&sp);
+	syn(&sp, s, DIR_TO_SERVER, isn);
+	seg(&sp, s, DIR_TO_SERVER, isn, 0, zeros, 7);
+	check_data(&sp, s, DIR_TO_SERVER, zeros, 7);
+	syn(&sp, s, DIR_TO_CLIENT, isn);
+	seg(&sp, s, DIR_TO_CLIENT, isn, 0, zeros, 4);
+	seg(&sp, s, DIR_TO_CLIENT, isn, 0, m, 4);
+	CHECK_EQ_U(sp.stats.padding_replaced, 1);
+	check_data(&sp, s, DIR_TO_CLIENT, zeros, 0);
+	/* A FIN ends the wait: the zeros are then what was sent. */
+	stream_tcp(&sp, s, DIR_TO_CLIENT, isn + 5, TCPF_ACK | TCPF_FIN, NULL, 0, 0);
+	check_data(&sp, s, DIR_TO_CLIENT, zeros, 4);
+	stream_give(&sp, s);
+	check_classes(&sp);
+	stream_pool_free(&sp);
+}
+
 static void test_mid_stream(void)
 {
 	struct stream_pool sp;
@@ -565,6 +627,7 @@ int main(void)
 	test_in_order();
 	test_reversed_and_holes();
 	test_duplicates_and_overlaps();
+	test_padding();
 	test_mid_stream();
 	test_syn_payload_and_wrap();
 	test_edges();
