@@ -183,10 +183,71 @@ static enum ident_verdict netbios_dgm_match(const struct ident_input *in,
 	return IDENT_MATCH;
 }
 
+/* NetBIOS Session Service (RFC 1002 section 4.3), TCP 139:
+ *
+ *   | TYPE | FLAGS (7 zero bits, E) | LENGTH (16) | ...LENGTH bytes |
+ *   0x81 session request: CALLED_NAME CALLING_NAME (each 0x20 + 32 letters)
+ *   0x82 positive response (LENGTH 0), 0x83 negative response (1 byte,
+ *   error 0x80-0x8f), 0x84 retarget response (IP, port), 0x85 keep-alive.
+ *
+ * A session that carries SMB after the request belongs to the smb
+ * identifier; this one names a session request answered (or not) with no
+ * session message following, as a name check or a refused call does. */
+static enum ident_verdict netbios_session_match(const struct ident_input *in,
+                                                struct ident_evidence *ev)
+{
+	struct reader c, s;
+	rd_init(&c, in->data[0], in->len[0]);
+	rd_init(&s, in->data[1], in->len[1]);
+	uint8_t type = rd_u8(&c), flags = rd_u8(&c);
+	uint16_t len = rd_be16(&c);
+	if (rd_ok(&c) && (type != 0x81 || flags != 0 || len < 68))
+		return IDENT_NO_MATCH;
+	struct reader body = rd_sub(&c, len);
+	struct nb_msg called = {0}, calling = {0};
+	if (!rd_ok(&c))
+		return in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+	if (!nb_name(&body, &called) || !nb_name(&body, &calling) || rd_remaining(&body) != 0)
+		return IDENT_NO_MATCH;
+	if (rd_remaining(&c) > 0)
+		return IDENT_NO_MATCH; /* a session message follows: smb's, or not NetBIOS's alone */
+	bool confirmed = false, refused = false;
+	if (in->len[1] > 0) {
+		uint8_t st = rd_u8(&s), sf = rd_u8(&s);
+		uint16_t sl = rd_be16(&s);
+		if (!rd_ok(&s))
+			return in->done[1] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+		if (sf != 0 || !((st == 0x82 && sl == 0) || (st == 0x83 && sl == 1) ||
+		                 (st == 0x84 && sl == 6)))
+			return IDENT_NO_MATCH;
+		if (st == 0x83) {
+			uint8_t code = rd_u8(&s);
+			if (!rd_ok(&s))
+				return in->done[1] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+			if (code < 0x80 || code > 0x8f)
+				return IDENT_NO_MATCH;
+		}
+		confirmed = true;
+		refused = st != 0x82;
+		/* After a positive response the client's session messages
+		 * follow: wait for them, they may be SMB. */
+		if (!refused && !in->done[0])
+			return IDENT_NEED_MORE;
+	} else if (!in->done[1] || !in->done[0]) {
+		return IDENT_NEED_MORE;
+	}
+	ident_add_str(ev, "netbios_service", "session");
+	ident_add(ev, "netbios_name", (const uint8_t *)called.name, called.namelen);
+	ident_add(ev, "netbios_calling", (const uint8_t *)calling.name, calling.namelen);
+	ev->server_confirmed = confirmed;
+	ev->confidence = confirmed ? 95 : 80;
+	return IDENT_MATCH;
+}
+
 static enum ident_verdict netbios_match(const struct ident_input *in, struct ident_evidence *ev)
 {
-	if (in->transport != IDENT_UDP)
-		return IDENT_NO_MATCH;
+	if (in->transport == IDENT_TCP)
+		return netbios_session_match(in, ev);
 	struct nb_msg c = {0}, s = {0};
 	int pc = nb_first(in, 0, &c), ps = nb_first(in, 1, &s);
 	if (pc < 0)
@@ -210,5 +271,5 @@ static enum ident_verdict netbios_match(const struct ident_input *in, struct ide
 	return IDENT_MATCH;
 }
 
-const struct ident_proto ident_netbios = {"netbios", "NetBIOS Name and Datagram Services (RFC 1002)", IDENT_UDP,
+const struct ident_proto ident_netbios = {"netbios", "NetBIOS Name, Datagram and Session Services (RFC 1002)", IDENT_UDP | IDENT_TCP,
                                           netbios_match, NULL};

@@ -243,18 +243,15 @@ static enum ident_verdict smb_match(const struct ident_input *in, struct ident_e
 			ev_msg = &next;
 		} else if (pn == SMB_SHORT && !in->done[0]) {
 			return IDENT_NEED_MORE;
-		} else if (pn == SMB_BAD) {
-			return IDENT_NO_MATCH;
 		} else {
-			conf = ps == SMB_OK ? 75 : 50; /* the transport only */
+			/* The session framing alone, no SMB in it: the netbios
+			 * identifier names that. */
+			return IDENT_NO_MATCH;
 		}
 	}
 	ev->server_confirmed = ps == SMB_OK;
 	ev->confidence = (uint8_t)conf;
-	if (ev_msg->version)
-		smb_evidence(ev, ev_msg);
-	else
-		ident_add_str(ev, "smb_command", "NETBIOS_SESSION_REQUEST");
+	smb_evidence(ev, ev_msg);
 	return IDENT_MATCH;
 }
 
