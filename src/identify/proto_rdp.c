@@ -37,6 +37,22 @@
  *   SYN+ACK: snSourceAck = the SYN's initial sequence number, flags
  *            SYN|ACK, MTUs 1132-1232.
  * The SYN's sequence number echoed by the server is what confirms.
+ *
+ * A capture that starts after the SYNs sees only data and acknowledgements
+ * (2.2.2.7, 2.2.2.8, 2.2.2.4), each datagram:
+ *
+ *   RDPUDP_FEC_HEADER, flags ACK (0x0004) set, SYN clear
+ *   RDPUDP_ACK_VECTOR_HEADER: uAckVectorSize (16), that many elements,
+ *       zero padding to a 4-byte boundary
+ *   [RDPUDP_ACK_OF_ACKVECTOR_HEADER: snAckOfAcksSeqNum (32), flag 0x0100]
+ *   [RDPUDP_SOURCE_PAYLOAD_HEADER: snCoded (32), snSourceStart (32), flag
+ *       DATA 0x0008, then the payload: a TLS or DTLS record]
+ *
+ * Each side's snSourceAck acknowledges the other side's sequence numbers,
+ * so a data datagram's snSourceStart in one direction must come back (give
+ * or take the datagrams in flight) as the snSourceAck of the other: two
+ * random 32-bit numbers agreeing both ways, plus a TLS/DTLS record in the
+ * data, is what names a flow seen from the middle.
  */
 #include "common/reader.h"
 #include "identify/identify.h"
@@ -191,13 +207,96 @@ static bool rdpudp_syn(const uint8_t *d, size_t n, bool server, uint32_t *isn, u
 	return server || (*ack == 0xffffffffu && n >= RDPUDP_MTU_MIN && n <= RDPUDP_MTU_MAX);
 }
 
+#define RDPUDP_DATA 0x0008
+#define RDPUDP_FEC 0x0010
+#define RDPUDP_ACK_OF_ACKS 0x0100
+#define RDPUDP_FLAGS_KNOWN 0x1fff
+#define RDPUDP_ACK_SLACK 64 /* datagrams in flight between the two numbers */
+
+struct rdpudp_dir {
+	uint32_t acks[IDENT_DGRAMS_MAX];
+	unsigned nacks;
+	uint32_t data_sn; /* snSourceStart of the first data datagram */
+	bool data;
+};
+
+/* One mid-stream datagram; false when it is not RDPEUDP's shape. */
+static bool rdpudp_dgram(struct reader *r, struct rdpudp_dir *dir)
+{
+	uint32_t ack = rd_be32(r);
+	(void)rd_be16(r); /* uReceiveWindowSize */
+	uint16_t flags = rd_be16(r);
+	if (!rd_ok(r) || (flags & ~RDPUDP_FLAGS_KNOWN) || (flags & RDPUDP_SYN) ||
+	    !(flags & RDPUDP_ACK))
+		return false;
+	uint16_t nvec = rd_be16(r);
+	rd_skip(r, nvec);
+	size_t pad = (4 - (2 + (size_t)nvec) % 4) % 4;
+	for (size_t i = 0; i < pad; i++)
+		if (rd_u8(r) != 0)
+			return false;
+	if (flags & RDPUDP_ACK_OF_ACKS)
+		(void)rd_be32(r);
+	if (!rd_ok(r))
+		return false;
+	dir->acks[dir->nacks++] = ack;
+	if (!(flags & RDPUDP_DATA) || (flags & RDPUDP_FEC) || dir->data)
+		return true;
+	uint32_t coded = rd_be32(r), start = rd_be32(r);
+	uint8_t type = rd_u8(r), major = rd_u8(r), minor = rd_u8(r);
+	if (!rd_ok(r) || coded != start || type < 0x14 || type > 0x17 ||
+	    !((major == 3 && minor <= 4) || (major == 0xfe && minor >= 0xfd)))
+		return false;
+	dir->data = true;
+	dir->data_sn = start;
+	return true;
+}
+
+/* True when one of the acks acknowledges sn, give or take the slack. */
+static bool rdpudp_acked(const struct rdpudp_dir *by, uint32_t sn)
+{
+	for (unsigned i = 0; i < by->nacks; i++) {
+		uint32_t d = by->acks[i] - sn;
+		if (d <= RDPUDP_ACK_SLACK || -d <= RDPUDP_ACK_SLACK)
+			return true;
+	}
+	return false;
+}
+
+/* Both directions from the middle of a connection (see the header). */
+static enum ident_verdict rdp_udp_midstream(const struct ident_input *in,
+                                            struct ident_evidence *ev)
+{
+	struct rdpudp_dir dir[2] = {{{0}, 0, 0, false}, {{0}, 0, 0, false}};
+	for (int d = 0; d < 2; d++) {
+		struct reader r;
+		/* The first datagram must have the shape; a later one that does
+		 * not (the last one kept may be cut) ends the walk. */
+		for (unsigned k = 0; ident_dgram(in, d, k, &r); k++)
+			if (!rdpudp_dgram(&r, &dir[d])) {
+				if (k == 0)
+					return IDENT_NO_MATCH;
+				break;
+			}
+	}
+	bool decided = dir[0].data && dir[1].data;
+	if (!decided)
+		return in->done[0] && in->done[1] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+	if (!rdpudp_acked(&dir[1], dir[0].data_sn) || !rdpudp_acked(&dir[0], dir[1].data_sn))
+		return IDENT_NO_MATCH;
+	ident_add_str(ev, "rdp_transport", "udp");
+	ev->server_confirmed = true;
+	ev->confidence = 85;
+	return IDENT_MATCH;
+}
+
 static enum ident_verdict rdp_udp(const struct ident_input *in, struct ident_evidence *ev)
 {
 	if (in->ndgrams[0] == 0)
 		return in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
 	uint32_t isn, ack;
 	if (!rdpudp_syn(in->data[0], in->dgram_len[0][0], false, &isn, &ack))
-		return IDENT_NO_MATCH;
+		return rdp_udp_midstream(in, ev);
 	if (in->ndgrams[1] == 0) {
 		if (!in->done[1])
 			return IDENT_NEED_MORE;
