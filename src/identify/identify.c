@@ -26,6 +26,7 @@ const struct ident_proto *const ident_registry[] = {
 	&ident_snmp, &ident_syslog, &ident_dhcp, &ident_stun, &ident_wireguard, &ident_tftp,
 	&ident_kerberos, &ident_ike, &ident_netbios,
 	&ident_slp, &ident_ssdp, &ident_radius, &ident_dnscrypt, &ident_dhcpv6, &ident_ipmi,
+	&ident_l2tp,
 	&ident_dns,
 	&ident_rtcp, &ident_rtp, /* helper R: RTP media, RTCP control (RFC 3550) */
 	&ident_mysql, &ident_postgresql, &ident_tds, &ident_mongodb,

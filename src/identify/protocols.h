@@ -15,6 +15,7 @@ extern const struct ident_proto ident_tls, ident_dtls, ident_quic, ident_ssh, id
     ident_snmp, ident_syslog, ident_dhcp, ident_stun, ident_wireguard, ident_tftp,
     ident_kerberos, ident_ike, ident_netbios,
     ident_slp, ident_ssdp, ident_radius, ident_dnscrypt, ident_dhcpv6, ident_ipmi,
+    ident_l2tp,
     ident_websocket, ident_grpc, /* helper F: passengers of http, http2 */
     /* databases, brokers, developer services */
     ident_mysql, ident_postgresql, ident_tds, ident_mongodb, ident_zookeeper, ident_kafka,
