@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 __attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen,
                                                           const char *fmt, ...)
@@ -51,6 +52,7 @@ int capture_open_live(struct capture *c, const char *ifname, const struct captur
 	pcap_set_snaplen(c->p, o->snaplen);
 	pcap_set_promisc(c->p, o->promisc ? 1 : 0);
 	pcap_set_timeout(c->p, o->timeout_ms);
+	c->timeout_ms = o->timeout_ms;
 	if (o->buffer_bytes > 0)
 		pcap_set_buffer_size(c->p, o->buffer_bytes);
 	pcap_set_tstamp_precision(c->p, PCAP_TSTAMP_PRECISION_MICRO);
@@ -89,6 +91,28 @@ int capture_set_filter(struct capture *c, const char *expr, char *err, size_t er
 	return 0;
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Draining (non-blocking reads): nothing is ready. The kernel hands over a
+ * partly filled buffer block only when its timeout expires, so the buffer
+ * counts as empty only after twice that timeout without a packet. */
+static int drain_wait(struct capture *c, struct pcap_pkthdr **h, const u_char **data)
+{
+	uint64_t until = mono_ms() + 2u * (uint64_t)(c->timeout_ms > 0 ? c->timeout_ms : 100) + 20u;
+	const struct timespec nap = {0, 5 * 1000 * 1000};
+	int rc = 0;
+	while (rc == 0 && !c->stop && mono_ms() < until) {
+		nanosleep(&nap, NULL);
+		rc = pcap_next_ex(c->p, h, data);
+	}
+	return rc;
+}
+
 enum capture_status capture_next(struct capture *c, struct capture_pkt *pkt, char *err,
                                  size_t errlen)
 {
@@ -97,6 +121,10 @@ enum capture_status capture_next(struct capture *c, struct capture_pkt *pkt, cha
 	if (c->stop)
 		return CAPTURE_STOPPED;
 	int rc = pcap_next_ex(c->p, &h, &data);
+	if (rc == PCAP_ERROR_BREAK && c->draining && !c->stop)
+		rc = pcap_next_ex(c->p, &h, &data); /* the break of the stop that began the drain */
+	if (rc == 0 && c->draining)
+		rc = drain_wait(c, &h, &data);
 	switch (rc) {
 	case 1:
 		pkt->ts_us = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
@@ -107,7 +135,7 @@ enum capture_status capture_next(struct capture *c, struct capture_pkt *pkt, cha
 		c->bytes += pkt->wirelen;
 		return CAPTURE_PACKET;
 	case 0:
-		return c->stop ? CAPTURE_STOPPED : CAPTURE_TIMEOUT;
+		return c->stop || c->draining ? CAPTURE_STOPPED : CAPTURE_TIMEOUT;
 	case PCAP_ERROR_BREAK:
 		return c->live || c->stop ? CAPTURE_STOPPED : CAPTURE_EOF;
 	default:
@@ -125,6 +153,18 @@ void capture_stop(struct capture *c)
 	c->stop = 1;
 	if (c->p)
 		pcap_breakloop(c->p);
+}
+
+void capture_drain(struct capture *c)
+{
+	if (!c->live || !c->p)
+		return;
+	char ebuf[PCAP_ERRBUF_SIZE];
+	/* Blocking reads could wait for ever on a quiet interface: the
+	 * kernel's block timeout does not fire on an empty block. */
+	pcap_setnonblock(c->p, 1, ebuf);
+	c->draining = true;
+	c->stop = 0;
 }
 
 bool capture_kernel_stats(struct capture *c, uint64_t *received, uint64_t *dropped,

@@ -28,6 +28,8 @@ struct capture {
 	int dlt;               /* link type (DLT_ value) */
 	bool live;
 	volatile int stop;     /* set by capture_stop() */
+	bool draining;         /* live: reading what was captured before the stop */
+	int timeout_ms;        /* live: the kernel's block timeout */
 	uint64_t packets;      /* packets returned by capture_next() */
 	uint64_t bytes;        /* their wire lengths, summed */
 };
@@ -62,6 +64,11 @@ enum capture_status capture_next(struct capture *c, struct capture_pkt *pkt, cha
 
 /* Async-signal-safe: make a blocked capture_next() return CAPTURE_STOPPED. */
 void capture_stop(struct capture *c);
+
+/* Live, after a stop: read on what the kernel already holds. capture_next()
+ * then returns CAPTURE_STOPPED at the first timeout without a packet (the
+ * buffer is empty) or at the next capture_stop(). */
+void capture_drain(struct capture *c);
 
 /* The kernel's counters for a live capture. Returns false when unavailable. */
 bool capture_kernel_stats(struct capture *c, uint64_t *received, uint64_t *dropped,

@@ -150,11 +150,13 @@ static const char *long_name(int val)
 }
 
 static struct capture *volatile g_current; /* the capture a signal stops */
-static volatile sig_atomic_t g_stop;
+static volatile sig_atomic_t g_stop, g_stop_twice;
 
 static void on_signal(int sig)
 {
 	(void)sig;
+	if (g_stop)
+		g_stop_twice = 1; /* a second signal ends a live drain at once */
 	g_stop = 1;
 	struct capture *c = g_current;
 	if (c)
@@ -342,6 +344,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	return -1; /* go on */
 }
 
+/* Below this snapshot length a full-size Ethernet frame loses payload. */
+#define SNAPLEN_ADVISED 1600
+
 /* Opens one input, checks its link type and installs the filter. */
 static int open_input(struct capture *c, const struct opts *o, const char *name)
 {
@@ -364,6 +369,17 @@ static int open_input(struct capture *c, const struct opts *o, const char *name)
 		fprintf(stderr, "offport: %s\n", err);
 		capture_close(c);
 		return -1;
+	}
+	if (o->iface) {
+		/* As tcpdump does: the moment packets are being captured. */
+		fprintf(stderr, "offport: listening on %s, link type %s, snapshot length %d bytes\n",
+		        c->name, capture_dlt_name(c->dlt), o->live.snaplen);
+		if (o->live.snaplen < SNAPLEN_ADVISED)
+			fprintf(stderr,
+			        "offport: warning: a snapshot length of %d bytes cuts the payload "
+			        "identification reads (up to --first-bytes per direction); cut "
+			        "packets are counted in decoder.snaplen_cut\n",
+			        o->live.snaplen);
 	}
 	return 0;
 }
@@ -448,12 +464,34 @@ static uint64_t wall_us(void)
 	return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
 }
 
-/* Reads one input to its end. Returns EXIT_OK or EXIT_DAMAGED. */
+/* Live output reaches its reader within this long (records are written
+ * to a large buffer; a live sensor's reader should not wait for it to fill). */
+#define LIVE_FLUSH_US 200000u
+/* After SIGINT or SIGTERM, how long a live capture may go on reading what
+ * the kernel captured before the signal (see run_input). */
+#define LIVE_DRAIN_US 2000000u
+
+static void flush_output(struct engine *e)
+{
+	FILE *out = e->cfg.json_out ? e->cfg.json_out : e->cfg.text_out;
+	if (out && fflush(out) != 0 && !e->write_errno)
+		e->write_errno = errno ? errno : EIO;
+}
+
+/* Reads one input to its end. Returns EXIT_OK or EXIT_DAMAGED.
+ *
+ * Live, a stop (SIGINT, SIGTERM) first drains: the packets the kernel
+ * captured before the signal are still read and decoded, so the flows
+ * they end are reported as ended and the statistics account for every
+ * packet the kernel counted. The drain ends when a read times out with
+ * nothing (the buffer is empty), after LIVE_DRAIN_US, or at a second
+ * signal. */
 static int run_input(struct engine *e, struct capture *c)
 {
 	struct capture_pkt pkt;
 	char err[512];
 	int status = EXIT_OK;
+	uint64_t next_flush = 0, drain_until = 0;
 	g_current = c;
 	if (g_stop)
 		capture_stop(c);
@@ -464,10 +502,25 @@ static int run_input(struct engine *e, struct capture *c)
 			engine_packet(e, c->dlt, &pkt);
 			if (e->write_errno)
 				break;
+			if (c->live) {
+				uint64_t now = wall_us();
+				if (now >= next_flush) {
+					flush_output(e);
+					next_flush = now + LIVE_FLUSH_US;
+				}
+				if (drain_until && now >= drain_until)
+					break;
+			}
 			continue;
 		}
 		if (st == CAPTURE_TIMEOUT) {
 			engine_tick(e, wall_us());
+			flush_output(e);
+			continue;
+		}
+		if (st == CAPTURE_STOPPED && c->live && !c->draining && !g_stop_twice) {
+			drain_until = wall_us() + LIVE_DRAIN_US;
+			capture_drain(c);
 			continue;
 		}
 		if (st == CAPTURE_BROKEN) {
