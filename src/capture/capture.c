@@ -100,15 +100,28 @@ static uint64_t mono_ms(void)
 
 /* Draining (non-blocking reads): nothing is ready. The kernel hands over a
  * partly filled buffer block only when its timeout expires, so the buffer
- * counts as empty only after twice that timeout without a packet. */
+ * counts as empty only after twice that timeout without a packet, and only
+ * if the kernel counted no new packet meanwhile (one that arrived late in
+ * the wait may still sit in a block not yet handed over): then it waits
+ * again, at most DRAIN_ROUNDS times. */
+#define DRAIN_ROUNDS 10
+
 static int drain_wait(struct capture *c, struct pcap_pkthdr **h, const u_char **data)
 {
-	uint64_t until = mono_ms() + 2u * (uint64_t)(c->timeout_ms > 0 ? c->timeout_ms : 100) + 20u;
+	uint64_t wait = 2u * (uint64_t)(c->timeout_ms > 0 ? c->timeout_ms : 100) + 20u;
 	const struct timespec nap = {0, 5 * 1000 * 1000};
+	struct pcap_stat st;
+	unsigned before = pcap_stats(c->p, &st) == 0 ? st.ps_recv : 0;
 	int rc = 0;
-	while (rc == 0 && !c->stop && mono_ms() < until) {
-		nanosleep(&nap, NULL);
-		rc = pcap_next_ex(c->p, h, data);
+	for (int round = 0; round < DRAIN_ROUNDS && rc == 0 && !c->stop; round++) {
+		uint64_t until = mono_ms() + wait;
+		while (rc == 0 && !c->stop && mono_ms() < until) {
+			nanosleep(&nap, NULL);
+			rc = pcap_next_ex(c->p, h, data);
+		}
+		if (rc != 0 || pcap_stats(c->p, &st) != 0 || st.ps_recv == before)
+			break;
+		before = st.ps_recv;
 	}
 	return rc;
 }

@@ -84,7 +84,7 @@ static const char help_text[] =
     "Live capture:\n"
     "  -s, --snaplen N          bytes captured per packet (default 262144)\n"
     "  -p, --no-promisc         do not put the interface in promiscuous mode\n"
-    "      --buffer-size KIB    kernel capture buffer in KiB (default: libpcap's)\n"
+    "      --buffer-size KIB    kernel capture buffer in KiB (default 16384)\n"
     "\n"
     "  -h, --help               show this help\n"
     "  -V, --version            show the version\n"
@@ -209,6 +209,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	o->live.snaplen = 262144;
 	o->live.promisc = true;
 	o->live.timeout_ms = 100;
+	/* libpcap's default (2 MiB) holds a few milliseconds of a fast link:
+	 * a burst of large (GRO) packets overflows it while a flow is decided. */
+	o->live.buffer_bytes = 16384 * 1024;
 	/* "+" stops at the first operand, so a filter such as "tcp port 80"
 	 * is never taken for options (as tcpdump does). */
 	while ((c = getopt_long(argc, argv, "+r:i:s:phV", long_opts, NULL)) != -1) {
