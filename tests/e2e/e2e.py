@@ -184,8 +184,9 @@ def wait_line(p, needle, secs=10):
 class Capture:
     """offport live and tcpdump, on the client side's veth."""
 
-    def __init__(self, net, offport, pcap):
+    def __init__(self, net, offport, pcap, stop_signal=signal.SIGINT):
         self.net, self.offport, self.pcap = net, offport, pcap
+        self.stop_signal = stop_signal
 
     def __enter__(self):
         n = self.net
@@ -202,7 +203,7 @@ class Capture:
     def __exit__(self, *exc):
         for p in (self.live, self.tcpdump):
             if p.poll() is None:
-                p.send_signal(signal.SIGINT)
+                p.send_signal(self.stop_signal if p is self.live else signal.SIGINT)
         for p in (self.live, self.tcpdump):
             try:
                 p.wait(10)
@@ -574,6 +575,13 @@ def check_burst(recs, where):
     need(f["offport"]["end_reason"] == "fin", f"{where}: end {f['offport']['end_reason']}")
 
 
+def check_open_at_stop(recs, where):
+    f = one_flow(recs, 443)
+    need(f["offport"]["end_reason"] == "eof" and f["flow"]["state"] == "established",
+         f"{where}: end {f['offport']['end_reason']}, state {f['flow']['state']}: want a flow "
+         "still open at the stop")
+
+
 def check_one_byte(recs, where):
     ev_is("sni", NAME)(recs, where)
     f = one_flow(recs, 8088)
@@ -681,6 +689,10 @@ def scenarios(k):
                  lambda: (k.nginx(8088, tls=True), n.bg(n.c, [PY, "-c", ONE_BYTE, "18088", S_IP, "8088"]),
                           n.wait_listen(n.c, "tcp", 18088), k.s_client(8088, via="127.0.0.1:18088")),
                  [("unexpected", "tls", 8088)], [("tls", 8088)], check_one_byte),
+        Scenario("open_at_stop_redis_443", "a redis session still open when offport stops: reported, with its alert",
+                 lambda: (k.redis(443), n.bg(n.c, ["sh", "-c", f"(printf 'PING\\r\\n'; sleep 6) | nc {S_IP} 443"], secs=8),
+                          time.sleep(1.0)),
+                 [("unexpected", "redis", 443)], [("redis", 443)], check_open_at_stop),
         Scenario("ipv6_http_1224", "HTTP on 1224 over IPv6 (nginx, curl -6)",
                  lambda: (k.nginx(1224, addr=S_IP6), k.curl(f"http://[{S_IP6}]:1224/", "-6")),
                  [("off-port", "http", 1224)], [("http", 1224)], check_ipv6),
@@ -777,7 +789,7 @@ def main():
         class Null:
             pass
         for s in scenarios(Null()):
-            print(f"{s.name:20} {s.what}")
+            print(f"{s.name:24} {s.what}")
         return 0
 
     why = live_possible()
@@ -796,7 +808,7 @@ def main():
         work = pathlib.Path(tempfile.mkdtemp(prefix="offport-e2e."))
     os.chmod(work, 0o755)
     net = Net(work)
-    passed = failed = 0
+    passed = failed = index = 0
     t0 = time.monotonic()
     try:
         net.create()
@@ -807,7 +819,10 @@ def main():
             pcap = work / f"{sc.name}.pcap"
             t1 = time.monotonic()
             try:
-                with Capture(net, offport, pcap) as cap:
+                # SIGINT and SIGTERM in turn: both must end a live run cleanly.
+                sig = signal.SIGTERM if index % 2 else signal.SIGINT
+                index += 1
+                with Capture(net, offport, pcap, sig) as cap:
                     sc.run()
                     time.sleep(0.4)  # the last ACKs and FINs
                 net.stop_all()
@@ -826,7 +841,7 @@ def main():
                 al = alerts(live)
                 what = ", ".join(f"{x['offport']['reason']} {x['app_proto'] or 'unknown'} "
                                  f"{x['proto'].lower()}/{x['dest_port']}" for x in al) or "no finding"
-                print(f"ok   {sc.name:20} {time.monotonic() - t1:4.1f}s  live = capture: {what}"
+                print(f"ok   {sc.name:24} {time.monotonic() - t1:4.1f}s  {sig.name:7} live = capture: {what}"
                       f"  ({sc.what})", flush=True)
             except (Fail, subprocess.TimeoutExpired, subprocess.CalledProcessError) as e:
                 failed += 1
