@@ -12,7 +12,8 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config libpcap-dev python3 clang libclang-rt-14-dev tcpdump mandoc)
 E2E=(iproute2 nginx-light openssl curl openssh-server openssh-client dnsmasq-base
 	bind9-dnsutils opensmtpd swaks mosquitto mosquitto-clients redis-server redis-tools
-	ngircd netcat-openbsd tigervnc-standalone-server python3-websockets)
+	ngircd netcat-openbsd tigervnc-standalone-server python3-websockets xrdp freerdp2-x11
+	xvfb xauth)
 if [ "${1:-}" = "--e2e" ]; then
 	PKGS+=("${E2E[@]}")
 fi

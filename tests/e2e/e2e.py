@@ -56,7 +56,7 @@ PY = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else "python3"
 
 PROGRAMS = ["ip", "tcpdump", "nginx", "openssl", "curl", "ssh", "/usr/sbin/sshd", "dnsmasq",
             "dig", "/usr/sbin/smtpd", "swaks", "mosquitto", "mosquitto_pub", "redis-server",
-            "redis-cli", "/usr/sbin/ngircd", "nc", "Xvnc", "python3"]
+            "redis-cli", "/usr/sbin/ngircd", "nc", "Xvnc", "xrdp", "xfreerdp", "xvfb-run", "python3"]
 
 
 class Fail(Exception):
@@ -416,6 +416,16 @@ DNS = no
                   log=self.log("xvnc"))
         self.n.wait_listen(self.n.s, "tcp", port)
 
+    def xrdp(self, port):
+        ini = (pathlib.Path("/etc/xrdp/xrdp.ini")).read_text()
+        ini = ini.replace("\nport=3389\n", f"\nport=tcp://{S_IP}:{port}\n", 1)
+        ini = ini.replace("\ncertificate=\n", f"\ncertificate={self.cert}\n", 1)
+        ini = ini.replace("\nkey_file=\n", f"\nkey_file={self.key}\n", 1)
+        conf = self.w / "xrdp.ini"
+        conf.write_text(ini)
+        self.n.bg(self.n.s, ["xrdp", "--nodaemon", "--config", str(conf)], log=self.log("xrdp"))
+        self.n.wait_listen(self.n.s, "tcp", port)
+
     def python_server(self, port, code, proto="tcp", *args):
         """A custom protocol's server: the protocol is the program's own."""
         self.n.bg(self.n.s, [PY, "-c", code, S_IP, str(port), *args], log=self.log("py"))
@@ -631,6 +641,10 @@ def scenarios(k):
         Scenario("rfb_44443", "RTM: VNC on 44443 (TigerVNC Xvnc, a client answering its banner)",
                  lambda: (k.xvnc(44443), k.nc(44443, b"RFB 003.008\n", wait=1)),
                  [("off-port", "rfb", 44443)], [("rfb", 44443)]),
+        Scenario("rdp_28035", "C0018: RDP to a victim on 28035 (xrdp, FreeRDP's xfreerdp under Xvfb)",
+                 lambda: (k.xrdp(28035), n.run(n.c, ["xvfb-run", "-a", "xfreerdp", f"/v:{S_IP}:28035", "/u:e2e", "/p:e2e",
+                                                     "/cert:ignore", "+auth-only", "/timeout:5000"], secs=20)),
+                 [("off-port", "rdp", 28035)], [("rdp", 28035)]),
         Scenario("websocket_33666", "GoldenSpy: WebSocket on 33666 (python websockets)",
                  lambda: (k.python_server(33666, WEBSOCKET), n.run(n.c, [PY, "-c", WEBSOCKET, S_IP, "33666", "client"], check=True)),
                  [("off-port", "websocket", 33666)], [("websocket", 33666)]),
@@ -675,6 +689,12 @@ def scenarios(k):
         Scenario("custom_udp_53", "C2 datagrams on udp/53 that are not DNS",
                  lambda: (k.python_server(53, CUSTOM, "udp", "udp"), cs("udp", 53)),
                  [("unknown", "unknown", 53)], [("unknown", 53)]),
+        Scenario("faketls_8000", "BADCALL: fake TLS on 8000, a port of another protocol: fake TLS counts anywhere",
+                 lambda: (k.python_server(8000, CUSTOM, "tcp", "faketls"), cs("faketls", 8000)),
+                 [("fake-tls", "unknown", 8000)], [("unknown", 8000)]),
+        Scenario("custom_4782", "QuasarRAT: its binary protocol on 4782, a port without an entry: no finding (by design)",
+                 lambda: (k.python_server(4782, CUSTOM, "tcp", "random"), cs("random", 4782)),
+                 [], [("unknown", 4782)]),
         # -- how the traffic is carried ---------------------------------------------
         Scenario("src_port_443", "a client on a well-known source port (curl --local-port 443) to HTTP on 1224",
                  lambda: (k.nginx(1224), k.curl(f"http://{S_IP}:1224/", "--local-port", "443")),
