@@ -255,6 +255,21 @@ def test_live_loopback():
     check("capture" in st and st["capture"]["kernel_packets"] >= st["packets"],
           "live: kernel capture counters reported", str(st.get("capture")))
     check(st["accounting"]["complete"], "live: accounting complete")
+    check("offport: listening on lo, link type EN10MB, snapshot length 262144 bytes" in err.decode(),
+          "live: says when it is listening", err.decode())
+    # A snap length that cuts payload is said, not silently used.
+    p = subprocess.Popen([OFFPORT, "--json", "-s", "128", "-i", "lo", "tcp", "port", "47992"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        time.sleep(0.5)
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    check(p.returncode == 0 and b"warning: a snapshot length of 128 bytes cuts the payload" in err,
+          "live: a short snap length is warned about; SIGTERM ends with exit 0", err.decode())
 
 
 def main():
