@@ -88,6 +88,20 @@ def test_open_errors():
         check(code == 1 and str(notpcap) in err, "a file that is not a capture: exit 1", err)
 
 
+def first_bad_record(path):
+    """Where the first incomplete or impossible record of a classic
+    little-endian pcap file starts (read here independently of libpcap)."""
+    b = path.read_bytes()
+    snap = int.from_bytes(b[16:20], "little")
+    pos = 24
+    while pos + 16 <= len(b):
+        caplen = int.from_bytes(b[pos + 8:pos + 12], "little")
+        if caplen > max(snap, 262144) or pos + 16 + caplen > len(b):
+            return pos
+        pos += 16 + caplen
+    return pos
+
+
 def test_damaged():
     for name in ("damaged_truncated.pcap", "damaged_badlen.pcap"):
         path = DATA / name
@@ -96,6 +110,8 @@ def test_damaged():
         code, out, err = run("--json", "-r", str(path))
         check(code == 3, f"{name}: exit 3", f"{code} {err}")
         check(str(path) in err and "offset" in err, f"{name}: message names file and offset", err)
+        want = f"at byte offset {first_bad_record(path)} after "
+        check(want in err, f"{name}: the offset is where the bad record starts ({want})", err)
         recs = records(out)
         st = stats(recs)
         check(st["inputs"]["damaged"] == 1, f"{name}: counted as damaged")

@@ -28,6 +28,7 @@ int capture_open_file(struct capture *c, const char *path, char *err, size_t err
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
 	memset(c, 0, sizeof *c);
 	c->name = strcmp(path, "-") == 0 ? "(stdin)" : path;
+	c->path = strcmp(path, "-") == 0 ? NULL : path;
 	c->p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
 	if (!c->p) {
 		set_err(err, errlen, "%s: %s", c->name, ebuf);
@@ -192,14 +193,23 @@ bool capture_kernel_stats(struct capture *c, uint64_t *received, uint64_t *dropp
 	return true;
 }
 
-long capture_file_offset(struct capture *c)
+long capture_damage_offset(struct capture *c)
 {
-	if (c->live || !c->p)
+	if (c->live || !c->path)
 		return -1;
-	FILE *f = pcap_file(c->p);
-	if (!f || f == stdin)
+	char ebuf[PCAP_ERRBUF_SIZE];
+	pcap_t *p = pcap_open_offline(c->path, ebuf);
+	if (!p)
 		return -1;
-	return ftell(f);
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	uint64_t n = 0;
+	while (n < c->packets && pcap_next_ex(p, &h, &data) == 1)
+		n++;
+	FILE *f = pcap_file(p);
+	long at = n == c->packets && f ? ftell(f) : -1;
+	pcap_close(p);
+	return at;
 }
 
 void capture_close(struct capture *c)

@@ -25,6 +25,7 @@ struct capture_pkt {
 struct capture {
 	struct pcap *p;
 	const char *name;      /* file path or interface name, for messages */
+	const char *path;      /* the file's path; NULL for standard input and live */
 	int dlt;               /* link type (DLT_ value) */
 	bool live;
 	volatile int stop;     /* set by capture_stop() */
@@ -74,9 +75,11 @@ void capture_drain(struct capture *c);
 bool capture_kernel_stats(struct capture *c, uint64_t *received, uint64_t *dropped,
                           uint64_t *if_dropped);
 
-/* Byte offset of the next record in a capture file, or -1 when unknown
- * (standard input, live). Used to say where a damaged file broke. */
-long capture_file_offset(struct capture *c);
+/* Byte offset in a capture file of the record after the c->packets read
+ * so far: where a damaged file broke. -1 when unknown (standard input,
+ * live). It reads the file again up to there, so that the reading itself
+ * never asks the file for its position (a system call per packet). */
+long capture_damage_offset(struct capture *c);
 
 void capture_close(struct capture *c);
 

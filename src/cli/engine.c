@@ -123,9 +123,16 @@ static void decide(struct engine *e, struct flow *f, int proto, const struct ide
 	}
 	if (fd.kind != FINDING_NONE) {
 		e->totals.findings[fd.kind]++;
+		if (proto >= 0 && proto < PORTS_MAX_PROTOS && !e->expected_ports_made[proto]) {
+			ports_of_proto(e->ports, proto, e->expected_ports[proto],
+			               sizeof e->expected_ports[proto]);
+			e->expected_ports_made[proto] = true;
+		}
 		struct alert_info a = {
 			.f = f, .ts_us = now_us, .proto = proto, .finding = &fd,
 			.ev = proto >= 0 ? ev : NULL, .ports = e->ports,
+			.expected_ports = proto >= 0 && proto < PORTS_MAX_PROTOS ? e->expected_ports[proto]
+			                                                         : NULL,
 		};
 		if (e->cfg.json_out) {
 			report_alert_json(&e->json, &a);
@@ -271,6 +278,34 @@ void engine_free(struct engine *e)
 	e->ports = NULL;
 }
 
+/*
+ * Identification runs every identifier over everything a flow holds, so
+ * running it on each TCP segment of an undecided flow costs the square of
+ * its segments (a flow seen mid-stream, a protocol offport does not know,
+ * a handshake sent a byte at a time). It runs again only when a direction
+ * has grown by more than a quarter since the last run (or got its first
+ * bytes), or a direction may have finished (FIN, RST, first bytes full,
+ * segment budget spent): a logarithmic number of runs per direction, and
+ * a verdict no later than the segment that completes a quarter more of the
+ * bytes. UDP keeps at most STREAM_MAX_DGRAMS datagrams: each is judged.
+ * During inspection f->user_len[] holds the lengths judged last.
+ */
+static bool worth_judging(struct engine *e, struct flow *f, uint8_t tcp_flags)
+{
+	bool run = (tcp_flags & (TCPF_FIN | TCPF_RST)) || f->user_segments >= e->cfg.inspect_segments;
+	for (int d = 0; d < 2; d++) {
+		uint32_t len, last = f->user_len[d];
+		(void)stream_data(&e->streams, f->user_slot, (enum flow_dir)d, &len);
+		if (len > last + last / 4 || stream_full(&e->streams, f->user_slot, (enum flow_dir)d))
+			run = true;
+	}
+	if (!run)
+		return false;
+	for (int d = 0; d < 2; d++)
+		(void)stream_data(&e->streams, f->user_slot, (enum flow_dir)d, &f->user_len[d]);
+	return true;
+}
+
 static void inspect(struct engine *e, struct flow *f, enum flow_dir dir, const struct packet *p)
 {
 	bool tcp = p->l4_proto == 6;
@@ -304,8 +339,11 @@ static void inspect(struct engine *e, struct flow *f, enum flow_dir dir, const s
 	if (p->payload_wire_len > 0 && f->user_segments < UINT16_MAX)
 		f->user_segments++;
 	/* A FIN or RST without payload can finish a direction: judge then too. */
-	if (p->payload_wire_len > 0 || (p->tcp_flags & (TCPF_FIN | TCPF_RST)))
+	if (p->payload_wire_len > 0 || (p->tcp_flags & (TCPF_FIN | TCPF_RST))) {
+		if (tcp && !worth_judging(e, f, p->tcp_flags))
+			return;
 		try_decide(e, f, false, p->ts_us);
+	}
 }
 
 void engine_packet(struct engine *e, int dlt, const struct capture_pkt *cp)

@@ -38,6 +38,11 @@ struct engine {
 	struct flow_table flows;
 	struct stream_pool streams;
 	struct ports *ports;
+	/* per protocol, its ports as ports_of_proto() lists them, made at its
+	 * first alert: listing them scans the whole registry, too slow for
+	 * every alert, and most protocols never alert */
+	char expected_ports[PORTS_MAX_PROTOS][REPORT_PORTS_MAX];
+	bool expected_ports_made[PORTS_MAX_PROTOS];
 	struct run_totals totals;
 	int write_errno;  /* first output write error, 0 = none */
 	struct json json; /* record buffer */

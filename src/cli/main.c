@@ -499,7 +499,6 @@ static int run_input(struct engine *e, struct capture *c)
 	if (g_stop)
 		capture_stop(c);
 	for (;;) {
-		long before = capture_file_offset(c);
 		enum capture_status st = capture_next(c, &pkt, err, sizeof err);
 		if (st == CAPTURE_PACKET) {
 			engine_packet(e, c->dlt, &pkt);
@@ -527,6 +526,7 @@ static int run_input(struct engine *e, struct capture *c)
 			continue;
 		}
 		if (st == CAPTURE_BROKEN) {
+			long before = capture_damage_offset(c);
 			if (before >= 0)
 				fprintf(stderr,
 				        "offport: %s: damaged capture at byte offset %ld after %" PRIu64

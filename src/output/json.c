@@ -25,6 +25,15 @@ static void put_escaped(struct json *j, const uint8_t *s, size_t n)
 	putc_(j, '"');
 	size_t i = 0;
 	while (i < n) {
+		/* The common case, a run of printable ASCII: one copy. */
+		size_t run = i;
+		while (run < n && s[run] >= 0x20 && s[run] < 0x7f && s[run] != '"' && s[run] != '\\')
+			run++;
+		if (run > i) {
+			put(j, (const char *)s + i, run - i);
+			i = run;
+			continue;
+		}
 		uint8_t c = s[i];
 		if (c == '"' || c == '\\') {
 			char e[2] = {'\\', (char)c};

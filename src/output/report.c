@@ -481,7 +481,7 @@ static void names_array(struct json *j, const char *key, const struct proto_set 
 void report_alert_json(struct json *j, const struct alert_info *a)
 {
 	const struct flow *f = a->f;
-	char ts[40], sig[400], ports[512];
+	char ts[40], sig[400], ports[REPORT_PORTS_MAX];
 	eve_header(j, f, a->ts_us, "alert",
 	           a->proto >= 0 ? ident_registry[a->proto]->name : "unknown");
 	json_str(j, "direction", "to_server");
@@ -520,7 +520,10 @@ void report_alert_json(struct json *j, const struct alert_info *a)
 	names_array(j, "expected_protocols", a->finding->expected);
 	json_arr(j, "expected_ports");
 	if (a->proto >= 0) {
-		ports_of_proto(a->ports, a->proto, ports, sizeof ports);
+		if (a->expected_ports)
+			snprintf(ports, sizeof ports, "%s", a->expected_ports);
+		else
+			ports_of_proto(a->ports, a->proto, ports, sizeof ports);
 		char *save = NULL;
 		for (char *t = strtok_r(ports, ",", &save); t; t = strtok_r(NULL, ",", &save))
 			json_str(j, NULL, t);

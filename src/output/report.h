@@ -43,6 +43,9 @@ struct run_totals {
 };
 
 /* One finding, as the alert record and the text line show it. */
+/* An alert lists at most this many bytes of expected ports (whole entries). */
+#define REPORT_PORTS_MAX 512
+
 struct alert_info {
 	const struct flow *f;
 	uint64_t ts_us;                  /* when it was decided (capture time) */
@@ -50,6 +53,8 @@ struct alert_info {
 	const struct finding *finding;
 	const struct ident_evidence *ev; /* NULL when unidentified */
 	const struct ports *ports;
+	const char *expected_ports;      /* ports_of_proto(ports, proto), or NULL
+	                                    to have it listed here */
 };
 
 /* Meaning of the pipeline's per-flow fields (struct flow user_*) for the
