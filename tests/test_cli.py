@@ -214,14 +214,27 @@ REQUEST = b"GET /live HTTP/1.1\r\nHost: live.offport.test\r\nUser-Agent: test_cl
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 
+def live_run(args, traffic, sig):
+    """offport live with args: a second to start, traffic(), then sig; at
+    most 10 s to end. Returns the process, its output and its errors."""
+    p = subprocess.Popen([OFFPORT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        time.sleep(1.0)
+        traffic()
+        p.send_signal(sig)
+        out, err = p.communicate(timeout=10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    return p, out, err
+
+
 def test_live_loopback():
     if os.geteuid() != 0:
         print("cli: live capture on lo skipped: not root")
         return
-    p = subprocess.Popen([OFFPORT, "--json", "-i", "lo", "tcp", "port", "47991"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        time.sleep(1.0)
+    def traffic():
         srv = socket.socket()
         srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         srv.bind(("127.0.0.1", 47991))
@@ -245,12 +258,8 @@ def test_live_loopback():
         t.join(5)
         srv.close()
         time.sleep(0.5)
-        p.send_signal(signal.SIGINT)
-        out, err = p.communicate(timeout=10)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+
+    p, out, err = live_run(["--json", "-i", "lo", "tcp", "port", "47991"], traffic, signal.SIGINT)
     recs = records(out.decode())
     fl = flows(recs)
     check(p.returncode == 0, "live: SIGINT ends with exit 0", err.decode())
@@ -274,16 +283,8 @@ def test_live_loopback():
     check("offport: listening on lo, link type EN10MB, snapshot length 262144 bytes" in err.decode(),
           "live: says when it is listening", err.decode())
     # A snap length that cuts payload is said, not silently used.
-    p = subprocess.Popen([OFFPORT, "--json", "-s", "128", "-i", "lo", "tcp", "port", "47992"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        time.sleep(0.5)
-        p.send_signal(signal.SIGTERM)
-        out, err = p.communicate(timeout=10)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+    p, out, err = live_run(["--json", "-s", "128", "-i", "lo", "tcp", "port", "47992"],
+                           lambda: None, signal.SIGTERM)
     check(p.returncode == 0 and b"warning: a snapshot length of 128 bytes cuts the payload" in err,
           "live: a short snap length is warned about; SIGTERM ends with exit 0", err.decode())
 
