@@ -232,9 +232,12 @@ static enum ident_verdict text_220_claim(const struct ident_input *in, enum text
 enum ident_verdict text_220_read(const struct ident_input *in, const struct text_220_spec *spec,
                                  struct text_220_client *cl, struct text_220_banner *b)
 {
-	text_220_client(in, spec, cl);
 	*b = (struct text_220_banner){.line = NULL, .cls = TEXT_220_NONE};
-	switch (text_220_banner(in, b)) {
+	enum text_220_read r = text_220_banner(in, b);
+	if (r == TEXT_220_REJECT || r == TEXT_220_WAIT)
+		return r == TEXT_220_WAIT ? IDENT_NEED_MORE : IDENT_NO_MATCH; /* cl unused */
+	text_220_client(in, spec, cl);
+	switch (r) {
 	case TEXT_220_BANNER:
 		return IDENT_MATCH;
 	case TEXT_220_SILENT:
