@@ -478,15 +478,28 @@ static struct flow *lookup(struct flow_table *ft, const struct packet *p, uint32
 	return NULL;
 }
 
+/* A SYN unanswered for this long is given up first when the table is full;
+ * a younger one may just be waiting for its SYN-ACK (one round trip, most
+ * under 250 ms). A SYN flood keeps being evicted by its own SYNs as long as
+ * it sends fewer than max_flows per 250 ms (a million a second with the
+ * default table); faster, the least recently seen flows go first. */
+#define SYN_UNANSWERED_US 250000u
+
 /* The victim when the table is full: an already closed flow first (it is
- * only lingering), then an unanswered SYN (likely a scan), then the least
- * recently seen of the rest. Ties go to the lower class, deterministically. */
+ * only lingering), then a SYN unanswered for 250 ms (likely a scan), then
+ * the least recently seen of the rest. Ties go to the lower class,
+ * deterministically. (Evicting the newest unanswered SYN instead would end
+ * every new connection of a full table just before its SYN-ACK, which
+ * would then open a second flow.) */
 static struct flow *pick_victim(struct flow_table *ft)
 {
 	if (ft->lru_head[LC_TCP_CLOSED])
 		return ent(ft, ft->lru_head[LC_TCP_CLOSED]);
-	if (ft->lru_head[LC_TCP_NEW])
-		return ent(ft, ft->lru_head[LC_TCP_NEW]);
+	if (ft->lru_head[LC_TCP_NEW]) {
+		struct flow *f = ent(ft, ft->lru_head[LC_TCP_NEW]);
+		if (ft->now_us >= f->last_ts_us + SYN_UNANSWERED_US)
+			return f;
+	}
 	struct flow *best = NULL;
 	for (int c = 0; c < FLOW_LRU_CLASSES; c++) {
 		if (!ft->lru_head[c])

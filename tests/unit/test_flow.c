@@ -719,6 +719,25 @@ static void test_eviction(void)
 	CHECK_EQ_U(ft.stats.ended[FLOW_END_EVICTED], 4);
 	CHECK_EQ_U(ft.stats.peak_active, 4);
 
+	/* A SYN younger than 250 ms may be waiting for its SYN-ACK: the least
+	 * recently seen flow goes instead. */
+	flow_flush(&ft);
+	memset(&log, 0, sizeof log);
+	struct flow *est2 = make_state(&ft, 1, FLOW_ESTABLISHED, false, 20 * S);
+	struct flow *young = make_state(&ft, 2, FLOW_NEW, false, 21 * S);
+	make_state(&ft, 3, FLOW_ESTABLISHED, false, 21 * S);
+	make_state(&ft, 4, FLOW_ESTABLISHED, false, 21 * S);
+	uint64_t est2_id = est2->flow_id, young_id = young->flow_id;
+	struct packet w = udp(17, 1, 18, 2, 21 * S + 100000);
+	feed(&ft, &w, &dir, &created);
+	CHECK_EQ_U(log.n, 1);
+	CHECK_EQ_U(log.last[0].flow_id, est2_id);
+	/* Unanswered for 250 ms or more, it goes first. */
+	struct packet v = udp(19, 1, 20, 2, 21 * S + 250000);
+	feed(&ft, &v, &dir, &created);
+	CHECK_EQ_U(log.n, 2);
+	CHECK_EQ_U(log.last[1].flow_id, young_id);
+
 	/* A one-entry table: every new flow evicts the previous one. */
 	struct flow_table one;
 	struct end_log log1;
