@@ -1,7 +1,7 @@
 /*
  * pcap_loop.c - the physical limit: a bare libpcap loop that reads every
  * packet of the captures named and touches each one's length, nothing
- * more. bench/run.sh times offport against it on the same input.
+ * more. bench/run.py times offport against it on the same input.
  */
 #include <inttypes.h>
 #include <pcap/pcap.h>
