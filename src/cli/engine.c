@@ -293,17 +293,16 @@ void engine_free(struct engine *e)
 static bool worth_judging(struct engine *e, struct flow *f, uint8_t tcp_flags)
 {
 	bool run = (tcp_flags & (TCPF_FIN | TCPF_RST)) || f->user_segments >= e->cfg.inspect_segments;
+	uint32_t len[2];
 	for (int d = 0; d < 2; d++) {
-		uint32_t len, last = f->user_len[d];
-		(void)stream_data(&e->streams, f->user_slot, (enum flow_dir)d, &len);
-		if (len > last + last / 4 || stream_full(&e->streams, f->user_slot, (enum flow_dir)d))
+		uint32_t last = f->user_len[d];
+		(void)stream_data(&e->streams, f->user_slot, (enum flow_dir)d, &len[d]);
+		if (len[d] > last + last / 4 || stream_full(&e->streams, f->user_slot, (enum flow_dir)d))
 			run = true;
 	}
-	if (!run)
-		return false;
-	for (int d = 0; d < 2; d++)
-		(void)stream_data(&e->streams, f->user_slot, (enum flow_dir)d, &f->user_len[d]);
-	return true;
+	if (run)
+		memcpy(f->user_len, len, sizeof len);
+	return run;
 }
 
 static void inspect(struct engine *e, struct flow *f, enum flow_dir dir, const struct packet *p)
