@@ -4,8 +4,8 @@
 #include "output/json.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <string.h>
-#include <time.h>
 
 static void put(struct json *j, const char *s, size_t n)
 {
@@ -19,6 +19,13 @@ static void put(struct json *j, const char *s, size_t n)
 
 static void putc_(struct json *j, char c) { put(j, &c, 1); }
 
+/* Bytes copied into a JSON string as they are: printable ASCII but the
+ * quote and the backslash. */
+static inline bool plain(uint8_t c)
+{
+	return (uint8_t)(c - 0x20) < 0x5f && c != '"' && c != '\\';
+}
+
 static void put_escaped(struct json *j, const uint8_t *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -27,7 +34,7 @@ static void put_escaped(struct json *j, const uint8_t *s, size_t n)
 	while (i < n) {
 		/* The common case, a run of printable ASCII: one copy. */
 		size_t run = i;
-		while (run < n && s[run] >= 0x20 && s[run] < 0x7f && s[run] != '"' && s[run] != '\\')
+		while (run < n && plain(s[run]))
 			run++;
 		if (run > i) {
 			put(j, (const char *)s + i, run - i);
@@ -38,9 +45,6 @@ static void put_escaped(struct json *j, const uint8_t *s, size_t n)
 		if (c == '"' || c == '\\') {
 			char e[2] = {'\\', (char)c};
 			put(j, e, 2);
-			i++;
-		} else if (c >= 0x20 && c < 0x7f) {
-			putc_(j, (char)c);
 			i++;
 		} else if (c == '\n') {
 			put(j, "\\n", 2);
@@ -95,10 +99,24 @@ static void member(struct json *j, const char *key)
 	if (!j->first[j->depth])
 		putc_(j, ',');
 	j->first[j->depth] = false;
-	if (key) {
-		put_escaped(j, (const uint8_t *)key, strlen(key));
+	if (!key)
+		return;
+	/* Keys are the program's own names (field names, evidence keys): plain
+	 * ASCII, copied as they are; any other key is escaped like a value. */
+	size_t n = 0;
+	while (key[n] && plain((uint8_t)key[n]))
+		n++;
+	if (key[n] || j->overflow || n + 3 > sizeof j->buf - j->len) {
+		put_escaped(j, (const uint8_t *)key, n + strlen(key + n));
 		putc_(j, ':');
+		return;
 	}
+	char *o = j->buf + j->len;
+	o[0] = '"';
+	memcpy(o + 1, key, n);
+	o[n + 1] = '"';
+	o[n + 2] = ':';
+	j->len += n + 3;
 }
 
 static void open_(struct json *j, const char *key, char c)
@@ -145,20 +163,32 @@ void json_strn(struct json *j, const char *key, const uint8_t *s, size_t n)
 	put_escaped(j, s, n);
 }
 
+/* Decimal digits of v, right-aligned ending at end; returns the first. */
+static char *digits(uint64_t v, char *end)
+{
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return end;
+}
+
 void json_u64(struct json *j, const char *key, uint64_t v)
 {
 	char b[24];
-	int n = snprintf(b, sizeof b, "%" PRIu64, v);
+	char *d = digits(v, b + sizeof b);
 	member(j, key);
-	put(j, b, (size_t)n);
+	put(j, d, (size_t)(b + sizeof b - d));
 }
 
 void json_i64(struct json *j, const char *key, int64_t v)
 {
 	char b[24];
-	int n = snprintf(b, sizeof b, "%" PRId64, v);
+	char *d = digits(v < 0 ? 0 - (uint64_t)v : (uint64_t)v, b + sizeof b);
+	if (v < 0)
+		*--d = '-';
 	member(j, key);
-	put(j, b, (size_t)n);
+	put(j, d, (size_t)(b + sizeof b - d));
 }
 
 void json_double(struct json *j, const char *key, double v, int decimals)
@@ -192,16 +222,59 @@ int json_emit(struct json *j, FILE *f)
 	return 0;
 }
 
+/* Two digits of v (< 100) at o. */
+static void two(char *o, unsigned v)
+{
+	o[0] = (char)('0' + v / 10);
+	o[1] = (char)('0' + v % 10);
+}
+
+/* Formatted by hand (one per record; strftime and printf cost more than
+ * the rest of a record): the civil date of a day count since 1970-01-01
+ * in the proleptic Gregorian calendar, by eras of 400 years (146,097
+ * days), years starting on March 1 so that the leap day comes last. */
 void json_format_ts(uint64_t ts_us, char out[40])
 {
-	time_t secs = (time_t)(ts_us / 1000000u);
-	struct tm tm;
-	if (!gmtime_r(&secs, &tm)) {
-		memset(&tm, 0, sizeof tm);
-		tm.tm_year = 70;
-		tm.tm_mday = 1;
+	uint64_t secs = ts_us / 1000000u;
+	unsigned us = (unsigned)(ts_us % 1000000u);
+	unsigned sod = (unsigned)(secs % 86400u);
+	int64_t days = (int64_t)(secs / 86400u) + 719468; /* days since 0000-03-01 */
+	int64_t era = days / 146097;
+	unsigned doe = (unsigned)(days - era * 146097);                      /* [0, 146096] */
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+	int64_t year = (int64_t)yoe + era * 400;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100); /* [0, 365], from March 1 */
+	unsigned mp = (5 * doy + 2) / 153;                      /* [0, 11], March = 0 */
+	unsigned day = doy - (153 * mp + 2) / 5 + 1;
+	unsigned month = mp < 10 ? mp + 3 : mp - 9;
+	if (month <= 2)
+		year++;
+	char *o = out;
+	if (year > 9999) { /* more digits, as strftime's %Y */
+		char b[24];
+		char *d = digits((uint64_t)year, b + sizeof b);
+		size_t n = (size_t)(b + sizeof b - d);
+		memcpy(o, d, n);
+		o += n - 4;
+	} else {
+		unsigned y = (unsigned)year;
+		two(o, y / 100);
+		two(o + 2, y % 100);
 	}
-	char date[24];
-	strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, 40, "%s.%06u+0000", date, (unsigned)(ts_us % 1000000u));
+	o[4] = '-';
+	two(o + 5, month);
+	o[7] = '-';
+	two(o + 8, day);
+	o[10] = 'T';
+	two(o + 11, sod / 3600);
+	o[13] = ':';
+	two(o + 14, sod / 60 % 60);
+	o[16] = ':';
+	two(o + 17, sod % 60);
+	o[19] = '.';
+	for (int k = 25; k >= 20; k--) {
+		o[k] = (char)('0' + us % 10);
+		us /= 10;
+	}
+	memcpy(o + 26, "+0000", 6);
 }

@@ -16,7 +16,20 @@
 
 void report_ip(uint8_t ipver, const uint8_t addr[16], char out[46])
 {
-	if (!inet_ntop(ipver == 6 ? AF_INET6 : AF_INET, addr, out, 46))
+	if (ipver != 6) { /* by hand: inet_ntop formats IPv4 with sprintf */
+		char *o = out;
+		for (int i = 0; i < 4; i++) {
+			unsigned v = addr[i];
+			if (v >= 100)
+				*o++ = (char)('0' + v / 100);
+			if (v >= 10)
+				*o++ = (char)('0' + v / 10 % 10);
+			*o++ = (char)('0' + v % 10);
+			*o++ = i < 3 ? '.' : 0;
+		}
+		return;
+	}
+	if (!inet_ntop(AF_INET6, addr, out, 46))
 		snprintf(out, 46, "?");
 }
 

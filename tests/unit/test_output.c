@@ -3,8 +3,10 @@
  * strings, nesting, overflow, timestamps, and the flow/stats records'
  * invariants.
  */
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
 #include "common/sha1.h"
@@ -136,6 +138,42 @@ static void test_timestamps(void)
 	CHECK(strcmp(ts, "2024-01-15T10:00:00.123456+0000") == 0);
 	json_format_ts(4102444799999999u, ts); /* 2099-12-31T23:59:59.999999 */
 	CHECK(strcmp(ts, "2099-12-31T23:59:59.999999+0000") == 0);
+	/* The hand-made calendar against gmtime_r and strftime: leap days,
+	 * century years, every day boundary of 1970-2400 and pseudo-random
+	 * instants up to year 99,999. */
+	static const uint64_t fixed[] = {
+		951782400u, 951868800u, 4107542400u, 4107456000u, 253402300799u, 253402300800u,
+		13569465600u, 68256000u,
+	};
+	unsigned bad = 0, n = 0;
+	uint64_t x = 0x9e3779b97f4a7c15u;
+	for (unsigned i = 0; i < 200000; i++) {
+		uint64_t secs;
+		if (i < sizeof fixed / sizeof fixed[0])
+			secs = fixed[i];
+		else if (i < 160000)
+			secs = (uint64_t)(i - 8) * 86400u - (i & 1);
+		else {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			secs = x % 3093527980800u;
+		}
+		time_t t = (time_t)secs;
+		struct tm tm;
+		if (!gmtime_r(&t, &tm))
+			continue;
+		char want[64], date[48];
+		strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(want, sizeof want, "%s.%06u+0000", date, (unsigned)(i * 7919u % 1000000u));
+		json_format_ts(secs * 1000000u + i * 7919u % 1000000u, ts);
+		n++;
+		if (strcmp(ts, want) != 0 && bad++ < 5)
+			fprintf(stderr, "json_format_ts(%llu s): %s, want %s\n", (unsigned long long)secs,
+			        ts, want);
+	}
+	CHECK_EQ_U(bad, 0);
+	CHECK(n > 190000);
 }
 
 static void test_flow_record(void)
@@ -190,6 +228,28 @@ static void test_flow_record(void)
 
 /* The Community ID specification's own example, both directions, plus
  * SHA-1 test vectors of FIPS 180-4 (one and two blocks). */
+/* report_ip writes IPv4 by hand: the same text as inet_ntop. */
+static void test_report_ip(void)
+{
+	uint8_t a[16] = {0};
+	char got[46], want[46];
+	unsigned bad = 0;
+	for (unsigned v = 0; v < 256 * 64; v++) {
+		a[0] = (uint8_t)v;
+		a[1] = (uint8_t)(v >> 8);
+		a[2] = (uint8_t)(255 - v);
+		a[3] = (uint8_t)(v * 7);
+		report_ip(4, a, got);
+		inet_ntop(AF_INET, a, want, sizeof want);
+		bad += strcmp(got, want) != 0;
+	}
+	CHECK_EQ_U(bad, 0);
+	memset(a, 0, sizeof a);
+	a[15] = 1;
+	report_ip(6, a, got);
+	CHECK(strcmp(got, "::1") == 0);
+}
+
 static void test_community_id(void)
 {
 	uint8_t a[16] = {128, 232, 110, 120}, b[16] = {66, 35, 250, 204};
@@ -214,6 +274,7 @@ static void test_community_id(void)
 int main(void)
 {
 	test_community_id();
+	test_report_ip();
 	test_escaping();
 	test_structure();
 	test_timestamps();
