@@ -21,28 +21,27 @@ static void compress(uint32_t h[5], const uint8_t m[64])
 	for (unsigned t = 16; t < 80; t++)
 		w[t] = rotl(w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16], 1);
 	uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
-	for (unsigned t = 0; t < 80; t++) {
-		uint32_t f, k;
-		if (t < 20) {
-			f = (b & c) ^ (~b & d); /* Ch */
-			k = 0x5a827999u;
-		} else if (t < 40) {
-			f = b ^ c ^ d; /* Parity */
-			k = 0x6ed9eba1u;
-		} else if (t < 60) {
-			f = (b & c) ^ (b & d) ^ (c & d); /* Maj */
-			k = 0x8f1bbcdcu;
-		} else {
-			f = b ^ c ^ d;
-			k = 0xca62c1d6u;
-		}
-		uint32_t tmp = rotl(a, 5) + f + e + k + w[t];
-		e = d;
-		d = c;
-		c = rotl(b, 30);
-		b = a;
-		a = tmp;
-	}
+	/* One loop per function and constant (4.1.1, 4.2.1): no branch per
+	 * round, so the compiler unrolls them. */
+#define SHA1_ROUND(f, k)                                       \
+	do {                                                       \
+		uint32_t tmp = rotl(a, 5) + (f) + e + (k) + w[t];      \
+		e = d;                                                 \
+		d = c;                                                 \
+		c = rotl(b, 30);                                       \
+		b = a;                                                 \
+		a = tmp;                                               \
+	} while (0)
+	unsigned t = 0;
+	for (; t < 20; t++)
+		SHA1_ROUND((b & c) ^ (~b & d), 0x5a827999u); /* Ch */
+	for (; t < 40; t++)
+		SHA1_ROUND(b ^ c ^ d, 0x6ed9eba1u); /* Parity */
+	for (; t < 60; t++)
+		SHA1_ROUND((b & c) ^ (b & d) ^ (c & d), 0x8f1bbcdcu); /* Maj */
+	for (; t < 80; t++)
+		SHA1_ROUND(b ^ c ^ d, 0xca62c1d6u); /* Parity */
+#undef SHA1_ROUND
 	h[0] += a;
 	h[1] += b;
 	h[2] += c;
