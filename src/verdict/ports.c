@@ -268,8 +268,14 @@ unsigned ports_of_proto(const struct ports *p, int proto, char *out, size_t outl
 	size_t used = 0;
 	if (outlen)
 		out[0] = 0;
+	/* Which entry sets list the protocol, looked up per port below: the
+	 * scan of 2 x 65,536 entries is then one load and test per port. */
+	bool has[PORTS_MAX_SETS];
+	for (unsigned i = 0; i < PORTS_MAX_SETS; i++)
+		has[i] = i < p->nsets && proto_set_has(&p->sets[i], proto);
 	for (int t = 0; t < 2; t++) {
-		if (proto_set_has(&p->sets[p->entry[t][0]], proto)) {
+		const uint16_t *e = p->entry[t];
+		if (has[e[0]]) {
 			char one[16];
 			snprintf(one, sizeof one, "%s%s/any", count ? "," : "", t ? "udp" : "tcp");
 			size_t n = strlen(one);
@@ -280,10 +286,10 @@ unsigned ports_of_proto(const struct ports *p, int proto, char *out, size_t outl
 			count++;
 		}
 		for (unsigned port = 1; port <= 65535; port++) {
-			if (!proto_set_has(&p->sets[p->entry[t][port]], proto))
+			if (!has[e[port]])
 				continue;
 			unsigned hi = port;
-			while (hi < 65535 && proto_set_has(&p->sets[p->entry[t][hi + 1]], proto))
+			while (hi < 65535 && has[e[hi + 1]])
 				hi++;
 			char one[32];
 			if (hi > port)
