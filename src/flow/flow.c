@@ -179,9 +179,11 @@ static uint64_t mix64(uint64_t x)
  * host for the same capture. */
 static uint64_t load_le64(const uint8_t *p)
 {
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
+	uint64_t v;
+	memcpy(&v, p, sizeof v);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
 	return v;
 }
 
@@ -194,7 +196,12 @@ static void key_words(uint64_t w[KEY_WORDS], uint8_t ipver, uint8_t proto, const
                       uint16_t port_a, const uint8_t *ip_b, uint16_t port_b, uint16_t vlan,
                       uint8_t ttype, uint32_t tid)
 {
-	int c = memcmp(ip_a, ip_b, 16);
+	/* memcmp order of the two addresses, as two big-endian words */
+	uint64_t a0 = load_le64(ip_a), a1 = load_le64(ip_a + 8);
+	uint64_t b0 = load_le64(ip_b), b1 = load_le64(ip_b + 8);
+	uint64_t ah = __builtin_bswap64(a0), bh = __builtin_bswap64(b0);
+	int c = ah != bh ? (ah > bh ? 1 : -1)
+	                 : a1 != b1 ? (__builtin_bswap64(a1) > __builtin_bswap64(b1) ? 1 : -1) : 0;
 	if (c > 0 || (c == 0 && port_a > port_b)) {
 		const uint8_t *ti = ip_a;
 		ip_a = ip_b;
@@ -239,7 +246,7 @@ static void pkt_key(const struct packet *p, uint64_t w[KEY_WORDS])
 
 static uint32_t key_hash(const struct flow_table *ft, const uint64_t w[KEY_WORDS])
 {
-	return (uint32_t)sip13(ft->seed, mix64(ft->seed), w, KEY_WORDS);
+	return (uint32_t)sip13(ft->seed, ft->seed2, w, KEY_WORDS);
 }
 
 static uint64_t make_flow_id(const uint64_t key[KEY_WORDS], uint64_t first_ts, uint64_t serial)
@@ -435,6 +442,7 @@ int flow_table_init(struct flow_table *ft, const struct flow_config *cfg, flow_e
 	ft->on_end_ctx = ctx;
 	ft->nbuckets_mask = nb - 1;
 	ft->seed = cfg->seed ? cfg->seed : random_seed();
+	ft->seed2 = mix64(ft->seed);
 	return 0;
 }
 
@@ -450,7 +458,8 @@ void flow_table_free(struct flow_table *ft)
 
 static bool same_ep(const uint8_t *ip_a, uint16_t port_a, const uint8_t *ip_b, uint16_t port_b)
 {
-	return port_a == port_b && memcmp(ip_a, ip_b, 16) == 0;
+	return port_a == port_b && load_le64(ip_a) == load_le64(ip_b) &&
+	       load_le64(ip_a + 8) == load_le64(ip_b + 8);
 }
 
 /* Returns the flow of pkt (and its direction) or NULL. */

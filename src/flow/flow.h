@@ -152,6 +152,7 @@ struct flow_table {
 #define FLOW_LRU_CLASSES 5
 	uint32_t lru_head[FLOW_LRU_CLASSES], lru_tail[FLOW_LRU_CLASSES];
 	uint64_t seed;
+	uint64_t seed2; /* second SipHash key word, derived from seed */
 	uint64_t now_us;
 	uint64_t next_expire_us;
 };
