@@ -149,9 +149,35 @@ void stream_give(struct stream_pool *sp, uint32_t slot)
 /* Writes p[0..n) at offsets [at, at + n) wherever the bitmap is clear and
  * compares where it is set. Returns the number of bytes that were already
  * present; adds differing ones to *mismatch. */
+/* Sets bits [from, to) of bm. */
+static void set_bits(uint8_t *bm, uint32_t from, uint32_t to)
+{
+	while (from < to && (from & 7)) {
+		bm[from >> 3] |= (uint8_t)(1u << (from & 7));
+		from++;
+	}
+	if (to - from >= 8) {
+		memset(bm + (from >> 3), 0xff, (to - from) >> 3);
+		from += (to - from) & ~7u;
+	}
+	while (from < to) {
+		bm[from >> 3] |= (uint8_t)(1u << (from & 7));
+		from++;
+	}
+}
+
 static uint32_t fill(struct stream_dir *d, uint8_t *data, uint8_t *bm, uint32_t at,
                      const uint8_t *p, uint32_t n, uint64_t *mismatch)
 {
+	if (at == d->contig && at >= d->extent) {
+		/* In order, past everything held (the common case): nothing to
+		 * compare, one copy and a run of bits. */
+		memcpy(data + at, p, n);
+		set_bits(bm, at, at + n);
+		d->held += n;
+		d->contig = at + n;
+		return 0;
+	}
 	uint32_t covered = 0;
 	uint32_t i = 0;
 	while (i < n) {
