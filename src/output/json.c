@@ -26,6 +26,21 @@ static inline bool plain(uint8_t c)
 	return (uint8_t)(c - 0x20) < 0x5f && c != '"' && c != '\\';
 }
 
+/* Eight bytes at once (bit tricks on a 64-bit word): true when all are
+ * plain. A byte is flagged when it is below 0x20, has its top bit set, or
+ * equals '"', '\\' or 0x7f (a zero byte after XOR with the value). */
+static inline bool plain8(const uint8_t *p)
+{
+	const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+	uint64_t x;
+	memcpy(&x, p, sizeof x);
+#define HAS_ZERO(v) (((v) - ones) & ~(v) & high)
+	uint64_t bad = (x & high) | ((x - ones * 0x20) & ~x & high) | HAS_ZERO(x ^ (ones * '"')) |
+	               HAS_ZERO(x ^ (ones * '\\')) | HAS_ZERO(x ^ (ones * 0x7f));
+#undef HAS_ZERO
+	return bad == 0;
+}
+
 static void put_escaped(struct json *j, const uint8_t *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -34,6 +49,8 @@ static void put_escaped(struct json *j, const uint8_t *s, size_t n)
 	while (i < n) {
 		/* The common case, a run of printable ASCII: one copy. */
 		size_t run = i;
+		while (n - run >= 8 && plain8(s + run))
+			run += 8;
 		while (run < n && plain(s[run]))
 			run++;
 		if (run > i) {

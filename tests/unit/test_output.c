@@ -41,6 +41,88 @@ static void check_str(const uint8_t *in, size_t n, const char *want)
 	CHECK(strcmp(got, full) == 0);
 }
 
+/* A byte-at-a-time reference of the escaping rules (json.h), for the
+ * randomised comparison below: the writer scans eight bytes at a time. */
+static size_t ref_escape(const uint8_t *s, size_t n, char *o)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t k = 0;
+	o[k++] = '"';
+	for (size_t i = 0; i < n;) {
+		uint8_t c = s[i];
+		if (c == '"' || c == '\\') {
+			o[k++] = '\\';
+			o[k++] = (char)c;
+			i++;
+		} else if (c >= 0x20 && c < 0x7f) {
+			o[k++] = (char)c;
+			i++;
+		} else if (c == '\n' || c == '\r' || c == '\t') {
+			o[k++] = '\\';
+			o[k++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+			i++;
+		} else {
+			size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
+			           : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+			uint32_t cp = len == 2 ? c & 0x1fu : len == 3 ? c & 0x0fu : c & 0x07u;
+			bool ok = len && i + len <= n;
+			for (size_t m = 1; ok && m < len; m++) {
+				ok = (s[i + m] & 0xc0) == 0x80;
+				cp = cp << 6 | (s[i + m] & 0x3fu);
+			}
+			if (ok && len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
+				ok = false;
+			if (ok && len == 4 && (cp < 0x10000 || cp > 0x10ffff))
+				ok = false;
+			if (ok) {
+				memcpy(o + k, s + i, len);
+				k += len;
+				i += len;
+			} else {
+				k += (size_t)sprintf(o + k, "\\u00%c%c", hex[c >> 4], hex[c & 15]);
+				i++;
+			}
+		}
+	}
+	o[k++] = '"';
+	o[k] = 0;
+	return k;
+}
+
+static void test_escaping_random(void)
+{
+	/* Mostly printable, with every kind of special byte mixed in at every
+	 * alignment. */
+	static const uint8_t special[] = {'"', '\\', 0x00, 0x1f, 0x7f, 0x80, 0xff, '\n', 0xc3,
+	                                  0xa9, 0xe2, 0x82, 0xac, 0xf0, 0x9f, 0x98, 0x80, 0xed};
+	uint64_t x = 0x2545f4914f6cdd1du;
+	unsigned bad = 0;
+	for (unsigned t = 0; t < 20000; t++) {
+		uint8_t in[64];
+		char want[64 * 6 + 3];
+		size_t n = t % 64;
+		for (size_t i = 0; i < n; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			in[i] = (x >> 8) % 8 == 0 ? special[(x >> 16) % sizeof special]
+			                          : (uint8_t)(0x20 + (x >> 24) % 0x5f);
+		}
+		ref_escape(in, n, want);
+		int rc;
+		json_begin(&J);
+		json_strn(&J, "s", in, n);
+		const char *got = emit_str(&rc);
+		size_t wl = strlen(want);
+		if (rc != 0 || strncmp(got, "{\"s\":", 5) != 0 || strncmp(got + 5, want, wl) != 0 ||
+		    strcmp(got + 5 + wl, "}\n") != 0) {
+			if (bad++ < 3)
+				fprintf(stderr, "  escaping differs: got %s  want %s\n", got, want);
+		}
+	}
+	CHECK_EQ_U(bad, 0);
+}
+
 static void test_escaping(void)
 {
 	check_str((const uint8_t *)"plain", 5, "\"plain\"");
@@ -276,6 +358,7 @@ int main(void)
 	test_community_id();
 	test_report_ip();
 	test_escaping();
+	test_escaping_random();
 	test_structure();
 	test_timestamps();
 	test_flow_record();
