@@ -41,16 +41,97 @@ static inline bool plain8(const uint8_t *p)
 	return bad == 0;
 }
 
-static void put_escaped(struct json *j, const uint8_t *s, size_t n)
+/* Writes the escaped form of the byte at s[i], which is not plain, at o
+ * (at most 6 bytes); returns how many were written and sets *used to the
+ * input bytes it stands for. A valid UTF-8 sequence passes through;
+ * anything else is one byte shown as \u00XX. Overlong forms, surrogates
+ * and code points past U+10FFFF are not valid (RFC 3629). */
+static size_t escape_one(const uint8_t *s, size_t n, size_t i, char *o, size_t *used)
 {
 	static const char hex[] = "0123456789abcdef";
+	uint8_t c = s[i];
+	*used = 1;
+	switch (c) {
+	case '"':
+	case '\\':
+		o[0] = '\\';
+		o[1] = (char)c;
+		return 2;
+	case '\n':
+		memcpy(o, "\\n", 2);
+		return 2;
+	case '\r':
+		memcpy(o, "\\r", 2);
+		return 2;
+	case '\t':
+		memcpy(o, "\\t", 2);
+		return 2;
+	default:
+		break;
+	}
+	size_t len = 0;
+	uint32_t cp = 0;
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2;
+		cp = c & 0x1fu;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		cp = c & 0x0fu;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		cp = c & 0x07u;
+	}
+	bool ok = len > 0 && i + len <= n;
+	for (size_t k = 1; ok && k < len; k++) {
+		if ((s[i + k] & 0xc0) != 0x80)
+			ok = false;
+		else
+			cp = cp << 6 | (s[i + k] & 0x3fu);
+	}
+	if (ok && ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	           (len == 4 && (cp < 0x10000 || cp > 0x10ffff))))
+		ok = false;
+	if (ok) {
+		memcpy(o, s + i, len);
+		*used = len;
+		return len;
+	}
+	char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+	memcpy(o, e, 6);
+	return 6;
+}
+
+#define ESCAPED_MAX 6 /* output bytes per input byte at most */
+
+static void put_escaped(struct json *j, const uint8_t *s, size_t n)
+{
+	size_t i = 0, used;
+	if (!j->overflow && n <= (sizeof j->buf - j->len - 2) / ESCAPED_MAX) {
+		/* Room for the worst case: straight into the buffer, runs of
+		 * plain bytes eight at a time. */
+		char *o = j->buf + j->len;
+		*o++ = '"';
+		while (i < n) {
+			while (n - i >= 8 && plain8(s + i)) {
+				memcpy(o, s + i, 8);
+				o += 8;
+				i += 8;
+			}
+			while (i < n && plain(s[i]))
+				*o++ = (char)s[i++];
+			if (i < n) {
+				o += escape_one(s, n, i, o, &used);
+				i += used;
+			}
+		}
+		*o++ = '"';
+		j->len = (size_t)(o - j->buf);
+		return;
+	}
+	/* Near the end of the buffer: piece by piece, each checked. */
 	putc_(j, '"');
-	size_t i = 0;
 	while (i < n) {
-		/* The common case, a run of printable ASCII: one copy. */
 		size_t run = i;
-		while (n - run >= 8 && plain8(s + run))
-			run += 8;
 		while (run < n && plain(s[run]))
 			run++;
 		if (run > i) {
@@ -58,55 +139,9 @@ static void put_escaped(struct json *j, const uint8_t *s, size_t n)
 			i = run;
 			continue;
 		}
-		uint8_t c = s[i];
-		if (c == '"' || c == '\\') {
-			char e[2] = {'\\', (char)c};
-			put(j, e, 2);
-			i++;
-		} else if (c == '\n') {
-			put(j, "\\n", 2);
-			i++;
-		} else if (c == '\r') {
-			put(j, "\\r", 2);
-			i++;
-		} else if (c == '\t') {
-			put(j, "\\t", 2);
-			i++;
-		} else {
-			/* A valid UTF-8 sequence passes through; anything else is one
-			 * byte shown as \u00XX. Overlong forms, surrogates and code
-			 * points past U+10FFFF are not valid (RFC 3629). */
-			size_t len = 0;
-			uint32_t cp = 0;
-			if (c >= 0xc2 && c <= 0xdf) {
-				len = 2;
-				cp = c & 0x1fu;
-			} else if (c >= 0xe0 && c <= 0xef) {
-				len = 3;
-				cp = c & 0x0fu;
-			} else if (c >= 0xf0 && c <= 0xf4) {
-				len = 4;
-				cp = c & 0x07u;
-			}
-			bool ok = len > 0 && i + len <= n;
-			for (size_t k = 1; ok && k < len; k++) {
-				if ((s[i + k] & 0xc0) != 0x80)
-					ok = false;
-				else
-					cp = cp << 6 | (s[i + k] & 0x3fu);
-			}
-			if (ok && ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-			           (len == 4 && (cp < 0x10000 || cp > 0x10ffff))))
-				ok = false;
-			if (ok) {
-				put(j, (const char *)s + i, len);
-				i += len;
-			} else {
-				char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-				put(j, e, 6);
-				i++;
-			}
-		}
+		char e[ESCAPED_MAX];
+		put(j, e, escape_one(s, n, i, e, &used));
+		i += used;
 	}
 	putc_(j, '"');
 }
