@@ -7,9 +7,17 @@
 #ifndef OFFPORT_COMMON_SHA1_H
 #define OFFPORT_COMMON_SHA1_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+/* Uses the CPU's SHA instructions where it has them. */
 void sha1_digest(const uint8_t *data, size_t n, uint8_t out[20]);
+
+/* The portable code path always (tests compare the two). */
+void sha1_digest_generic(const uint8_t *data, size_t n, uint8_t out[20]);
+
+/* Whether sha1_digest runs on the CPU's SHA instructions. */
+bool sha1_accelerated(void);
 
 #endif
