@@ -7,9 +7,14 @@
  * bytes, then the server's. UDP inputs are cut into datagrams of at most
  * 64 bytes (the lengths recorded as the stream module records them).
  * Every identifier runs on its own and through ident_run; a MATCH must come
- * with bounded evidence and a confidence of at most 100.
+ * with bounded evidence and a confidence of at most 100. NO_MATCH must be
+ * final (identify.h): each identifier also runs on prefixes of the input
+ * (no bytes, half, all but the last byte or datagram of each direction,
+ * neither done), and where it answers NO_MATCH on a prefix it must answer
+ * NO_MATCH on the whole input.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,9 +27,60 @@ static void check(const struct ident_evidence *ev)
 {
 	if (ev->nfields > IDENT_FIELDS_MAX || ev->confidence > 100)
 		abort();
-	for (unsigned i = 0; i < ev->nfields; i++)
-		if (!ev->field[i].key || ev->field[i].len > IDENT_VALUE_MAX)
+	for (unsigned i = 0; i < ev->nfields; i++) {
+		const char *k = ev->field[i].key;
+		if (!k || !*k || ev->field[i].len > IDENT_VALUE_MAX)
 			abort();
+		/* keys are written into the JSON unescaped (output/json.c) */
+		for (; *k; k++)
+			if (!((*k >= 'a' && *k <= 'z') || (*k >= '0' && *k <= '9') || *k == '_'))
+				abort();
+	}
+}
+
+/* The first n bytes of one direction of in (UDP: whole datagrams). */
+static void cut(struct ident_input *in, int d, uint32_t n)
+{
+	if (in->transport == IDENT_UDP) {
+		uint32_t sum = 0;
+		uint8_t k = 0;
+		while (k < in->ndgrams[d] && sum + in->dgram_len[d][k] <= n)
+			sum += in->dgram_len[d][k++];
+		in->ndgrams[d] = k;
+		n = sum;
+	}
+	in->len[d] = n;
+}
+
+static void check_final(const struct ident_input *full, const enum ident_verdict *verdict)
+{
+	uint32_t at[2][3];
+	for (int d = 0; d < 2; d++) {
+		at[d][0] = 0;
+		at[d][1] = full->len[d] / 2;
+		at[d][2] = full->len[d] ? full->len[d] - 1 : 0;
+	}
+	for (int a = 0; a < 3; a++) {
+		for (int b = 0; b < 3; b++) {
+			struct ident_input in = *full;
+			in.done[0] = in.done[1] = false;
+			cut(&in, 0, at[0][a]);
+			cut(&in, 1, at[1][b]);
+			for (unsigned i = 0; i < ident_count; i++) {
+				if (!(ident_registry[i]->transports & in.transport) ||
+				    verdict[i] == IDENT_NO_MATCH)
+					continue;
+				struct ident_evidence ev;
+				ident_clear(&ev);
+				if (ident_registry[i]->match(&in, &ev) == IDENT_NO_MATCH) {
+					fprintf(stderr, "%s: NO_MATCH on %u/%u bytes, %d on all %u/%u\n",
+					        ident_registry[i]->name, in.len[0], in.len[1], verdict[i],
+					        full->len[0], full->len[1]);
+					abort();
+				}
+			}
+		}
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -67,7 +123,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			in.len[d] -= left; /* what the stream module would have kept */
 		}
 	}
+	enum ident_verdict verdict[IDENT_SET_WORDS * 64];
 	for (unsigned i = 0; i < ident_count; i++) {
+		verdict[i] = IDENT_NO_MATCH;
 		if (!(ident_registry[i]->transports & in.transport))
 			continue;
 		struct ident_evidence ev;
@@ -76,7 +134,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (v != IDENT_NO_MATCH && v != IDENT_NEED_MORE && v != IDENT_MATCH)
 			abort();
 		check(&ev);
+		verdict[i] = v;
 	}
+	check_final(&in, verdict);
 	struct ident_result r;
 	ident_run(&in, &r);
 	if (r.verdict == IDENT_MATCH && (r.proto < 0 || (unsigned)r.proto >= ident_count))

@@ -146,6 +146,23 @@ static void decide(struct engine *e, struct flow *f, int proto, const struct ide
 
 /* Runs identification on what the flow holds; decides when the evidence
  * is in (see the top of this file). */
+/* The identifiers already ruled out for this flow's bytes read one way
+ * (way 0: as oriented, 1: reversed). NO_MATCH is final only for the same
+ * reading of the bytes: when the capture flags change (a SYN arrives late,
+ * the snap length starts cutting) every identifier runs again. */
+static struct ident_set *ruled_out(struct engine *e, const struct flow *f,
+                                   const struct ident_input *in, int way)
+{
+	struct engine_ruled_out *ro = &e->ruled_out[f->user_slot];
+	uint8_t flags = (uint8_t)(in->midstream[0] | in->midstream[1] << 1 |
+	                          in->truncated[0] << 2 | in->truncated[1] << 3);
+	if (way == 0 && flags != ro->flags) {
+		memset(ro->set, 0, sizeof ro->set);
+		ro->flags = flags;
+	}
+	return &ro->set[way];
+}
+
 /* The same bytes with client and server exchanged. */
 static void swapped(const struct ident_input *in, struct ident_input *out)
 {
@@ -175,7 +192,7 @@ static void maybe_reverse(struct engine *e, struct flow *f, struct ident_input *
 	struct ident_input sw;
 	struct ident_result rs;
 	swapped(in, &sw);
-	ident_run(&sw, &rs);
+	ident_run_more(&sw, ruled_out(e, f, &sw, 1), &rs);
 	if (rs.verdict != IDENT_MATCH || !rs.ev.server_confirmed)
 		return;
 	flow_reverse(&e->flows, f);
@@ -193,7 +210,7 @@ static void try_decide(struct engine *e, struct flow *f, bool final, uint64_t no
 	struct ident_input in;
 	struct ident_result r;
 	build_input(e, f, final, &in);
-	ident_run(&in, &r);
+	ident_run_more(&in, ruled_out(e, f, &in, 0), &r);
 	maybe_reverse(e, f, &in, &r);
 	if (r.verdict == IDENT_MATCH) {
 		decide(e, f, r.proto, &r.ev, &in, now_us);
@@ -255,7 +272,12 @@ int engine_init(struct engine *e, const struct engine_config *cfg, char *err, si
 		free(e->ports);
 		return -1;
 	}
-	if (stream_pool_init(&e->streams, &cfg->stream, err, errlen) != 0) {
+	e->ruled_out = calloc(cfg->stream.max_slots ? cfg->stream.max_slots : 1,
+	                      sizeof *e->ruled_out);
+	if (!e->ruled_out || stream_pool_init(&e->streams, &cfg->stream, err, errlen) != 0) {
+		if (!e->ruled_out)
+			snprintf(err, errlen, "out of memory");
+		free(e->ruled_out);
 		flow_table_free(&e->flows);
 		decoder_free(&e->dec);
 		free(e->ports);
@@ -272,6 +294,8 @@ int engine_init(struct engine *e, const struct engine_config *cfg, char *err, si
 void engine_free(struct engine *e)
 {
 	stream_pool_free(&e->streams);
+	free(e->ruled_out);
+	e->ruled_out = NULL;
 	flow_table_free(&e->flows);
 	decoder_free(&e->dec);
 	free(e->ports);
@@ -324,6 +348,7 @@ static void inspect(struct engine *e, struct flow *f, enum flow_dir dir, const s
 			return;
 		}
 		f->user_slot = slot;
+		memset(&e->ruled_out[slot], 0, sizeof e->ruled_out[slot]);
 		/* Replay the handshake so each stream starts at its ISN + 1. */
 		for (int d = 0; tcp && d < 2; d++)
 			if (f->syn_seen & (1u << d))

@@ -43,6 +43,13 @@ struct engine {
 	 * every alert, and most protocols never alert */
 	char expected_ports[PORTS_MAX_PROTOS][REPORT_PORTS_MAX];
 	bool expected_ports_made[PORTS_MAX_PROTOS];
+	/* per stream slot: the identifiers ruled out on the flow's bytes so
+	 * far, as oriented [0] and read the other way round [1], and the input
+	 * flags they were ruled out under */
+	struct engine_ruled_out {
+		struct ident_set set[2];
+		uint8_t flags;
+	} *ruled_out;
 	struct run_totals totals;
 	int write_errno;  /* first output write error, 0 = none */
 	struct json json; /* record buffer */

@@ -3,6 +3,7 @@
  */
 #include "identify/identify.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -38,6 +39,8 @@ const struct ident_proto *const ident_registry[] = {
 	&ident_bgp, &ident_zabbix, &ident_bitcoin, &ident_stratum, &ident_gnutella, /* helper E */
 };
 const unsigned ident_count = sizeof ident_registry / sizeof ident_registry[0];
+_Static_assert(sizeof ident_registry / sizeof ident_registry[0] <= IDENT_SET_WORDS * 64,
+               "struct ident_set is too small for the registry");
 
 int ident_find(const char *name)
 {
@@ -109,30 +112,59 @@ const struct ident_field *ident_get(const struct ident_evidence *ev, const char 
 
 void ident_run(const struct ident_input *in, struct ident_result *out)
 {
+	struct ident_set none = {{0}};
+	ident_run_more(in, &none, out);
+}
+
+/* Per transport, the identifiers that support it (bit i: registry entry
+ * i), made once: a run visits only the set bits of this minus the ruled
+ * out, instead of testing all 72 entries. */
+static struct ident_set by_transport[2];
+static pthread_once_t by_transport_once = PTHREAD_ONCE_INIT;
+
+static void make_by_transport(void)
+{
+	for (unsigned i = 0; i < ident_count; i++)
+		for (int t = 0; t < 2; t++)
+			if (ident_registry[i]->transports & (t ? IDENT_UDP : IDENT_TCP))
+				by_transport[t].w[i / 64] |= 1ull << (i % 64);
+}
+
+void ident_run_more(const struct ident_input *in, struct ident_set *ruled_out,
+                    struct ident_result *out)
+{
 	struct ident_evidence ev;
 	bool need_more = false;
 	int client_only = -1;
 	out->verdict = IDENT_NO_MATCH;
 	out->proto = -1;
 	ident_clear(&out->ev);
-	for (unsigned i = 0; i < ident_count; i++) {
-		const struct ident_proto *p = ident_registry[i];
-		if (!(p->transports & in->transport))
-			continue;
-		ident_clear(&ev);
-		enum ident_verdict v = p->match(in, &ev);
-		if (v == IDENT_NEED_MORE) {
-			need_more = true;
-		} else if (v == IDENT_MATCH) {
-			if (ev.server_confirmed) {
-				out->verdict = IDENT_MATCH;
-				out->proto = (int)i;
-				out->ev = ev;
-				return;
-			}
-			if (client_only < 0) {
-				client_only = (int)i;
-				out->ev = ev;
+	pthread_once(&by_transport_once, make_by_transport);
+	const struct ident_set *cand = &by_transport[in->transport == IDENT_UDP];
+	for (unsigned w = 0; w < IDENT_SET_WORDS; w++) {
+		uint64_t left = cand->w[w] & ~ruled_out->w[w];
+		while (left) {
+			unsigned i = w * 64 + (unsigned)__builtin_ctzll(left);
+			left &= left - 1;
+			/* Evidence goes straight into out->ev until a client-only
+			 * claim holds it (2 KiB not copied per match). */
+			struct ident_evidence *e = client_only < 0 ? &out->ev : &ev;
+			ident_clear(e);
+			enum ident_verdict v = ident_registry[i]->match(in, e);
+			if (v == IDENT_NO_MATCH) {
+				ruled_out->w[w] |= 1ull << (i % 64);
+			} else if (v == IDENT_NEED_MORE) {
+				need_more = true;
+			} else if (v == IDENT_MATCH) {
+				if (e->server_confirmed) {
+					out->verdict = IDENT_MATCH;
+					out->proto = (int)i;
+					if (e != &out->ev)
+						out->ev = *e;
+					return;
+				}
+				if (client_only < 0)
+					client_only = (int)i;
 			}
 		}
 	}

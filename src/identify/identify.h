@@ -24,6 +24,16 @@
  *   - when a direction is done (no more bytes will come: FIN, budget spent,
  *     flow ended), NEED_MORE for lack of that direction's bytes becomes a
  *     final answer: MATCH on what is there, or NO_MATCH;
+ *   - NO_MATCH is final: it means no continuation of these bytes can be
+ *     this protocol. Once an identifier answers NO_MATCH, it answers
+ *     NO_MATCH on every longer input (either direction grown, in any order,
+ *     a direction done), so the engine never asks it again for that flow
+ *     (ident_run_more). An answer that more bytes could change is
+ *     NEED_MORE: a client-first protocol whose client has not spoken yet,
+ *     a server-first one whose server has not, a one-sided decision while
+ *     the side that could still speak is not done. tests/unit/
+ *     test_identify.c checks this on every sample in every order the
+ *     directions can grow in, fuzz/fuzz_identify.c on arbitrary bytes;
  *   - evidence values are copied bounded (IDENT_VALUE_MAX); they are raw
  *     bytes from the wire, escaped by the output.
  *
@@ -142,5 +152,17 @@ struct ident_result {
  * among equals the registry order decides. NEED_MORE when no identifier
  * matched and at least one asked for more. */
 void ident_run(const struct ident_input *in, struct ident_result *out);
+
+/* A set of identifiers (bit i: ident_registry[i]). */
+#define IDENT_SET_WORDS 2
+struct ident_set {
+	uint64_t w[IDENT_SET_WORDS];
+};
+
+/* ident_run for a flow judged again as its bytes grow: the identifiers in
+ * *ruled_out are not run (they answered NO_MATCH on a prefix of these
+ * bytes, and NO_MATCH is final); those answering NO_MATCH now are added. */
+void ident_run_more(const struct ident_input *in, struct ident_set *ruled_out,
+                    struct ident_result *out);
 
 #endif

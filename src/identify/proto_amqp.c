@@ -61,6 +61,11 @@ static enum amqp_parse amqp_header(struct reader *r, const char **ver)
 /* One 0-9-1 frame; the class and method ids of a method frame. */
 static enum amqp_parse amqp_frame(struct reader *r, uint8_t *type, uint16_t *cls, uint16_t *meth)
 {
+	uint8_t t0;
+	/* the type tells before the rest of the header is here (the client
+	 * check above judges the server's first byte the same way) */
+	if (rd_peek_u8(r, 0, &t0) && t0 != 1 && t0 != 2 && t0 != 3 && t0 != 8)
+		return AMQP_BAD;
 	if (!rd_has(r, 7))
 		return AMQP_SHORT;
 	*type = rd_u8(r);
@@ -115,8 +120,19 @@ static enum ident_verdict amqp_match(const struct ident_input *in, struct ident_
 	rd_init(&s, in->data[1], in->len[1]);
 	const char *ver = NULL;
 	enum amqp_parse pc = amqp_header(&c, &ver);
-	if (pc == AMQP_SHORT && in->len[0] > 0 && !in->done[0])
-		return IDENT_NEED_MORE;
+	if (pc == AMQP_SHORT && !in->done[0]) {
+		/* the client may still send (the rest of) its header, which
+		 * the server's bytes may answer with a header or frames
+		 * (NO_MATCH is final): only a server starting otherwise rules
+		 * AMQP out */
+		uint8_t b0;
+		struct reader t = s;
+		const char *sver;
+		if (!rd_peek_u8(&s, 0, &b0) || b0 == 1 || b0 == 2 || b0 == 3 || b0 == 8 ||
+		    (b0 == 'A' && amqp_header(&t, &sver) != AMQP_BAD))
+			return IDENT_NEED_MORE;
+		return IDENT_NO_MATCH;
+	}
 	if (pc != AMQP_OK) {
 		/* no header: a capture begun after it, on 0-9-1 frames */
 		enum amqp_parse fc = amqp_frames(in, 0);

@@ -98,6 +98,10 @@ static enum ident_verdict dhcp_match(const struct ident_input *in, struct ident_
 	int ps = dhcp_first(in, 1, &s, false);
 	if (pc > 0 && ps < 0 && dhcp_first(in, 1, &s, true) > 0 && s.op != c.op && s.xid == c.xid)
 		ps = 1; /* the answer, stray bytes after its end option */
+	/* the answer before its request, stray bytes after its end option:
+	 * the request may still come and excuse them (NO_MATCH is final) */
+	if (pc == 0 && ps < 0 && !in->done[0] && dhcp_first(in, 1, &s, true) > 0)
+		return IDENT_NEED_MORE;
 	if (pc < 0 || ps < 0)
 		return IDENT_NO_MATCH;
 	if (pc == 0)

@@ -357,6 +357,12 @@ static enum ident_verdict dns_match(const struct ident_input *in, struct ident_e
 	 * client's passed it and the server's carries one of its IDs. */
 	enum dns_parse ps = in->len[1] ? dns_dir(in, 1, &s, sids, &ns, &sq, pc == DNS_OK, &ls)
 	                               : DNS_SHORT;
+	/* the client's first query still to come: a response that only the
+	 * lenient parse takes may yet carry its ID (NO_MATCH is final) */
+	bool lpc = pc == DNS_SHORT && !in->done[0];
+	if (ps == DNS_BAD && lpc &&
+	    dns_dir(in, 1, &s, sids, &ns, &sq, true, &ls) != DNS_BAD && s.response)
+		return IDENT_NEED_MORE;
 	if (ps == DNS_BAD)
 		return IDENT_NO_MATCH;
 	(void)sq;
@@ -364,8 +370,15 @@ static enum ident_verdict dns_match(const struct ident_input *in, struct ident_e
 		bool known = false;
 		for (unsigned i = 0; i < nc; i++)
 			known |= cids[i] == s.id;
-		if (!known || !s.response)
+		if (!s.response)
 			return IDENT_NO_MATCH;
+		/* the query with its ID may be among the client's next
+		 * messages (NO_MATCH is final) */
+		if (!known)
+			return !in->done[0] && nc < DNS_CHECK_MAX &&
+			               (in->transport != IDENT_UDP || in->ndgrams[0] < IDENT_DGRAMS_MAX)
+			           ? IDENT_NEED_MORE
+			           : IDENT_NO_MATCH;
 	}
 
 	if (pc == DNS_OK && ps == DNS_OK) {

@@ -62,9 +62,62 @@ static bool dnscrypt_msg(const struct ident_input *in, int d, unsigned k, struct
 	}
 }
 
-static bool dnscrypt_response(struct reader m)
+/* Whether the first message of direction d may still grow (TCP: its
+ * length or bytes not all here; UDP: no datagram yet), d not done. */
+static bool dnscrypt_partial(const struct ident_input *in, int d)
 {
-	return rd_starts(&m, "r6fnvWj8") && rd_has(&m, DNSCRYPT_RESP_MIN);
+	if (in->done[d])
+		return false;
+	if (in->transport == IDENT_UDP)
+		return in->ndgrams[d] == 0;
+	struct reader r;
+	rd_init(&r, in->data[d], in->len[d]);
+	uint16_t n = rd_be16(&r);
+	return !rd_ok(&r) || !rd_has(&r, n);
+}
+
+/* Whether the client's first message, still growing, may become a
+ * certificate query: its bytes so far agree with a query header (QR 0,
+ * opcode 0, QDCOUNT 1) and the labels "2" "dnscrypt-cert". */
+static bool dnscrypt_cert_may(const struct ident_input *in)
+{
+	static const uint8_t want[] = {0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, '2', 13,
+	                               'd', 'n', 's', 'c', 'r', 'y', 'p', 't', '-', 'c', 'e', 'r', 't'};
+	if (!dnscrypt_partial(in, 0))
+		return false;
+	struct reader r;
+	rd_init(&r, in->data[0], in->len[0]);
+	if (in->transport == IDENT_TCP)
+		rd_skip(&r, 2);
+	uint8_t c;
+	for (size_t i = 0; i < sizeof want && rd_peek_u8(&r, i, &c); i++) {
+		if (i < 2 || i == 3 || i == 6 || i == 7 || i == 8 || i == 9 || i == 10 || i == 11)
+			continue; /* id, flags low byte, other counts */
+		if (i == 2 ? (c & 0xf8) != 0 : (c | (i >= 15 ? 0x20 : 0)) != want[i])
+			return false;
+	}
+	return true;
+}
+
+/* The server's first message m: 1 a response, 0 its start (partial: the
+ * rest may come), -1 not one. */
+static int dnscrypt_response(const struct ident_input *in, struct reader m, bool partial)
+{
+	static const char magic[] = "r6fnvWj8";
+	for (size_t i = 0; i < 8; i++) {
+		uint8_t c;
+		if (rd_peek_u8(&m, i, &c) && c != (uint8_t)magic[i])
+			return -1;
+	}
+	if (in->transport == IDENT_TCP) {
+		struct reader t;
+		rd_init(&t, in->data[1], in->len[1]);
+		if (rd_be16(&t) < DNSCRYPT_RESP_MIN)
+			return -1;
+	}
+	if (rd_has(&m, DNSCRYPT_RESP_MIN))
+		return 1;
+	return partial ? 0 : -1;
 }
 
 /* The certificate query: DNS header, then the question's name starting
@@ -126,7 +179,9 @@ static enum ident_verdict dnscrypt_match(const struct ident_input *in, struct id
 		if (answered) {
 			uint16_t aid = rd_be16(&ans);
 			uint16_t aflags = rd_be16(&ans);
-			if (!rd_ok(&ans) || aid != qid || !(aflags & 0x8000))
+			if (!rd_ok(&ans)) /* its header may come (NO_MATCH is final) */
+				return dnscrypt_partial(in, 1) ? IDENT_NEED_MORE : IDENT_NO_MATCH;
+			if (aid != qid || !(aflags & 0x8000))
 				return IDENT_NO_MATCH;
 		} else if (!in->done[1]) {
 			return IDENT_NEED_MORE;
@@ -139,22 +194,37 @@ static enum ident_verdict dnscrypt_match(const struct ident_input *in, struct id
 	}
 	struct reader q, s;
 	bool hq = dnscrypt_msg(in, 0, 0, &q), hs = dnscrypt_msg(in, 1, 0, &s);
-	if (hs && !dnscrypt_response(s))
+	/* the client's first message may still become a certificate query
+	 * (NO_MATCH is final) */
+	bool cpart = dnscrypt_cert_may(in);
+	/* a whole first message neither a certificate query nor as long as
+	 * a query: not DNSCrypt, whatever the server sends (NO_MATCH is
+	 * final: a response to come must not turn it around) */
+	if (hq && !cpart) {
+		size_t qlen = rd_remaining(&q);
+		if (in->transport == IDENT_TCP) {
+			struct reader t;
+			rd_init(&t, in->data[0], in->len[0]);
+			qlen = rd_be16(&t);
+		}
+		if (qlen < DNSCRYPT_QUERY_MIN)
+			return IDENT_NO_MATCH;
+	}
+	int rs = hs ? dnscrypt_response(in, s, dnscrypt_partial(in, 1)) : 0;
+	if (rs < 0) {
+		/* a DNS answer: the certificate query it answers may be on
+		 * its way */
+		uint8_t f;
+		if (cpart && (!rd_peek_u8(&s, 2, &f) || (f & 0x80)))
+			return IDENT_NEED_MORE;
 		return IDENT_NO_MATCH;
+	}
+	if (rs == 0 && hs) /* the rest of the response may come */
+		return IDENT_NEED_MORE;
 	if (!hs) {
 		/* a query looks like random bytes: only the response can tell;
-		 * wait for it when the client's message is long enough */
-		if (hq) {
-			size_t qlen = rd_remaining(&q);
-			if (in->transport == IDENT_TCP) {
-				struct reader t;
-				rd_init(&t, in->data[0], in->len[0]);
-				qlen = rd_be16(&t);
-			}
-			if (qlen < DNSCRYPT_QUERY_MIN)
-				return IDENT_NO_MATCH;
-		}
-		return in->done[1] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+		 * wait for it (the client's message is long enough, above) */
+		return in->done[1] && !cpart ? IDENT_NO_MATCH : IDENT_NEED_MORE;
 	}
 	/* the response repeats the nonce half of one of the client's queries */
 	struct reader sn = s;

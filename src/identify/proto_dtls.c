@@ -329,8 +329,11 @@ static enum ident_verdict dtls_records_match(const struct ident_input *in,
 static enum ident_verdict dtls_match_oriented(const struct ident_input *in,
                                               struct ident_evidence *ev)
 {
+	/* No client datagram: with the client done, the server's datagrams
+	 * still to come would be judged as the client's (dtls_match), so only
+	 * both sides done end it (NO_MATCH is final). */
 	if (in->ndgrams[0] == 0)
-		return in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+		return in->done[0] && in->done[1] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
 	struct reader all, dg;
 	rd_init(&all, in->data[0], in->len[0]);
 	dg = rd_sub(&all, in->dgram_len[0][0]);

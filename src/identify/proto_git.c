@@ -112,6 +112,17 @@ static enum git_parse git_server(const struct ident_input *in)
 	/* a ref ("<40 hex> name"), "version N", or "ERR text" */
 	if (rd_starts(&r, "ERR ") || rd_starts(&r, "version "))
 		return GIT_OK;
+	/* the start of "ERR " or "version ": the rest may come (NO_MATCH
+	 * is final) */
+	static const char *const words[] = {"ERR ", "version "};
+	for (size_t k = 0; k < 2 && !in->done[1]; k++) {
+		size_t i = 0;
+		uint8_t c;
+		while (words[k][i] && rd_peek_u8(&r, i, &c) && c == (uint8_t)words[k][i])
+			i++;
+		if (words[k][i] && i == rd_remaining(&r))
+			return GIT_SHORT;
+	}
 	if (len < 4 + 41)
 		return GIT_BAD;
 	for (size_t i = 0; i < 41; i++) {
@@ -133,8 +144,8 @@ static enum ident_verdict git_match(const struct ident_input *in, struct ident_e
 	enum git_parse ps = git_server(in);
 	if (ps == GIT_BAD)
 		return IDENT_NO_MATCH;
-	if (pc == GIT_SHORT)
-		return in->done[0] || in->len[1] > 0 ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+	if (pc == GIT_SHORT) /* the rest of the request may come (NO_MATCH is final) */
+		return in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
 	if (ps == GIT_SHORT) {
 		if (!in->done[1])
 			return IDENT_NEED_MORE;

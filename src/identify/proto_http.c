@@ -327,6 +327,12 @@ static enum ident_verdict http_midstream(const struct ident_input *in, struct id
 	rd_init(&cr, in->data[0], in->len[0]);
 	rd_init(&sr, in->data[1], in->len[1]);
 	struct reader t0 = cr, t1 = sr;
+	/* A server seen from its start that does not answer in HTTP rules the
+	 * flow out (http_parse said so already, and NO_MATCH is final). */
+	if (!in->midstream[1] && status_line(&t1, &s0) == ST_BAD)
+		return IDENT_NO_MATCH;
+	t1 = sr;
+	memset(&s0, 0, sizeof s0);
 	bool c = request_line(&t0, &q0) == ST_OK || (in->midstream[0] && resync(in, 0, &cr));
 	bool s = status_line(&t1, &s0) == ST_OK || (in->midstream[1] && resync(in, 1, &sr));
 	if (!c && !s)
@@ -376,6 +382,22 @@ enum ident_verdict http_parse(const struct ident_input *in, struct ident_evidenc
 		return http_midstream(in, ev, h);
 	if (c == ST_BAD)
 		return IDENT_NO_MATCH;
+	/* The server's bytes before the client's request is whole: a server
+	 * that is not answering in HTTP rules HTTP out whatever the client
+	 * still sends (NO_MATCH is final), and a status line it sent is what
+	 * the WebSocket decision reads even while the request is arriving. */
+	enum state st = status_line(&sr, &s);
+	if (st == ST_BAD && in->midstream[1])
+		return http_midstream(in, ev, h);
+	if (st == ST_BAD)
+		return IDENT_NO_MATCH;
+	if (st == ST_OK) {
+		header_fields(&sr, sf);
+		struct reader code;
+		rd_init(&code, s.code, 3);
+		h->status = true;
+		h->status_101 = rd_starts(&code, "101");
+	}
 	/* A request line cut short for good: its target filled all the bytes
 	 * kept (the line end lies beyond the budget), or a segment the capture
 	 * lost (or the snap length) ends the contiguous bytes inside it. Then
@@ -396,19 +418,6 @@ enum ident_verdict http_parse(const struct ident_input *in, struct ident_evidenc
 		rd_init(&m, q.method, q.method_len);
 		h->request = true;
 		h->get = q.method_len == 3 && rd_starts(&m, "GET");
-	}
-
-	enum state st = status_line(&sr, &s);
-	if (st == ST_BAD && in->midstream[1])
-		return http_midstream(in, ev, h);
-	if (st == ST_BAD)
-		return IDENT_NO_MATCH;
-	if (st == ST_OK) {
-		header_fields(&sr, sf);
-		struct reader code;
-		rd_init(&code, s.code, 3);
-		h->status = true;
-		h->status_101 = rd_starts(&code, "101");
 	}
 	if (c == ST_NONE) {
 		/* Client silent: the server's status line alone. */
@@ -452,28 +461,35 @@ match:
  * WebSocket framing, no longer HTTP: a confirmed upgrade is proto_
  * websocket's. Any other answer (a 101 to h2c, a 400, a 426) leaves the
  * exchange HTTP; until the server's header block is whole, wait.
+ *
+ * Both answers are final for both identifiers (NO_MATCH is final, and each
+ * answers NO_MATCH on one of them), so each rests only on bytes that more
+ * bytes cannot change: a request whose line or whole header block says it
+ * is no WebSocket handshake is not one, whatever the server answers; a
+ * 101 to a request that asked for websocket is one; a 101 to a client not
+ * heard from (or whose header block is cut) is one when the server names
+ * websocket, but only once the client is done (it may still ask otherwise).
  */
 enum http_ws http_websocket(const struct ident_input *in, enum ident_verdict v,
                             const struct http_view *h)
 {
 	if (h->midstream || v == IDENT_NO_MATCH)
 		return HTTP_WS_NO;
+	bool asked = h->request && h->get && h->client.upgrade_ws;
+	if (h->request && (!h->get || (h->client.end && !h->client.upgrade_ws)))
+		return HTTP_WS_NO;
 	if (h->status) {
 		if (!h->status_101)
 			return HTTP_WS_NO;
-		bool named = h->client.upgrade_ws || h->server.upgrade_ws || h->server.have_ws_accept;
 		if (!h->server.end && !in->done[1])
 			return HTTP_WS_WAIT; /* the server's fields are still arriving */
-		return named ? HTTP_WS_YES : HTTP_WS_NO;
+		if (asked)
+			return HTTP_WS_YES;
+		if (!in->done[0])
+			return HTTP_WS_WAIT; /* the client's request may still say */
+		return h->server.upgrade_ws || h->server.have_ws_accept ? HTTP_WS_YES : HTTP_WS_NO;
 	}
-	if (v == IDENT_NEED_MORE) {
-		/* A whole request that is no WebSocket handshake cannot become
-		 * one; anything else may. */
-		if (h->request && (!h->get || (h->client.end && !h->client.upgrade_ws)))
-			return HTTP_WS_NO;
-		return HTTP_WS_WAIT;
-	}
-	return HTTP_WS_NO;
+	return v == IDENT_NEED_MORE ? HTTP_WS_WAIT : HTTP_WS_NO;
 }
 
 static enum ident_verdict http_match(const struct ident_input *in, struct ident_evidence *ev)

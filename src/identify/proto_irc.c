@@ -36,6 +36,16 @@ static size_t irc_len(const char *w)
 	return n;
 }
 
+/* The n bytes of a partial line are text; a CR at their end may be the
+ * start of the CR LF still to come (no verdict yet: NO_MATCH is final). */
+static bool irc_partial_text(const struct reader *r, size_t n)
+{
+	uint8_t c;
+	if (n && rd_peek_u8(r, n - 1, &c) && c == '\r')
+		n--;
+	return rd_printable(r, n);
+}
+
 /* True when the line starts with the word w followed by SP. */
 static bool irc_verb(const struct reader *l, const char *w)
 {
@@ -191,7 +201,7 @@ static enum ident_verdict match_irc(const struct ident_input *in, struct ident_e
 		cli_reg += reg;
 	}
 	if (!cli_lines && !cli_bad && rd_remaining(&c) &&
-	    (rd_remaining(&c) >= IRC_LINE_MAX || !rd_printable(&c, rd_remaining(&c))))
+	    (rd_remaining(&c) >= IRC_LINE_MAX || !irc_partial_text(&c, rd_remaining(&c))))
 		cli_bad = true; /* no line end where one would be, or binary */
 
 	/* The server's first line. */
@@ -203,20 +213,24 @@ static enum ident_verdict match_irc(const struct ident_input *in, struct ident_e
 	} else if (rd_remaining(&s)) {
 		uint8_t ch = 0;
 		rd_peek_u8(&s, 0, &ch);
-		if (rd_remaining(&s) >= IRC_LINE_MAX || !rd_printable(&s, rd_remaining(&s)) ||
+		if (rd_remaining(&s) >= IRC_LINE_MAX || !irc_partial_text(&s, rd_remaining(&s)) ||
 		    (ch != ':' && ch != 'N' && ch != 'P' && ch != 'E'))
 			return IDENT_NO_MATCH;
 		srv_more = true;
 	}
 
 	if (!srv_ok) {
-		/* The client's claim: registration lines, waiting for the server. */
-		if (cli_bad || (srv_more && in->done[1]))
+		/* The client's claim: registration lines, waiting for the
+		 * server. A server line of IRC's shape decides whatever the
+		 * client sent, so nothing is ruled out while the server may
+		 * still speak, nor while the client may still register
+		 * (NO_MATCH is final). */
+		if (!in->done[1])
+			return IDENT_NEED_MORE;
+		if (cli_bad || srv_more || in->len[1])
 			return IDENT_NO_MATCH;
-		if (!in->done[1] || srv_more)
-			return cli_lines || !in->done[0] ? IDENT_NEED_MORE : IDENT_NO_MATCH;
-		if (in->len[1] || cli_reg < 2 || !nick)
-			return cli_lines && !in->done[0] ? IDENT_NEED_MORE : IDENT_NO_MATCH;
+		if (cli_reg < 2 || !nick)
+			return in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
 		ident_add(ev, "irc_nick", nick, nick_len);
 		ev->confidence = 60;
 		return IDENT_MATCH;

@@ -39,8 +39,14 @@ static enum ident_verdict kafka_match(const struct ident_input *in, struct ident
 	struct reader c, s;
 	rd_init(&c, in->data[0], in->len[0]);
 	rd_init(&s, in->data[1], in->len[1]);
-	if (!rd_has(&c, 14))
-		return in->done[0] || in->len[1] > 0 ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+	if (!rd_has(&c, 14)) {
+		/* the rest of the header may come even when the server spoke
+		 * (NO_MATCH is final), unless its size is impossible */
+		uint32_t rsize = rd_be32(&s);
+		if (in->done[0] || (rd_ok(&s) && (rsize < 4 || rsize > KAFKA_MSG_MAX)))
+			return IDENT_NO_MATCH;
+		return IDENT_NEED_MORE;
+	}
 	uint32_t size = rd_be32(&c);
 	uint16_t api = rd_be16(&c), ver = rd_be16(&c);
 	uint32_t corr = rd_be32(&c);
@@ -48,6 +54,14 @@ static enum ident_verdict kafka_match(const struct ident_input *in, struct ident
 	if (size < 10 || size > KAFKA_MSG_MAX || api > KAFKA_API_MAX || ver > 20 ||
 	    corr > 0x7fffffffu)
 		return IDENT_NO_MATCH;
+	/* the server's size, when here, rules out at once (as above: a
+	 * verdict that does not wait for the client id, NO_MATCH is final) */
+	{
+		struct reader t = s;
+		uint32_t rsize = rd_be32(&t);
+		if (rd_ok(&t) && (rsize < 4 || rsize > KAFKA_MSG_MAX))
+			return IDENT_NO_MATCH;
+	}
 	const uint8_t *cid = NULL;
 	size_t cid_len = 0;
 	if (idlen != 0xffff) {
@@ -67,8 +81,11 @@ static enum ident_verdict kafka_match(const struct ident_input *in, struct ident
 	if (!rd_has(&s, 8)) {
 		if (!in->done[1])
 			return IDENT_NEED_MORE;
-		if (in->len[1] > 0 || in->len[0] != size + 4u || cid_len == 0)
+		if (in->len[1] > 0 || in->len[0] > size + 4u || cid_len == 0)
 			return IDENT_NO_MATCH;
+		/* the rest of the request may still come (NO_MATCH is final) */
+		if (in->len[0] < size + 4u)
+			return in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
 		ev->confidence = 60;
 	} else {
 		uint32_t rsize = rd_be32(&s);

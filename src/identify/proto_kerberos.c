@@ -36,20 +36,6 @@ static bool krb_tlv(struct reader *r, uint8_t *tag, struct reader *val, size_t *
 	return rd_ok(r);
 }
 
-/* [n] { INTEGER } */
-static bool krb_ctx_int(struct reader *r, uint8_t ctx, uint32_t *v)
-{
-	uint8_t tag;
-	struct reader e, i;
-	if (!krb_tlv(r, &tag, &e, NULL) || tag != (0xa0 | ctx) || !krb_tlv(&e, &tag, &i, NULL) ||
-	    tag != 0x02 || rd_remaining(&i) == 0 || rd_remaining(&i) > 4)
-		return false;
-	*v = 0;
-	while (rd_remaining(&i))
-		*v = *v << 8 | rd_u8(&i);
-	return true;
-}
-
 struct krb_msg {
 	uint8_t type;
 	const uint8_t *realm;
@@ -57,6 +43,39 @@ struct krb_msg {
 };
 
 enum krb_res { KRB_BAD, KRB_SHORT, KRB_OK };
+
+/* krb_tlv for an element with tag want; partial: r holds only the first
+ * bytes of the message, and an element they end inside is KRB_SHORT, not
+ * KRB_BAD (its rest may come: NO_MATCH is final). */
+static enum krb_res krb_elem(struct reader *r, uint8_t want, struct reader *val, bool partial)
+{
+	struct reader t = *r;
+	uint8_t tag, l0;
+	if (krb_tlv(r, &tag, val, NULL))
+		return tag == want ? KRB_OK : KRB_BAD;
+	if (!partial || (rd_peek_u8(&t, 0, &tag) && tag != want))
+		return KRB_BAD;
+	if (rd_peek_u8(&t, 1, &l0) && l0 >= 0x80 && ((l0 & 0x7f) == 0 || (l0 & 0x7f) > 3))
+		return KRB_BAD;
+	return KRB_SHORT;
+}
+
+/* [n] { INTEGER } */
+static enum krb_res krb_ctx_int(struct reader *r, uint8_t ctx, uint32_t *v, bool partial)
+{
+	struct reader e, i;
+	enum krb_res res = krb_elem(r, 0xa0 | ctx, &e, partial);
+	if (res != KRB_OK)
+		return res;
+	if ((res = krb_elem(&e, 0x02, &i, false)) != KRB_OK)
+		return res;
+	if (rd_remaining(&i) == 0 || rd_remaining(&i) > 4)
+		return KRB_BAD;
+	*v = 0;
+	while (rd_remaining(&i))
+		*v = *v << 8 | rd_u8(&i);
+	return KRB_OK;
+}
 
 /* Parses a message in r; complete: r holds all of it (else only the
  * first bytes are checked). */
@@ -77,9 +96,14 @@ static enum krb_res krb_parse(struct reader *r, bool complete, struct krb_msg *k
 		return KRB_BAD;
 	bool req = app == 0x6a || app == 0x6c;
 	uint32_t pvno = 0, mt = 0;
-	if (!krb_ctx_int(&seq, req ? 1 : 0, &pvno) || !krb_ctx_int(&seq, req ? 2 : 1, &mt))
+	enum krb_res res = krb_ctx_int(&seq, req ? 1 : 0, &pvno, !complete);
+	if (res == KRB_OK && pvno != 5)
 		return KRB_BAD;
-	if (pvno != 5 || mt != (uint32_t)(app & 0x1f))
+	if (res == KRB_OK)
+		res = krb_ctx_int(&seq, req ? 2 : 1, &mt, !complete);
+	if (res != KRB_OK)
+		return res;
+	if (mt != (uint32_t)(app & 0x1f))
 		return KRB_BAD;
 	k->type = (uint8_t)mt;
 	k->realm = NULL;

@@ -95,6 +95,19 @@ static long mc_storage_bytes(const uint8_t *line, size_t n)
 
 enum mc_parse { MC_BAD, MC_SHORT, MC_OK };
 
+/* An unfinished line: printable, possibly ending in the CR of its CR LF
+ * (the LF may be in the next segment: NO_MATCH is final). */
+static bool mc_partial(const struct reader *r)
+{
+	size_t rest = rd_remaining(r);
+	uint8_t c;
+	if (rest >= MC_LINE_MAX)
+		return false;
+	if (rest > 0 && rd_peek_u8(r, rest - 1, &c) && c == '\r')
+		rest--;
+	return rd_printable(r, rest);
+}
+
 static enum mc_parse mc_text_reply(const struct ident_input *in)
 {
 	struct reader r;
@@ -102,10 +115,7 @@ static enum mc_parse mc_text_reply(const struct ident_input *in)
 	const uint8_t *line;
 	size_t n;
 	if (!rd_line(&r, MC_LINE_MAX, &line, &n))
-		return rd_remaining(&r) < MC_LINE_MAX && rd_printable(&r, rd_remaining(&r)) &&
-		               !in->done[1]
-		           ? MC_SHORT
-		           : MC_BAD;
+		return mc_partial(&r) && !in->done[1] ? MC_SHORT : MC_BAD;
 	struct reader l;
 	rd_init(&l, line, n);
 	if (!rd_printable(&l, n) || n == 0)
@@ -131,8 +141,15 @@ static enum ident_verdict mc_binary(const struct ident_input *in, struct ident_e
 	struct reader c, s;
 	rd_init(&c, in->data[0], in->len[0]);
 	rd_init(&s, in->data[1], in->len[1]);
-	if (!rd_has(&c, 24))
-		return in->done[0] || in->len[1] > 0 ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+	if (!rd_has(&c, 24)) {
+		/* the rest of the header may come: only a server that answers
+		 * with something other than a response rules it out (NO_MATCH
+		 * is final) */
+		uint8_t m;
+		if (in->done[0] || (rd_peek_u8(&s, 0, &m) && m != 0x81))
+			return IDENT_NO_MATCH;
+		return IDENT_NEED_MORE;
+	}
 	(void)rd_u8(&c);
 	uint8_t op = rd_u8(&c);
 	uint16_t klen = rd_be16(&c);
@@ -143,7 +160,10 @@ static enum ident_verdict mc_binary(const struct ident_input *in, struct ident_e
 	if (op > 0x48 || dtype != 0 || (uint32_t)klen + elen > body || body > 1048576 + 300)
 		return IDENT_NO_MATCH;
 	if (!rd_has(&s, 24)) {
-		if (!in->done[1] && in->len[1] < 24)
+		/* a response's magic tells before its header is all here (as
+		 * for a client still silent: NO_MATCH is final) */
+		uint8_t m;
+		if (!in->done[1] && in->len[1] < 24 && !(rd_peek_u8(&s, 0, &m) && m != 0x81))
 			return IDENT_NEED_MORE;
 		return IDENT_NO_MATCH;
 	}
@@ -166,15 +186,25 @@ static enum ident_verdict mc_match(const struct ident_input *in, struct ident_ev
 	struct reader c;
 	rd_init(&c, in->data[0], in->len[0]);
 	uint8_t b;
-	if (!rd_peek_u8(&c, 0, &b))
-		return in->done[0] || in->len[1] > 0 ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+	if (!rd_peek_u8(&c, 0, &b)) {
+		/* the client may still speak (NO_MATCH is final) unless the
+		 * server already said something no memcached reply starts with */
+		uint8_t m;
+		struct reader s;
+		rd_init(&s, in->data[1], in->len[1]);
+		if (in->done[0] ||
+		    (rd_peek_u8(&s, 0, &m) && m != 0x81 && mc_text_reply(in) == MC_BAD))
+			return IDENT_NO_MATCH;
+		return IDENT_NEED_MORE;
+	}
 	if (b == 0x80)
 		return mc_binary(in, ev);
 	const uint8_t *line;
 	size_t n;
 	if (!rd_line(&c, MC_LINE_MAX, &line, &n)) {
-		size_t rest = rd_remaining(&c);
-		if (rest >= MC_LINE_MAX || !rd_printable(&c, rest) || in->done[0] || in->len[1] > 0)
+		/* the line's end may come: wait unless the server's bytes
+		 * already contradict (NO_MATCH is final) */
+		if (!mc_partial(&c) || in->done[0] || mc_text_reply(in) == MC_BAD)
 			return IDENT_NO_MATCH;
 		return IDENT_NEED_MORE;
 	}

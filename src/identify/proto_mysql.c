@@ -41,8 +41,14 @@ static enum mysql_parse mysql_server(const struct ident_input *in, const uint8_t
 {
 	struct reader r;
 	rd_init(&r, in->data[1], in->len[1]);
-	if (!rd_has(&r, 5))
+	if (!rd_has(&r, 5)) {
+		/* A header still arriving: its length (at most
+		 * MYSQL_GREETING_MAX) has a zero high byte, its seq is 0. */
+		uint8_t b;
+		if ((rd_peek_u8(&r, 2, &b) && b != 0) || (rd_peek_u8(&r, 3, &b) && b != 0))
+			return MYSQL_BAD;
 		return MYSQL_SHORT;
+	}
 	uint32_t len = mysql_le24(&r);
 	uint8_t seq = rd_u8(&r);
 	uint8_t kind = rd_u8(&r);
@@ -137,9 +143,10 @@ static enum ident_verdict mysql_match(const struct ident_input *in, struct ident
 	if (s == MYSQL_BAD)
 		return IDENT_NO_MATCH;
 	if (s == MYSQL_SHORT)
-		/* The server always speaks first; a client that spoke first is
-		 * not MySQL. */
-		return in->len[0] > 0 || in->done[1] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+		/* The server always speaks first, but its greeting may still
+		 * come after the client's bytes in the capture: wait while it
+		 * may (NO_MATCH is final). */
+		return in->done[1] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
 	if (s == MYSQL_REFUSED) {
 		/* an ERR greeting alone is weak: the client must not have spoken */
 		if (in->len[0] > 0)

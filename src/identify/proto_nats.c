@@ -71,6 +71,10 @@ static enum nats_line nats_json_line(const struct ident_input *in, int d, const 
 			return NATS_BAD;
 	if (!rd_line(&r, NATS_LINE_MAX, line, n)) {
 		size_t rest = rd_remaining(&r);
+		/* the CR of the line's CR LF may be here without its LF
+		 * (NO_MATCH is final) */
+		if (rest > 0 && rd_peek_u8(&r, rest - 1, &c) && c == '\r')
+			rest--;
 		if (rest >= NATS_LINE_MAX || !rd_printable(&r, rest) || in->done[d])
 			return NATS_BAD;
 		return NATS_SHORT;
@@ -99,9 +103,14 @@ static enum ident_verdict nats_match(const struct ident_input *in, struct ident_
 	if (s == NATS_BAD)
 		return IDENT_NO_MATCH;
 	enum nats_line c = in->len[0] ? nats_json_line(in, 0, "CONNECT ", &cl, &cn) : NATS_SHORT;
+	/* a client that does not open with CONNECT is not NATS, whether the
+	 * INFO line is all here yet or not (NO_MATCH is final: a verdict on
+	 * the client's line that waited for the server's would not be) */
+	if (c == NATS_BAD)
+		return IDENT_NO_MATCH;
 	if (s == NATS_SHORT) {
 		if (in->len[1] > 0 || !in->done[1])
-			return c == NATS_BAD ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+			return IDENT_NEED_MORE;
 		/* the server is done silent: the client's CONNECT alone */
 		if (c != NATS_OK)
 			return IDENT_NO_MATCH;

@@ -286,7 +286,12 @@ static enum ident_verdict ovpn_match(const struct ident_input *in, struct ident_
 		ev->confidence = 70;
 		return IDENT_MATCH;
 	}
-	if (hc == 0 || hc == -2)
+	/* No client packet: with the client done, the server's reset may
+	 * still come and be judged alone (above), so only both sides done
+	 * end it (NO_MATCH is final). */
+	if (hc == 0)
+		return in->done[0] && in->done[1] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+	if (hc == -2)
 		return in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
 	if (!ovpn_client(&cp, &c))
 		return IDENT_NO_MATCH;
@@ -299,8 +304,16 @@ static enum ident_verdict ovpn_match(const struct ident_input *in, struct ident_
 	bool weak = c.auth == OVPN_TLS_CRYPT && !ovpn_same_session(in, &c);
 	if (hs == 1) {
 		int v = ovpn_server(&sp, &c);
-		if (v < 0 || (v == 0 && weak))
+		if (v < 0)
 			return IDENT_NO_MATCH;
+		if (v == 0 && weak) {
+			/* Weak until the client's second packet is there (or
+			 * cannot come): it may still go on with the session
+			 * (NO_MATCH is final). */
+			struct reader p2;
+			int h2 = ovpn_packet(in, 0, 1, &p2);
+			return h2 == 1 || h2 == -1 || in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+		}
 		ev->server_confirmed = v > 0;
 		ev->confidence = v > 0 ? 95 : 70;
 	} else {

@@ -110,9 +110,21 @@ static enum ident_verdict pg_match(const struct ident_input *in, struct ident_ev
 	rd_init(&s, in->data[1], in->len[1]);
 	struct pg_startup st = {0};
 	bool negotiated = false;
-	if (!rd_has(&c, 8))
-		return in->done[0] || in->len[1] > 0 ? IDENT_NO_MATCH : IDENT_NEED_MORE;
 	uint8_t b;
+	if (!rd_has(&c, 8)) {
+		/* Too few client bytes (the server's may come first in the
+		 * capture): wait, unless the bytes there already rule it out
+		 * (NO_MATCH is final). Every first message's length is at most
+		 * PG_STARTUP_MAX, so it starts 00 00; every first answer of the
+		 * server starts with 'S', 'N', 'G' (to a request) or 'R', 'E'. */
+		if (in->done[0])
+			return IDENT_NO_MATCH;
+		if ((rd_peek_u8(&c, 0, &b) && b != 0) || (rd_peek_u8(&c, 1, &b) && b != 0))
+			return IDENT_NO_MATCH;
+		if (rd_peek_u8(&s, 0, &b) && b != 'S' && b != 'N' && b != 'G' && b != 'R' && b != 'E')
+			return IDENT_NO_MATCH;
+		return IDENT_NEED_MORE;
+	}
 	(void)rd_peek_u8(&c, 4, &b);
 	if (b == 0x04) {
 		/* SSLRequest / GSSENCRequest: exactly 8 bytes, then a 1-byte answer */

@@ -313,10 +313,20 @@ static bool grease_repeated(const struct ident_input *in, const struct client *c
  * missed the client): a public header with an 8-byte connection id and no
  * version (0x08 flag, reserved bits clear), and the server's "REJ" crypto
  * handshake message in the clear within the first packet. */
+static bool gquic_rej(const struct ident_input *in, int d);
+
 static bool gquic_server_only(const struct ident_input *in)
 {
 	int d = in->len[1] == 0 ? 0 : 1;
 	if (in->len[1 - d] != 0 || !in->done[1 - d] || in->ndgrams[d] == 0)
+		return false;
+	return gquic_rej(in, d);
+}
+
+/* The first datagram of direction d is a Google QUIC server's REJ. */
+static bool gquic_rej(const struct ident_input *in, int d)
+{
+	if (in->ndgrams[d] == 0)
 		return false;
 	struct reader dg = dgram(in, d, 0);
 	uint8_t b0 = rd_u8(&dg);
@@ -335,11 +345,25 @@ static bool gquic_server_only(const struct ident_input *in)
  * and carry encrypted bytes after it (not text: a text protocol repeats
  * its first bytes too); the server's, if any, must be short headers. */
 #define QUIC_SH_MIN_DGRAMS 3
-static bool sh_prefix(const struct ident_input *in, int d)
+enum sh_state { SH_NO, SH_MAYBE, SH_YES };
+static enum sh_state sh_prefix_(const struct ident_input *in, int d);
+
+/* SH_MAYBE: not yet, but more datagrams of d may still make it so (the
+ * common prefix only shrinks with more datagrams: below 8 bytes it is
+ * final; anything else may change, and NO_MATCH is final). */
+static enum sh_state sh_prefix(const struct ident_input *in, int d)
+{
+	enum sh_state s = sh_prefix_(in, d);
+	if (s == SH_MAYBE)
+		return in->done[d] || in->ndgrams[d] >= IDENT_DGRAMS_MAX ? SH_NO : SH_MAYBE;
+	return s;
+}
+
+static enum sh_state sh_prefix_(const struct ident_input *in, int d)
 {
 	unsigned n = in->ndgrams[d];
 	if (n < QUIC_SH_MIN_DGRAMS)
-		return false;
+		return SH_NO;
 	/* The common prefix after the first byte, over the datagrams. */
 	size_t common = SIZE_MAX;
 	struct reader d0 = dgram(in, d, 0);
@@ -350,7 +374,7 @@ static bool sh_prefix(const struct ident_input *in, int d)
 		struct reader dk = dgram(in, d, k);
 		size_t lk = rd_remaining(&dk);
 		if (!rd_ok(&dk))
-			return false;
+			return SH_NO;
 		size_t i = 1;
 		uint8_t a, b;
 		while (i < common && i < lk && i < len0 && rd_peek_u8(&dk, i, &a) &&
@@ -361,23 +385,25 @@ static bool sh_prefix(const struct ident_input *in, int d)
 	/* The DCID, then bytes that differ in every packet (the packet
 	 * number and the ciphertext): no datagram repeats another. */
 	size_t cid = common - 1;
-	if (cid < 8 || cid > QUIC_CID_MAX)
-		return false;
+	if (cid < 8)
+		return SH_NO;
+	if (cid > QUIC_CID_MAX)
+		return SH_MAYBE;
 	/* Encrypted: at least a quarter of the protected bytes with the high
 	 * bit set, in every datagram (text and DNS names have none). */
 	for (unsigned k = 0; k < n; k++) {
 		struct reader dk = dgram(in, d, k);
 		size_t lk = rd_remaining(&dk);
 		if (!rd_ok(&dk) || lk < common + 17)
-			return false;
+			return SH_MAYBE;
 		size_t bin = 0;
 		uint8_t c;
 		for (size_t i = common; i < lk && rd_peek_u8(&dk, i, &c); i++)
 			bin += c >= 0x80;
 		if (bin * 4 < lk - common)
-			return false;
+			return SH_MAYBE;
 	}
-	return true;
+	return SH_YES;
 }
 
 /* Short header packets only (RFC 9000 17.3: form bit 0, fixed bit 1, then
@@ -387,7 +413,6 @@ static bool sh_prefix(const struct ident_input *in, int d)
  * repeats its first bytes too); every datagram of both sides is a short
  * header. (The other side's DCID may be empty: clients often choose a
  * zero-length connection ID.) */
-enum sh_state { SH_NO, SH_MAYBE, SH_YES };
 static enum sh_state short_headers_only(const struct ident_input *in)
 {
 	for (int d = 0; d < 2; d++)
@@ -397,13 +422,31 @@ static enum sh_state short_headers_only(const struct ident_input *in)
 			if (!rd_ok(&dg) || (b0 & 0xc0) != 0x40 || rd_remaining(&dg) < 8 + 1 + 16)
 				return SH_NO;
 		}
-	if (sh_prefix(in, 0) || sh_prefix(in, 1))
+	enum sh_state p0 = sh_prefix(in, 0), p1 = sh_prefix(in, 1);
+	if (p0 == SH_YES || p1 == SH_YES)
 		return SH_YES;
+	if (p0 == SH_MAYBE || p1 == SH_MAYBE)
+		return SH_MAYBE;
 	/* Fewer than 3 datagrams on a side that may still send: wait. */
 	for (int d = 0; d < 2; d++)
 		if (!in->done[d] && in->ndgrams[d] < QUIC_SH_MIN_DGRAMS)
 			return SH_MAYBE;
 	return SH_NO;
+}
+
+/* Every datagram of the client is a long header of one IETF version:
+ * 0-RTT packets whose Initial was reordered behind them. */
+static bool zero_rtt_only(const struct ident_input *in)
+{
+	struct reader dg = dgram(in, 0, 0);
+	uint8_t b0 = rd_u8(&dg);
+	uint32_t v = rd_be32(&dg);
+	if (!rd_ok(&dg) || !(b0 & 0x80) || family_of(v) != F_IETF)
+		return false;
+	for (unsigned k = 1; k < in->ndgrams[0]; k++)
+		if (!long_header_of(dgram(in, 0, k), v))
+			return false;
+	return true;
 }
 
 static enum ident_verdict quic_match(const struct ident_input *in, struct ident_evidence *ev)
@@ -415,7 +458,10 @@ static enum ident_verdict quic_match(const struct ident_input *in, struct ident_
 			ev->confidence = 60;
 			return IDENT_MATCH;
 		}
-		return in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+		/* With the client done, the server's first datagram may still
+		 * come and be a REJ (NO_MATCH is final). */
+		return in->done[0] && (in->done[1] || in->ndgrams[1]) ? IDENT_NO_MATCH
+		                                                      : IDENT_NEED_MORE;
 	}
 	struct reader dg = dgram(in, 0, 0);
 	struct client c;
@@ -451,6 +497,15 @@ static enum ident_verdict quic_match(const struct ident_input *in, struct ident_
 				ev->confidence = 50;
 				return IDENT_MATCH;
 			}
+			/* Not yet decided (NO_MATCH is final): long headers of
+			 * one IETF version so far (0-RTT) whose Initial may
+			 * still come; or a REJ that is the server's when the
+			 * other side ends silent. */
+			if (!in->done[0] && in->ndgrams[0] < IDENT_DGRAMS_MAX &&
+			    zero_rtt_only(in))
+				return IDENT_NEED_MORE;
+			if (in->len[1] == 0 && !in->done[1] && gquic_rej(in, 0))
+				return IDENT_NEED_MORE;
 			return IDENT_NO_MATCH;
 		}
 	}
@@ -467,7 +522,8 @@ static enum ident_verdict quic_match(const struct ident_input *in, struct ident_
 	/* A reserved version means nothing until a server negotiates, or
 	 * the client retries it unanswered. */
 	if (c.fam == F_GREASE && a != A_CONFIRM && !grease_repeated(in, &c))
-		return IDENT_NO_MATCH;
+		/* A second datagram may still repeat it (NO_MATCH is final). */
+		return in->ndgrams[0] < 2 && !in->done[0] ? IDENT_NEED_MORE : IDENT_NO_MATCH;
 
 	add_version(ev, c.version);
 	ev->server_confirmed = a == A_CONFIRM;

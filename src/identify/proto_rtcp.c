@@ -159,18 +159,23 @@ static int rtcp_first(const struct ident_input *in, int d, uint8_t *pt, uint32_t
 	return -1;
 }
 
-/* True when some datagram of direction d has RTP/RTCP's version 2. */
-static bool rtcp_other_v2(const struct ident_input *in, int d)
+/* Whether direction d holds RTP or RTCP (version 2): 1 yes, -1 no and
+ * never will (NO_MATCH is final), 0 not yet. As RFC 7983 demultiplexes
+ * an RTP session's ports, datagrams with first byte 0-3 (STUN), 16-19
+ * (ZRTP) or 20-63 (DTLS) may come before; any other non-version-2
+ * datagram first, or a direction over with none, rules it out. */
+static int rtcp_other_v2(const struct ident_input *in, int d)
 {
 	for (unsigned k = 0; k < in->ndgrams[d] && k < IDENT_DGRAMS_MAX; k++) {
 		struct reader r;
 		if (!ident_dgram(in, d, k, &r))
 			break;
 		uint8_t b0 = rd_u8(&r);
-		if (rd_ok(&r) && (b0 >> 6) == 2)
-			return true;
+		if (!rd_ok(&r) || b0 <= 3 || (b0 >= 16 && b0 <= 63))
+			continue;
+		return (b0 >> 6) == 2 ? 1 : -1;
 	}
-	return false;
+	return in->done[d] || in->ndgrams[d] >= IDENT_DGRAMS_MAX ? -1 : 0;
 }
 
 static enum ident_verdict rtcp_match(const struct ident_input *in, struct ident_evidence *ev)
@@ -189,16 +194,25 @@ static enum ident_verdict rtcp_match(const struct ident_input *in, struct ident_
 			return IDENT_NEED_MORE;
 		d = 1;
 		c = rtcp_first(in, 1, &pt, &ssrc);
+		/* the server's datagrams may yet answer a client's RTCP to
+		 * come (NO_MATCH is final) */
+		if (c < 0 && !in->done[0] && rtcp_other_v2(in, 1) >= 0)
+			return IDENT_NEED_MORE;
 		if (c <= 0)
 			return c == 0 && !in->done[1] ? IDENT_NEED_MORE : IDENT_NO_MATCH;
 	}
 	bool confirmed = false;
 	if (in->ndgrams[1 - d] > 0) {
 		int o = rtcp_first(in, 1 - d, &opt, &ossrc);
-		if (o > 0)
+		if (o > 0) {
 			confirmed = true;
-		else if (!rtcp_other_v2(in, 1 - d))
-			return IDENT_NO_MATCH;
+		} else {
+			int v2 = rtcp_other_v2(in, 1 - d);
+			if (v2 < 0)
+				return IDENT_NO_MATCH;
+			if (v2 == 0) /* its RTP or RTCP may follow (NO_MATCH is final) */
+				return IDENT_NEED_MORE;
+		}
 	}
 	ident_add_str(ev, "rtcp_type", rtcp_names[pt - 200]);
 	char hex[9];

@@ -31,7 +31,10 @@
  * count a sequence number. A direction may start with other datagrams
  * (STUN checks, RTCP when RFC 5761 multiplexes both): the three are looked
  * for among the datagrams kept. When both directions are there, the other
- * one must hold version-2 datagrams (RTP or RTCP) too.
+ * one must hold version-2 datagrams (RTP or RTCP) too. Before its first
+ * version-2 datagram a direction may hold only what RFC 7983 lets share
+ * the ports (first byte 0-3 STUN, 16-19 ZRTP, 20-63 DTLS); anything else
+ * there rules RTP out for good (NO_MATCH is final, identify.h).
  */
 #include "common/reader.h"
 #include "identify/identify.h"
@@ -96,23 +99,19 @@ static bool rtp_msg(const struct ident_input *in, int d, unsigned k, struct read
 	}
 }
 
-/* Direction d: 1 an RTP stream (its first packet in *h), 0 not yet (fewer
- * than three datagrams, the ones there could start one), -1 not RTP. A
- * datagram repeating the previous one's SSRC, sequence number and
- * timestamp is a duplicate (a capture taken on two interfaces has every
- * packet twice) and is passed over. */
+/* Direction d: 1 an RTP stream (its first packet in *h), 0 none (yet).
+ * The three are looked for among all the datagrams kept: a run may start
+ * after other datagrams. A datagram repeating the previous one's SSRC,
+ * sequence number and timestamp is a duplicate (a capture taken on two
+ * interfaces has every packet twice) and is passed over. */
 static int rtp_dir(const struct ident_input *in, int d, struct rtp_hdr *h)
 {
-	unsigned n = 0;
 	struct rtp_hdr start = {0}, last = {0}, cur;
 	unsigned run = 0;
-	bool one = true; /* every datagram so far belongs to one run */
 	struct reader r;
 	for (unsigned k = 0; k < IDENT_DGRAMS_MAX && rtp_msg(in, d, k, &r); k++) {
-		n = k + 1;
 		if (!rtp_parse(&r, &cur)) {
 			run = 0; /* a STUN check or RTCP: RTP may follow */
-			one = false;
 			continue;
 		}
 		if (run > 0 && cur.ssrc == last.ssrc && cur.seq == last.seq && cur.ts == last.ts)
@@ -123,7 +122,6 @@ static int rtp_dir(const struct ident_input *in, int d, struct rtp_hdr *h)
 		    tstep < 0x80000000u) {
 			run++;
 		} else {
-			one = one && run == 0 && k == 0;
 			run = 1;
 			start = cur;
 		}
@@ -133,22 +131,44 @@ static int rtp_dir(const struct ident_input *in, int d, struct rtp_hdr *h)
 			return 1;
 		}
 	}
-	/* no three in a row: wait only while the few datagrams there are
-	 * (none, one or two, duplicates aside) start a run */
-	return one && n < IDENT_DGRAMS_MAX ? 0 : -1;
+	return 0;
 }
 
-static bool rtp_any_v2(const struct ident_input *in, int d)
+/* What leads direction d, passing over the datagrams RFC 7983 lets share
+ * an RTP session's ports (first byte 0-3 STUN, 16-19 ZRTP, 20-63 DTLS):
+ * 1 a version-2 datagram (RTP or RTCP), -1 a datagram none of these
+ * (the direction is no RTP session's, whatever follows), 0 neither yet.
+ * *n gets the number of datagrams (frames) there are. */
+static int rtp_lead(const struct ident_input *in, int d, unsigned *n)
 {
-	for (unsigned k = 0; k < IDENT_DGRAMS_MAX; k++) {
-		struct reader r;
-		if (!rtp_msg(in, d, k, &r))
-			break;
+	int lead = 0;
+	struct reader r;
+	*n = 0;
+	for (unsigned k = 0; k < IDENT_DGRAMS_MAX && rtp_msg(in, d, k, &r); k++) {
+		*n = k + 1;
 		uint8_t b0 = rd_u8(&r);
-		if (rd_ok(&r) && (b0 >> 6) == 2)
-			return true;
+		if (lead != 0 || !rd_ok(&r) || b0 <= 3 || (b0 >= 16 && b0 <= 63))
+			continue;
+		lead = (b0 >> 6) == 2 ? 1 : -1;
 	}
-	return false;
+	return lead;
+}
+
+/* Whether direction d, with n datagrams (frames) so far, may bring more
+ * that rtp_dir would look at. */
+static bool rtp_more(const struct ident_input *in, int d, unsigned n)
+{
+	if (in->done[d] || n >= IDENT_DGRAMS_MAX)
+		return false;
+	if (in->transport == IDENT_UDP)
+		return in->ndgrams[d] < IDENT_DGRAMS_MAX;
+	/* TCP: a zero length ends the framing */
+	struct reader r;
+	rd_init(&r, in->data[d], in->len[d]);
+	for (unsigned i = 0; i < n; i++)
+		rd_skip(&r, rd_be16(&r));
+	uint16_t len = rd_be16(&r);
+	return !(rd_ok(&r) && len == 0);
 }
 
 static enum ident_verdict rtp_match(const struct ident_input *in, struct ident_evidence *ev)
@@ -168,24 +188,31 @@ static enum ident_verdict rtp_match(const struct ident_input *in, struct ident_e
 				return IDENT_NO_MATCH;
 		}
 	}
-	/* a direction whose datagrams all lack version 2 is not RTP's (nor
-	 * RTCP's) answer: the other one's claim falls with it */
+	/* a direction whose datagrams lack version 2 is not RTP's (nor
+	 * RTCP's) answer: the other one's claim falls with it. NO_MATCH is
+	 * final: that needs a datagram RFC 7983 keeps off an RTP session's
+	 * ports before any version-2 one, or the direction over with only
+	 * STUN or DTLS in it; until then a version-2 datagram may come. */
+	int lead[2];
+	unsigned n[2];
+	bool more[2];
 	for (int i = 0; i < 2; i++) {
-		struct reader first;
-		if (rtp_msg(in, i, 0, &first) && !rtp_any_v2(in, i))
+		lead[i] = rtp_lead(in, i, &n[i]);
+		more[i] = rtp_more(in, i, n[i]);
+		if (lead[i] < 0 || (n[i] > 0 && lead[i] == 0 && !more[i]))
 			return IDENT_NO_MATCH;
 	}
 	struct rtp_hdr h[2];
 	int v[2] = {rtp_dir(in, 0, &h[0]), rtp_dir(in, 1, &h[1])};
 	int d = v[0] > 0 ? 0 : v[1] > 0 ? 1 : -1;
 	if (d < 0) {
-		/* an empty direction is worth waiting for only while the other
-		 * one is undecided too */
-		for (int i = 0; i < 2; i++)
-			if (v[i] == 0 && !in->done[i] && (in->len[i] > 0 || v[1 - i] == 0))
-				return IDENT_NEED_MORE;
-		return IDENT_NO_MATCH;
+		/* three in a row may still come in a direction that is not over
+		 * (NO_MATCH is final) */
+		return more[0] || more[1] ? IDENT_NEED_MORE : IDENT_NO_MATCH;
 	}
+	/* the answer holds only STUN or DTLS so far: its RTP may follow */
+	if (n[1 - d] > 0 && lead[1 - d] == 0)
+		return IDENT_NEED_MORE;
 	ident_add_u64(ev, "rtp_payload_type", h[d].pt);
 	char hex[9];
 	for (int i = 0; i < 8; i++)

@@ -15,7 +15,8 @@
  *   at most 255 bytes with the line end; old servers end with LF alone.
  *
  * The server's identification line decides (a client speaking anything else
- * to an SSH server is still an SSH flow: the server is SSH). A client's
+ * to an SSH server is still an SSH flow: the server is SSH; then the line
+ * must be the server's first, no other lines before it). A client's
  * "SSH-" line alone is a claim: it waits for the server, and a server that
  * answers with anything but SSH cancels it.
  */
@@ -84,6 +85,14 @@ static bool ssh_prefix(const struct reader *r, const char *s)
 	return true;
 }
 
+/* The n bytes of a partial line without a CR at their end: the CR of a CR
+ * LF whose LF is still to come is no verdict yet (NO_MATCH is final). */
+static size_t text_len(const struct reader *r, size_t n)
+{
+	uint8_t c;
+	return n && rd_peek_u8(r, n - 1, &c) && c == '\r' ? n - 1 : n;
+}
+
 /* The server's side: other lines, then the version line. */
 static enum ssh_parse ssh_server(const struct ident_input *in, struct ssh_id *id)
 {
@@ -97,7 +106,7 @@ static enum ssh_parse ssh_server(const struct ident_input *in, struct ssh_id *id
 		size_t n;
 		if (!rd_line(&r, SSH_PRE_BYTES, &line, &n)) {
 			size_t rest = rd_remaining(&r);
-			if (rest >= SSH_PRE_BYTES || !rd_printable(&r, rest))
+			if (rest >= SSH_PRE_BYTES || !rd_printable(&r, text_len(&r, rest)))
 				return SSH_BAD;
 			if (ssh_prefix(&r, "SSH-") && rest >= SSH_LINE_MAX)
 				return SSH_BAD;
@@ -129,7 +138,8 @@ static enum ssh_parse ssh_client(const struct ident_input *in, struct ssh_id *id
 	size_t n;
 	if (!rd_line(&r, SSH_LINE_MAX, &line, &n)) {
 		/* Not yet a whole line: a prefix of "SSH-" followed by text. */
-		if (!ssh_prefix(&r, "SSH-") || have >= SSH_LINE_MAX || !rd_printable(&r, have))
+		if (!ssh_prefix(&r, "SSH-") || have >= SSH_LINE_MAX ||
+		    !rd_printable(&r, text_len(&r, have)))
 			return SSH_BAD;
 		return SSH_MORE;
 	}
@@ -144,16 +154,26 @@ static enum ident_verdict match_ssh(const struct ident_input *in, struct ident_e
 
 	if (s == SSH_BAD)
 		return IDENT_NO_MATCH; /* the server speaks something else */
+	/* A client speaking something else leaves the flow to a server whose
+	 * first line is its identification line (other lines first are taken
+	 * only from a server whose client spoke SSH, or not yet): decided as
+	 * soon as the server's first bytes stray from "SSH-", so that this
+	 * NO_MATCH is final. */
+	struct reader sr;
+	rd_init(&sr, in->data[1], in->len[1]);
+	if (c == SSH_BAD && !ssh_prefix(&sr, "SSH-"))
+		return IDENT_NO_MATCH;
 	if (s == SSH_MORE) {
-		/* The client's line alone is a claim that waits for the server. */
-		if (c == SSH_BAD)
-			return IDENT_NO_MATCH;
+		/* The client's line alone is a claim that waits for the server.
+		 * A client speaking something else does not decide either while
+		 * the server may still send its line (it sends it whatever the
+		 * client says, and NO_MATCH is final). */
 		if (!in->done[1])
 			return IDENT_NEED_MORE;
-		if (in->len[1] > 0 || c != SSH_OK)
+		if (in->len[1] > 0 || c == SSH_BAD)
 			return IDENT_NO_MATCH; /* server ended on a partial line */
-		if (in->done[0] == false && c == SSH_MORE)
-			return IDENT_NEED_MORE;
+		if (c == SSH_MORE)
+			return in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
 		ident_add(ev, "ssh_client", cli.soft, cli.soft_len);
 		ident_add(ev, "ssh_proto", cli.proto, cli.proto_len);
 		ev->confidence = 60;

@@ -266,14 +266,25 @@ static enum ident_verdict stun_match(const struct ident_input *in, struct ident_
 	enum stun_res rs = in->len[1] ? stun_dir(in, 1, s, &ns) : ST_SHORT;
 	if (rs == ST_BAD)
 		return IDENT_NO_MATCH;
+	/* whether direction d may bring more messages stun_dir would see */
+	bool more[2];
+	for (int d = 0; d < 2; d++)
+		more[d] = !in->done[d] &&
+		          (in->transport != IDENT_UDP || in->ndgrams[d] < IDENT_DGRAMS_MAX);
+	/* a client done silent: the server's messages, still to come, may
+	 * decide alone (NO_MATCH is final) */
+	if (rc == ST_SHORT && in->len[0] == 0 && in->done[0] && rs == ST_SHORT && more[1])
+		return IDENT_NEED_MORE;
 	if (rc == ST_SHORT && in->len[0] == 0 && in->done[0] && rs == ST_OK) {
 		/* Only the server's side was captured: its messages decide
 		 * alone when a FINGERPRINT checks or several carry the cookie. */
 		bool fp = false;
 		for (unsigned k = 0; k < ns; k++)
 			fp |= s[k].fingerprint;
-		if (s[0].classic || (!fp && ns < 2))
+		if (s[0].classic)
 			return IDENT_NO_MATCH;
+		if (!fp && ns < 2) /* a second message may come (NO_MATCH is final) */
+			return more[1] ? IDENT_NEED_MORE : IDENT_NO_MATCH;
 		stun_add_method(ev, s[0].method);
 		ev->confidence = fp ? 75 : 60;
 		return IDENT_MATCH;
@@ -293,12 +304,15 @@ static enum ident_verdict stun_match(const struct ident_input *in, struct ident_
 		/* Classic STUN has no cookie: unanswered, only a request sent
 		 * again byte for byte (Zoom's checks to a closed port). */
 		if (classic && !stun_retransmitted(in))
-			return IDENT_NO_MATCH;
+			/* the second datagram may yet repeat the first
+			 * (NO_MATCH is final) */
+			return in->ndgrams[0] < 2 && more[0] ? IDENT_NEED_MORE : IDENT_NO_MATCH;
 		/* Requests or indications with no answer (ICE checks to a
 		 * peer that never replied); a lone response only with a
 		 * FINGERPRINT that checks (the capture missed the request). */
 		if (!classic && c[0].cls >= 2 && nc < 2 && !fingerprint)
-			return IDENT_NO_MATCH;
+			/* a second message may come (NO_MATCH is final) */
+			return more[0] ? IDENT_NEED_MORE : IDENT_NO_MATCH;
 		stun_add_method(ev, c[0].method);
 		ev->confidence = fingerprint ? 80 : 65;
 		return IDENT_MATCH;
@@ -323,7 +337,9 @@ static enum ident_verdict stun_match(const struct ident_input *in, struct ident_
 			if (s[k].classic && stun_same_tid(&c[0], &s[k]))
 				confirmed = true;
 	if (classic && !confirmed)
-		return IDENT_NO_MATCH;
+		/* the answer may be among the server's next messages (NO_MATCH
+		 * is final) */
+		return ns < 4 && more[1] ? IDENT_NEED_MORE : IDENT_NO_MATCH;
 	stun_add_method(ev, c[0].method);
 	ev->server_confirmed = confirmed;
 	ev->confidence = confirmed ? 95 : 70;

@@ -72,8 +72,11 @@ static void sl_host(struct reader *r, struct ident_evidence *ev)
 
 enum sl_res { SL_BAD, SL_SHORT, SL_OK };
 
-/* Parses one message in r (the whole window). ev may be NULL. */
-static enum sl_res sl_msg(struct reader *r, struct ident_evidence *ev, uint8_t *conf)
+/* Parses one message in r (the whole window). ev may be NULL. more: the
+ * window is only the start of the message, the rest may come (TCP): where
+ * the bytes run out before a part is complete the answer is SL_SHORT, not
+ * SL_BAD (NO_MATCH is final). */
+static enum sl_res sl_msg(struct reader *r, struct ident_evidence *ev, uint8_t *conf, bool more)
 {
 	static const char *const mon[] = {"Jan ", "Feb ", "Mar ", "Apr ", "May ", "Jun ",
 	                                  "Jul ", "Aug ", "Sep ", "Oct ", "Nov ", "Dec "};
@@ -110,7 +113,7 @@ static enum sl_res sl_msg(struct reader *r, struct ident_evidence *ev, uint8_t *
 		while (rd_peek_u8(r, n, &c) && c != ' ' && n < 64)
 			n++;
 		if (!sl_char(r, n, ' '))
-			return SL_BAD;
+			return more && n == rd_remaining(r) ? SL_SHORT : SL_BAD;
 		rd_skip(r, n + 1);
 		if (ev)
 			sl_host(r, ev);
@@ -122,7 +125,7 @@ static enum sl_res sl_msg(struct reader *r, struct ident_evidence *ev, uint8_t *
 		while (rd_peek_u8(r, n, &c) && c != ' ' && n < 64)
 			n++;
 		if (!sl_char(r, n, ' '))
-			return SL_BAD;
+			return more && n == rd_remaining(r) ? SL_SHORT : SL_BAD;
 		rd_skip(r, n + 1);
 		if (ev)
 			sl_host(r, ev);
@@ -152,12 +155,16 @@ static enum sl_res sl_msg(struct reader *r, struct ident_evidence *ev, uint8_t *
 				n++;
 			if (n > 0 && (sl_char(r, n, ':') || sl_char(r, n, '['))) {
 				*conf = 70;
+			} else if (more && n == rd_remaining(r)) {
+				return SL_SHORT; /* the tag's end may come */
 			} else {
 				/* vendor text with a time of day hh:mm:ss */
 				size_t at = 0;
 				bool tod = false;
 				for (; at < 48 && !tod; at++) {
-					if (!rd_peek_u8(r, at, &c) || c < 0x20 || c > 0x7e)
+					if (!rd_peek_u8(r, at, &c))
+						return more ? SL_SHORT : SL_BAD;
+					if (c < 0x20 || c > 0x7e)
 						return SL_BAD;
 					tod = sl_digits(r, at, 2) && sl_char(r, at + 2, ':') &&
 					      sl_digits(r, at + 3, 2) && sl_char(r, at + 5, ':') &&
@@ -204,7 +211,7 @@ static enum sl_res sl_dir(const struct ident_input *in, int d, struct ident_evid
 			if (!rd_ok(&r))
 				return SL_BAD;
 			uint8_t cf = 0;
-			enum sl_res s = sl_msg(&m, k == 0 ? ev : NULL, &cf);
+			enum sl_res s = sl_msg(&m, k == 0 ? ev : NULL, &cf, false);
 			if (s != SL_OK)
 				return SL_BAD; /* a datagram is a whole message */
 			if (k == 0)
@@ -227,8 +234,9 @@ static enum sl_res sl_dir(const struct ident_input *in, int d, struct ident_evid
 		rd_skip(&r, n + 1);
 		if (!rd_has(&r, len) && rd_remaining(&r) < 32 && !in->done[d])
 			return SL_SHORT;
+		bool part = !rd_has(&r, len) && !in->done[d];
 		struct reader m = rd_sub(&r, rd_has(&r, len) ? len : rd_remaining(&r));
-		enum sl_res s = sl_msg(&m, ev, conf);
+		enum sl_res s = sl_msg(&m, ev, conf, part);
 		if (s == SL_SHORT)
 			return in->done[d] ? SL_BAD : SL_SHORT;
 		return s;
@@ -239,18 +247,18 @@ static enum sl_res sl_dir(const struct ident_input *in, int d, struct ident_evid
 		if (in->done[d] || rd_remaining(&r) >= SYSLOG_MSG_MAX) {
 			struct reader m;
 			rd_init(&m, in->data[d], in->len[d]);
-			enum sl_res s = sl_msg(&m, ev, conf);
+			enum sl_res s = sl_msg(&m, ev, conf, false);
 			return s == SL_SHORT ? SL_BAD : s;
 		}
 		/* Judge what is there: a bad start is final. */
 		struct reader m;
 		rd_init(&m, in->data[d], in->len[d]);
 		uint8_t cf;
-		return sl_msg(&m, NULL, &cf) == SL_BAD ? SL_BAD : SL_SHORT;
+		return sl_msg(&m, NULL, &cf, true) == SL_BAD ? SL_BAD : SL_SHORT;
 	}
 	struct reader m;
 	rd_init(&m, line, n);
-	enum sl_res s = sl_msg(&m, ev, conf);
+	enum sl_res s = sl_msg(&m, ev, conf, false);
 	return s == SL_SHORT ? SL_BAD : s;
 }
 
@@ -264,8 +272,13 @@ static enum ident_verdict syslog_match(const struct ident_input *in, struct iden
 	enum sl_res c = sl_dir(in, snd, &tmp, &conf);
 	if (c == SL_BAD)
 		return IDENT_NO_MATCH;
-	if (c == SL_SHORT)
+	if (c == SL_SHORT) {
+		/* a client done silent: the server may yet be the sender
+		 * (NO_MATCH is final) */
+		if (snd == 0 && in->len[0] == 0 && !in->done[1])
+			return IDENT_NEED_MORE;
 		return in->done[snd] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+	}
 	if (snd == 0 && in->len[1] > 0) {
 		/* The collector does not answer; whatever comes back must be
 		 * syslog too. */

@@ -188,8 +188,15 @@ static enum ident_verdict tds_match(const struct ident_input *in, struct ident_e
 	enum tds_parse pc = tds_header(&c, &ch);
 	if (pc == TDS_BAD)
 		return IDENT_NO_MATCH;
-	if (pc == TDS_SHORT)
-		return in->done[0] || in->len[1] > 0 ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+	if (pc == TDS_SHORT) {
+		/* the rest of the header may come even when the server spoke
+		 * (NO_MATCH is final), unless the server's header is no
+		 * tabular result */
+		enum tds_parse ps = tds_header(&s, &sh);
+		if (in->done[0] || ps == TDS_BAD || (ps == TDS_OK && sh.type != 0x04))
+			return IDENT_NO_MATCH;
+		return IDENT_NEED_MORE;
+	}
 	bool strong = false;
 	switch (ch.type) {
 	case 0x12: /* PRELOGIN: the option table */
@@ -226,6 +233,11 @@ static enum ident_verdict tds_match(const struct ident_input *in, struct ident_e
 		return IDENT_NO_MATCH;
 	if (ps == TDS_SHORT) {
 		if (!in->done[1] || pc == TDS_SHORT)
+			return IDENT_NEED_MORE;
+		/* a request whose body is still arriving may yet show its
+		 * structure (NO_MATCH is final) */
+		if (!strong && rd_remaining(&s) == 0 && !in->done[0] &&
+		    (ch.type == 0x01 || ch.type == 0x03) && rd_remaining(&c) < ch.len - 8u)
 			return IDENT_NEED_MORE;
 		if (!strong || rd_remaining(&s) > 0)
 			return IDENT_NO_MATCH;

@@ -240,6 +240,11 @@ static enum ident_verdict tftp_transfer(const struct ident_input *in, struct ide
 		bool in_range = ack->first >= (uint16_t)(lo - 1) && ack->last <= hi && lo <= hi;
 		bool zero_ok = ack->first != (uint16_t)(lo - 1) || lo == 1 || dat->oack || ack->oack;
 		bool hit = ack->last >= lo;
+		/* an ACK past the last DATA seen: the DATA side's next
+		 * datagrams may bring that block (NO_MATCH is final) */
+		if (!in_range && zero_ok && ack->first >= (uint16_t)(lo - 1) && lo <= hi &&
+		    !in->done[dat == &a ? 0 : 1])
+			return IDENT_NEED_MORE;
 		if (!in_range || !zero_ok)
 			return IDENT_NO_MATCH;
 		if (hit && dat->ndata + ack->nack + (a.oack || b.oack) >= 3) {
@@ -268,6 +273,10 @@ static enum ident_verdict tftp_transfer(const struct ident_input *in, struct ide
 	}
 	if (!over && (a.ndata || a.nack || a.oack || b.ndata || b.nack || b.oack))
 		return IDENT_NEED_MORE;
+	/* no datagram yet on either side: either may still open a transfer
+	 * (NO_MATCH is final) */
+	if (!over && in->ndgrams[0] == 0 && in->ndgrams[1] == 0)
+		return IDENT_NEED_MORE;
 	return IDENT_NO_MATCH;
 }
 
@@ -275,8 +284,20 @@ static enum ident_verdict tftp_match(const struct ident_input *in, struct ident_
 {
 	if (in->transport != IDENT_UDP)
 		return IDENT_NO_MATCH;
-	if (in->ndgrams[0] == 0)
-		return tftp_transfer(in, ev);
+	if (in->ndgrams[0] == 0) {
+		enum ident_verdict v = tftp_transfer(in, ev);
+		/* the server spoke first: while the client may still send a
+		 * request, a valid reply keeps TFTP open (NO_MATCH is final) */
+		if (v == IDENT_NO_MATCH && !in->done[0] && in->ndgrams[1] > 0) {
+			struct reader s, a;
+			uint16_t blk;
+			rd_init(&s, in->data[1], in->len[1]);
+			a = rd_sub(&s, in->dgram_len[1][0]);
+			if (rd_ok(&s) && tftp_pkt(&a, in->dgram_len[1][0], &blk) != 0)
+				return IDENT_NEED_MORE;
+		}
+		return v;
+	}
 	struct reader r, s;
 	rd_init(&r, in->data[0], in->len[0]);
 	rd_init(&s, in->data[1], in->len[1]);

@@ -834,7 +834,10 @@ static enum ident_verdict tls_match(const struct ident_input *in, struct ident_e
 			*ev = hv;
 			return v;
 		}
-		return tls_midstream(in, ev);
+		/* The chain may rule it out while the handshake may still
+		 * complete: only both decide NO_MATCH (it is final). */
+		enum ident_verdict m = tls_midstream(in, ev);
+		return m == IDENT_NO_MATCH ? v : m;
 	}
 	enum parse p = client_hello(in, &c);
 	if (p == P_BAD)

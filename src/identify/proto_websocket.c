@@ -125,48 +125,67 @@ static bool utf8_ok(struct reader p, const uint8_t key[4], bool masked)
 	return true;
 }
 
-/* Frames of one direction: 1 all masked, 0 all unmasked, -1 neither (or
- * not frames that end with the bytes). *count frames. */
-static int frames(const uint8_t *data, uint32_t len, unsigned *count)
+/* Frames of one direction: 1 all masked, 0 all unmasked, -1 not known yet
+ * (no frame header whole), -2 not frames. *count whole frames; *cut when
+ * the last frame runs past the bytes (valid as far as present): more bytes
+ * may finish it, so that is no verdict yet (NO_MATCH is final). */
+static int frames(const uint8_t *data, uint32_t len, unsigned *count, bool *cut)
 {
 	struct reader r;
 	rd_init(&r, data, len);
 	int masked = -1;
 	*count = 0;
+	*cut = false;
 	while (rd_remaining(&r) > 0) {
 		if (*count >= WS_FRAMES_MAX)
 			return masked; /* enough seen */
-		uint8_t b0 = rd_u8(&r), b1 = rd_u8(&r);
+		uint8_t b0 = rd_u8(&r), b1 = 0;
+		bool whole_b1 = rd_has(&r, 1);
+		if (whole_b1)
+			b1 = rd_u8(&r);
 		unsigned op = b0 & 0x0f;
 		bool fin = b0 & 0x80, rsv1 = b0 & 0x40, m = b1 & 0x80;
 		uint64_t plen = b1 & 0x7f;
 		if (b0 & 0x30)
-			return -1; /* RSV2, RSV3: no extension defines them */
+			return -2; /* RSV2, RSV3: no extension defines them */
 		if (op > 2 && (op < 8 || op > 10))
-			return -1;
+			return -2;
+		if (!whole_b1) {
+			*cut = true;
+			return masked;
+		}
 		if (op >= 8 && (!fin || rsv1 || plen > 125))
-			return -1;
+			return -2;
+		if (masked >= 0 && m != (masked == 1))
+			return -2;
+		masked = m;
 		if (plen == 126) {
 			plen = rd_be16(&r);
-			if (plen < 126)
-				return -1; /* 5.2: the minimal number of bytes */
+			if (rd_ok(&r) && plen < 126)
+				return -2; /* 5.2: the minimal number of bytes */
 		} else if (plen == 127) {
 			uint64_t hi = rd_be32(&r);
 			plen = hi << 32 | rd_be32(&r);
-			if (hi >> 31 || plen < 65536)
-				return -1;
+			if (rd_ok(&r) && (hi >> 31 || plen < 65536))
+				return -2;
 		}
-		if (masked >= 0 && m != (masked == 1))
-			return -1;
-		masked = m;
 		uint8_t key[4] = {0, 0, 0, 0};
 		if (m)
 			rd_copy(&r, key, 4);
-		if (!rd_ok(&r) || plen > rd_remaining(&r))
-			return -1; /* a frame runs past the bytes */
+		if (!rd_ok(&r) || plen > rd_remaining(&r)) {
+			/* A frame runs past the bytes; a text payload's bytes
+			 * present must already be UTF-8. */
+			if (rd_ok(&r) && op == WS_OP_TEXT && !rsv1) {
+				size_t n = rd_remaining(&r);
+				if (!utf8_ok(rd_sub(&r, n), key, m))
+					return -2;
+			}
+			*cut = true;
+			return masked;
+		}
 		struct reader payload = rd_sub(&r, (size_t)plen);
 		if (op == WS_OP_TEXT && !rsv1 && !utf8_ok(payload, key, m))
-			return -1;
+			return -2;
 		(*count)++;
 	}
 	return masked;
@@ -177,14 +196,19 @@ static enum ident_verdict websocket_midstream(const struct ident_input *in,
                                               struct ident_evidence *ev)
 {
 	unsigned n0, n1;
-	int m0 = frames(in->data[0], in->len[0], &n0);
-	int m1 = frames(in->data[1], in->len[1], &n1);
-	if ((in->len[0] && m0 < 0) || (in->len[1] && m1 < 0))
+	bool cut0, cut1;
+	int m0 = frames(in->data[0], in->len[0], &n0, &cut0);
+	int m1 = frames(in->data[1], in->len[1], &n1, &cut1);
+	if (m0 == -2 || m1 == -2)
 		return IDENT_NO_MATCH;
-	if (!in->len[0] || !in->len[1])
+	if (m0 >= 0 && m1 >= 0 && m0 == m1)
+		return IDENT_NO_MATCH; /* both masked or both not (5.1) */
+	/* A frame cut at the end, a side not heard from, too few frames: more
+	 * bytes may still make it frames of both sides (NO_MATCH is final). */
+	if ((cut0 && in->done[0]) || (cut1 && in->done[1]))
+		return IDENT_NO_MATCH; /* a frame that will never be whole */
+	if (cut0 || cut1 || !in->len[0] || !in->len[1] || n0 + n1 < 3)
 		return in->done[0] && in->done[1] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
-	if (m0 < 0 || m1 < 0 || m0 == m1 || n0 + n1 < 3)
-		return IDENT_NO_MATCH;
 	ident_add_str(ev, "ws_midstream", "1");
 	ident_add_u64(ev, "ws_frames", n0 + n1);
 	ev->server_confirmed = true;
@@ -198,9 +222,14 @@ static enum ident_verdict websocket_match(const struct ident_input *in, struct i
 	struct ident_evidence http;
 	ident_clear(&http);
 	enum ident_verdict v = http_parse(in, &http, &h);
-	if (in->midstream[0] && in->midstream[1] && (v != IDENT_MATCH || h.midstream))
-		return websocket_midstream(in, ev);
-	switch (http_websocket(in, v, &h)) {
+	enum http_ws w = http_websocket(in, v, &h);
+	if (in->midstream[0] && in->midstream[1] && (v != IDENT_MATCH || h.midstream)) {
+		/* Frames only, unless the handshake may still show (the SYN
+		 * alone was lost): NO_MATCH is final. */
+		enum ident_verdict m = websocket_midstream(in, ev);
+		return m == IDENT_NO_MATCH && w == HTTP_WS_WAIT ? IDENT_NEED_MORE : m;
+	}
+	switch (w) {
 	case HTTP_WS_NO:
 		return IDENT_NO_MATCH;
 	case HTTP_WS_WAIT:

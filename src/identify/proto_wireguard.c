@@ -58,15 +58,19 @@ static const char *const wg_names[] = {"", "handshake_initiation", "handshake_re
 
 /* All datagrams of direction d; 0 when it has none, -1 when one is not
  * WireGuard, else the count. first gets the first; *rx_ok tells whether
- * the transport messages share one receiver index. */
+ * the transport messages share one receiver index; *first_rx is the
+ * receiver index of the first session's transport messages (0: none), the
+ * one before any later handshake (a later handshake does not undo it:
+ * NO_MATCH is final). */
 static int wg_dir(const struct ident_input *in, int d, struct wg_msg *first, bool *rx_ok, bool lax,
-                  uint32_t *last_rx)
+                  uint32_t *first_rx)
 {
 	struct reader r;
 	rd_init(&r, in->data[d], in->len[d]);
-	bool have_rx = false;
+	bool have_rx = false, first_session = true;
 	uint32_t rx = 0;
 	*rx_ok = true;
+	*first_rx = 0;
 	for (unsigned k = 0; k < in->ndgrams[d]; k++) {
 		size_t len = in->dgram_len[d][k];
 		struct reader m = rd_sub(&r, len);
@@ -75,8 +79,12 @@ static int wg_dir(const struct ident_input *in, int d, struct wg_msg *first, boo
 			return -1;
 		if (k == 0)
 			*first = w;
+		if ((w.type == 1 || w.type == 2) && k > 0)
+			first_session = false;
 		if (w.type == 1 || w.type == 2)
 			have_rx = false; /* a new handshake: a new session */
+		if (w.type == 4 && first_session && !*first_rx)
+			*first_rx = w.a;
 		if (w.type == 4) {
 			if (have_rx && w.a != rx)
 				*rx_ok = false;
@@ -84,7 +92,6 @@ static int wg_dir(const struct ident_input *in, int d, struct wg_msg *first, boo
 			rx = w.a;
 		}
 	}
-	*last_rx = have_rx ? rx : 0;
 	return in->ndgrams[d];
 }
 
@@ -102,6 +109,10 @@ static enum ident_verdict wireguard_match(const struct ident_input *in, struct i
 		nc = wg_dir(in, 0, &c, &crx, true, &ctx);
 		ns = wg_dir(in, 1, &s, &srx, true, &stx);
 		if (nc > 0 && crx && c.type == 1 && ns == 0 && !in->done[1])
+			return IDENT_NEED_MORE;
+		/* a response before its initiation: the initiation may still
+		 * come and name it (NO_MATCH is final) */
+		if (nc == 0 && ns > 0 && srx && s.type == 2 && !in->done[0])
 			return IDENT_NEED_MORE;
 		if (nc <= 0 || ns <= 0 || !crx || !srx || c.type != 1 || s.type != 2 || s.b != c.a ||
 		    (ctx && ctx != s.a))
@@ -121,8 +132,9 @@ static enum ident_verdict wireguard_match(const struct ident_input *in, struct i
 			return IDENT_NEED_MORE;
 		/* One side only: a lone initiation, or a run of transport
 		 * messages to one session. */
-		if (c.type != 1 && nc < 2)
-			return IDENT_NO_MATCH;
+		if (c.type != 1 && nc < 2) /* a second may come (NO_MATCH is final) */
+			return in->done[0] || in->ndgrams[0] >= IDENT_DGRAMS_MAX ? IDENT_NO_MATCH
+			                                                          : IDENT_NEED_MORE;
 		ident_add_str(ev, "wireguard_type", wg_names[c.type]);
 		ev->confidence = 60;
 		return IDENT_MATCH;

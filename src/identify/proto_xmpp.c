@@ -234,11 +234,14 @@ static enum ident_verdict match_xmpp(const struct ident_input *in, struct ident_
 	if (s == XMPP_BAD && in->len[1])
 		return IDENT_NO_MATCH; /* the server answers something else */
 	if (s != XMPP_OK) {
-		/* The client's header is a claim that waits for the server. */
-		if (c == XMPP_BAD)
-			return IDENT_NO_MATCH;
+		/* The client's header is a claim that waits for the server.
+		 * The server's header decides whatever the client sent, so
+		 * nothing is ruled out while it may still come (NO_MATCH is
+		 * final). */
 		if (!in->done[1] || (c == XMPP_MORE && !in->done[0]))
 			return IDENT_NEED_MORE;
+		if (c == XMPP_BAD)
+			return IDENT_NO_MATCH;
 		if (c != XMPP_OK || in->len[1])
 			return IDENT_NO_MATCH;
 	} else if (c == XMPP_MORE && !in->done[0]) {

@@ -162,8 +162,21 @@ static enum ident_verdict zbx_match(const struct ident_input *in, struct ident_e
 	const uint8_t *key = NULL;
 	size_t klen = 0;
 	if (pc == ZBX_BAD) {
-		if (!zbx_key_line(in->data[0], in->len[0], &key, &klen))
-			return IDENT_NO_MATCH;
+		if (!zbx_key_line(in->data[0], in->len[0], &key, &klen)) {
+			/* a key line whose end has not come yet: it may still
+			 * (NO_MATCH is final), unless the server's bytes are no
+			 * Zabbix header */
+			struct reader r;
+			uint8_t b;
+			rd_init(&r, in->data[0], in->len[0]);
+			size_t n = in->len[0];
+			if (n > 0 && rd_peek_u8(&r, n - 1, &b) && b == '\r')
+				n--;
+			if (in->done[0] || in->len[0] >= 256 || !rd_printable(&r, n) ||
+			    zbx_header(in->data[1], in->len[1], in->done[1], &s) == ZBX_BAD)
+				return IDENT_NO_MATCH;
+			return IDENT_NEED_MORE;
+		}
 	} else if (pc == ZBX_SHORT) {
 		if (in->len[0] == 0 || !in->done[0])
 			return in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;

@@ -72,17 +72,69 @@ static enum zk_parse zk_connect_resp(const struct ident_input *in)
 	return ZK_OK;
 }
 
+static const char *const zk_replies[] = {
+    "imok", "zk_version\t", "Zookeeper version: ", "Environment:", "clientPort=", "Connections:",
+    "SessionTracker", "Cnxns:", "datadir_size:", "rw", "ro", "is not executed because",
+};
+
+/* Whether the server's bytes so far agree with the start of reply k (all
+ * of it or as many bytes as there are): more may complete it. */
+static bool zk_reply_prefix(const struct reader *s, size_t k)
+{
+	const char *w = zk_replies[k];
+	uint8_t c;
+	for (size_t i = 0; w[i] && rd_peek_u8(s, i, &c); i++)
+		if (c != (uint8_t)w[i])
+			return false;
+	return true;
+}
+
+/* Whether the server's bytes are, or may still become, one of replies
+ * lo..hi-1 (or answer nothing yet). */
+static bool zk_reply_may(const struct ident_input *in, size_t lo, size_t hi)
+{
+	struct reader s;
+	rd_init(&s, in->data[1], in->len[1]);
+	for (size_t k = lo; k < hi; k++)
+		if (rd_starts(&s, zk_replies[k]) || (!in->done[1] && zk_reply_prefix(&s, k)))
+			return true;
+	return false;
+}
+
+#define ZK_NREPLIES (sizeof zk_replies / sizeof zk_replies[0])
+
 static enum ident_verdict zk_match(const struct ident_input *in, struct ident_evidence *ev)
 {
 	struct reader c;
 	rd_init(&c, in->data[0], in->len[0]);
 	uint8_t b0;
-	if (!rd_peek_u8(&c, 0, &b0))
-		return in->done[0] || in->len[1] > 0 ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+	if (!rd_peek_u8(&c, 0, &b0)) {
+		/* the client may still speak (NO_MATCH is final) unless the
+		 * server already said what no ZooKeeper server answers */
+		if (in->done[0])
+			return IDENT_NO_MATCH;
+		if (zk_connect_resp(in) != ZK_BAD || zk_reply_may(in, 0, ZK_NREPLIES))
+			return IDENT_NEED_MORE;
+		return IDENT_NO_MATCH;
+	}
 	if (b0 >= 'a' && b0 <= 'z') {
 		/* a four-letter word, alone (optionally CR LF / LF) */
-		if (!rd_has(&c, 4))
-			return in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+		if (!rd_has(&c, 4)) {
+			/* the rest of the word may come (NO_MATCH is final),
+			 * unless no word starts so or the server's bytes are no
+			 * reply */
+			bool word = false;
+			for (size_t k = 0; k < sizeof zk_words / sizeof zk_words[0]; k++) {
+				size_t i = 0;
+				uint8_t ch;
+				while (rd_peek_u8(&c, i, &ch) && ch == (uint8_t)zk_words[k][i])
+					i++;
+				word = word || i == rd_remaining(&c);
+			}
+			if (in->done[0] || !word || !zk_reply_may(in, 0, ZK_NREPLIES))
+				return IDENT_NO_MATCH;
+			return IDENT_NEED_MORE;
+		}
 		int w = -1;
 		for (size_t k = 0; k < sizeof zk_words / sizeof zk_words[0]; k++)
 			if (rd_starts(&c, zk_words[k]))
@@ -90,24 +142,25 @@ static enum ident_verdict zk_match(const struct ident_input *in, struct ident_ev
 		if (w < 0)
 			return IDENT_NO_MATCH;
 		rd_skip(&c, 4);
+		/* the CR of a CR LF: its LF may follow (NO_MATCH is final) */
+		if (rd_remaining(&c) == 1 && rd_starts(&c, "\r") && !in->done[0])
+			return IDENT_NEED_MORE;
 		if (!(rd_remaining(&c) == 0 || (rd_remaining(&c) == 2 && rd_starts(&c, "\r\n")) ||
 		      (rd_remaining(&c) == 1 && rd_starts(&c, "\n"))))
 			return IDENT_NO_MATCH;
 		struct reader s;
 		rd_init(&s, in->data[1], in->len[1]);
-		bool ok;
-		if (w == 0) /* ruok */
-			ok = rd_starts(&s, "imok");
-		else if (w == 3) /* mntr */
-			ok = rd_starts(&s, "zk_version\t");
-		else
-			ok = rd_starts(&s, "Zookeeper version: ") || rd_starts(&s, "Environment:") ||
-			     rd_starts(&s, "clientPort=") || rd_starts(&s, "Connections:") ||
-			     rd_starts(&s, "SessionTracker") || rd_starts(&s, "Cnxns:") ||
-			     rd_starts(&s, "datadir_size:") || rd_starts(&s, "rw") ||
-			     rd_starts(&s, "ro") || rd_starts(&s, "is not executed because");
+		/* ruok: imok; mntr: zk_version; the others: the rest */
+		size_t lo = w == 0 ? 0 : w == 3 ? 1 : 2;
+		size_t hi = w == 0 ? 1 : w == 3 ? 2 : ZK_NREPLIES;
+		bool ok = false;
+		for (size_t k = lo; k < hi; k++)
+			ok = ok || rd_starts(&s, zk_replies[k]);
 		if (!ok) {
-			if (!in->done[1] && in->len[1] < 20)
+			/* wait only while the server's bytes may still become a
+			 * reply (NO_MATCH is final: the 20-byte bound alone was
+			 * not) */
+			if (zk_reply_may(in, lo, hi))
 				return IDENT_NEED_MORE;
 			return IDENT_NO_MATCH;
 		}
@@ -122,8 +175,8 @@ static enum ident_verdict zk_match(const struct ident_input *in, struct ident_ev
 	enum zk_parse ps = zk_connect_resp(in);
 	if (ps == ZK_BAD)
 		return IDENT_NO_MATCH;
-	if (pc == ZK_SHORT)
-		return in->len[1] > 0 ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+	if (pc == ZK_SHORT) /* the rest of the request may come (NO_MATCH is final) */
+		return IDENT_NEED_MORE;
 	if (ps == ZK_SHORT) {
 		if (!in->done[1])
 			return IDENT_NEED_MORE;

@@ -89,8 +89,13 @@ bool text_client_lines(const struct ident_input *in, size_t max, int lines,
 			break;
 		}
 	}
-	/* Binary from the client, no line at all. */
-	return !(first && rd_remaining(&c) && !rd_printable(&c, rd_remaining(&c)));
+	/* Binary from the client, no line at all. A CR at the end may start
+	 * the CR LF still to come: not binary (NO_MATCH is final). */
+	size_t rest = rd_remaining(&c);
+	uint8_t last;
+	if (rest && rd_peek_u8(&c, rest - 1, &last) && last == '\r')
+		rest--;
+	return !(first && rest && !rd_printable(&c, rest));
 }
 
 /* What a client command line names: SMTP, FTP, either (NEUTRAL: QUIT, NOOP,
@@ -197,16 +202,25 @@ static enum text_220_read text_220_banner(const struct ident_input *in, struct t
 	/* The banner's text, over its continuation lines too. */
 	out->cls = text_220_banner_class(b);
 	bool multi = n > 3 && rd_starts(&b, "220-");
-	for (int k = 0; multi && out->cls == TEXT_220_NEUTRAL && k < TEXT_220_LINES &&
-	                rd_line(&s, TEXT_220_LINE_MAX, &line, &n);
+	int k = 0;
+	for (; multi && out->cls == TEXT_220_NEUTRAL && k < TEXT_220_LINES &&
+	       rd_line(&s, TEXT_220_LINE_MAX, &line, &n);
 	     k++) {
 		struct reader l;
 		rd_init(&l, line, n);
-		if (!rd_printable(&l, n))
+		if (!rd_printable(&l, n)) {
+			multi = false;
 			break;
+		}
 		out->cls = text_220_banner_class(l);
 		multi = !rd_starts(&l, "220 ");
 	}
+	/* A multi-line banner that names neither yet and whose next line is
+	 * still to come: a later line may name one (NONE: undecided, so that
+	 * text_220_decide does not rule out what it may still name). */
+	if (multi && out->cls == TEXT_220_NEUTRAL && k < TEXT_220_LINES && !in->done[1] &&
+	    rd_remaining(&s) < TEXT_220_LINE_MAX)
+		out->cls = TEXT_220_NONE;
 	return TEXT_220_BANNER;
 }
 
@@ -222,10 +236,14 @@ static enum text_220_class text_220_other(enum text_220_class want)
 static enum ident_verdict text_220_claim(const struct ident_input *in, enum text_220_class cls,
                                          enum text_220_class want, bool enough)
 {
+	/* A banner that names `want` wins over the client's commands: while
+	 * it may still come, they rule nothing out (NO_MATCH is final). */
+	if (!in->done[1])
+		return IDENT_NEED_MORE;
 	if (cls == text_220_other(want) || cls == TEXT_220_OTHER)
 		return IDENT_NO_MATCH;
-	if (!in->done[1] || cls != want || !enough)
-		return in->done[1] && in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+	if (cls != want || !enough)
+		return in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
 	return IDENT_MATCH;
 }
 
@@ -278,6 +296,10 @@ enum ident_verdict text_220_decide(const struct ident_input *in, enum text_220_c
 		return IDENT_NO_MATCH;
 	if (cls == want)
 		return IDENT_MATCH;
+	/* A banner still open (NONE) may yet name `want`: no verdict against
+	 * it before its end (NO_MATCH is final). */
+	if (bcls == TEXT_220_NONE)
+		return IDENT_NEED_MORE;
 	if (cls == other || cls == TEXT_220_OTHER)
 		return IDENT_NO_MATCH;
 	/* undecided: the client may still name its protocol */

@@ -23,7 +23,11 @@
  *   2. the cross test: no identifier other than the expected one answers
  *      MATCH on it;
  *   3. growing prefixes (the bytes as they arrive, both directions not
- *      done) never give a MATCH for a wrong protocol.
+ *      done) never give a MATCH for a wrong protocol;
+ *   4. NO_MATCH is final (identify.h): for every identifier, once it
+ *      answers NO_MATCH on a prefix of the sample's bytes it answers
+ *      NO_MATCH on every longer prefix, in every order the two directions
+ *      can grow in, and when a direction finishes.
  */
 #include <dirent.h>
 #include <stdlib.h>
@@ -234,6 +238,101 @@ static void check_sample(const struct sample *s, unsigned *count)
 	CHECK(1);
 }
 
+/* Check 4. Cut points: 8 steps per TCP direction, each datagram for UDP. */
+#define CUTS_MAX 10
+static unsigned cuts_of(const struct sample *s, int d, uint32_t *cut)
+{
+	unsigned n = 0;
+	if (s->transport == IDENT_UDP) {
+		uint32_t sum = 0;
+		cut[n++] = 0;
+		for (int k = 0; k < s->ndgrams[d] && n < CUTS_MAX; k++) {
+			sum += s->dgram_len[d][k];
+			cut[n++] = sum;
+		}
+		return n;
+	}
+	for (unsigned k = 0; k <= 8; k++) {
+		uint32_t c = (uint32_t)((uint64_t)s->len[d] * k / 8);
+		if (n == 0 || c != cut[n - 1])
+			cut[n++] = c;
+	}
+	return n;
+}
+
+static enum ident_verdict verdict_at(const struct sample *s, unsigned id, uint32_t n0,
+                                     uint32_t n1, bool done0, bool done1)
+{
+	struct ident_input in;
+	struct ident_evidence ev;
+	input_of(s, n0, n1, done0, done1, &in);
+	ident_clear(&ev);
+	return ident_registry[id]->match(&in, &ev);
+}
+
+static unsigned final_failures;
+
+static void final_fail(const struct sample *s, unsigned id, uint32_t n0, uint32_t n1,
+                       bool done0, bool done1, const char *then)
+{
+	final_failures++;
+	fprintf(stderr, "%s: %s answers NO_MATCH at %u/%u bytes (done %d/%d) but not %s\n",
+	        s->path, ident_registry[id]->name, n0, n1, done0, done1, then);
+	CHECK(0);
+}
+
+static void check_final(const struct sample *s)
+{
+	uint32_t c0[CUTS_MAX], c1[CUTS_MAX];
+	unsigned k0 = cuts_of(s, 0, c0), k1 = cuts_of(s, 1, c1);
+	enum ident_verdict v[CUTS_MAX][CUTS_MAX];
+	for (unsigned id = 0; id < ident_count; id++) {
+		if (!(ident_registry[id]->transports & s->transport))
+			continue;
+		for (unsigned i = 0; i < k0; i++)
+			for (unsigned j = 0; j < k1; j++)
+				v[i][j] = verdict_at(s, id, c0[i], c1[j], false, false);
+		bool bad = false;
+		for (unsigned i = 0; i < k0 && !bad; i++)
+			for (unsigned j = 0; j < k1 && !bad; j++) {
+				if (v[i][j] != IDENT_NO_MATCH)
+					continue;
+				if (i + 1 < k0 && v[i + 1][j] != IDENT_NO_MATCH) {
+					final_fail(s, id, c0[i], c1[j], 0, 0, "when the client's bytes grow");
+					bad = true;
+				} else if (j + 1 < k1 && v[i][j + 1] != IDENT_NO_MATCH) {
+					final_fail(s, id, c0[i], c1[j], 0, 0, "when the server's bytes grow");
+					bad = true;
+				}
+			}
+		/* A direction finishing (done) while the other still grows. */
+		for (int d = 0; d < 2 && !bad; d++) {
+			if (!s->done[d])
+				continue;
+			unsigned kk = d == 0 ? k1 : k0;
+			enum ident_verdict prev = IDENT_NEED_MORE;
+			for (unsigned j = 0; j < kk && !bad; j++) {
+				uint32_t n0 = d == 0 ? c0[k0 - 1] : c0[j], n1 = d == 0 ? c1[j] : c1[k1 - 1];
+				enum ident_verdict open = d == 0 ? v[k0 - 1][j] : v[j][k1 - 1];
+				enum ident_verdict fin = verdict_at(s, id, n0, n1, d == 0, d == 1);
+				if (open == IDENT_NO_MATCH && fin != IDENT_NO_MATCH) {
+					final_fail(s, id, n0, n1, 0, 0, "when a direction finishes");
+					bad = true;
+				} else if (prev == IDENT_NO_MATCH && fin != IDENT_NO_MATCH) {
+					final_fail(s, id, n0, n1, d == 0, d == 1,
+					           "when the other direction grows");
+					bad = true;
+				}
+				prev = fin;
+			}
+		}
+		if (!bad && v[k0 - 1][k1 - 1] == IDENT_NO_MATCH &&
+		    verdict_at(s, id, s->len[0], s->len[1], s->done[0], s->done[1]) != IDENT_NO_MATCH)
+			final_fail(s, id, s->len[0], s->len[1], 0, 0, "when the flow finishes");
+		CHECK(!bad);
+	}
+}
+
 static void test_registry(void)
 {
 	for (unsigned i = 0; i < ident_count; i++) {
@@ -332,6 +431,7 @@ int main(void)
 				CHECK(ok);
 				if (ok) {
 					check_sample(&s, &samples);
+					check_final(&s);
 					if (strcmp(s.expect, ident_registry[i]->name) == 0)
 						here++;
 				}
@@ -356,12 +456,14 @@ int main(void)
 			snprintf(path, sizeof path, "identify/samples/none/%s", e->d_name);
 			bool ok = load(path, &s);
 			CHECK(ok);
-			if (ok)
+			if (ok) {
 				check_sample(&s, &samples);
+				check_final(&s);
+			}
 		}
 		closedir(d);
 	}
-	printf("identify: %u samples, %u of %u identifiers have samples\n", samples, with_samples,
-	       ident_count);
+	printf("identify: %u samples, %u of %u identifiers have samples, %u NO_MATCH not final\n",
+	       samples, with_samples, ident_count, final_failures);
 	return check_done();
 }
