@@ -2,10 +2,23 @@
  * sha256.c - SHA-256 as FIPS 180-4 defines it: sections 4.1.2 (functions),
  * 4.2.2 (constants), 5.1.1 (padding), 5.3.3 (initial hash value) and 6.2.2
  * (the computation), one 64-byte block at a time.
+ *
+ * Each TLS flow's JA4 fingerprint takes two digests: on x86 CPUs with the
+ * SHA extensions (SHA256RNDS2, SHA256MSG1/2; Intel SDM vol. 2) the block
+ * function runs on them; the portable one elsewhere, and in the tests that
+ * compare the two.
  */
 #include "common/sha256.h"
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#include <immintrin.h>
+#define SHA256_HAVE_SHANI 1
+#endif
 
 /* 4.2.2: the first 32 bits of the fractional parts of the cube roots of
  * the first 64 primes. */
@@ -24,7 +37,7 @@ static const uint32_t K[64] = {
 
 static uint32_t rotr(uint32_t x, unsigned n) { return x >> n | x << (32 - n); }
 
-static void block(uint32_t h[8], const uint8_t *p)
+static void block_generic(uint32_t h[8], const uint8_t *p)
 {
 	uint32_t w[64];
 	for (int t = 0; t < 16; t++)
@@ -62,14 +75,93 @@ static void block(uint32_t h[8], const uint8_t *p)
 	h[7] += k;
 }
 
+#ifdef SHA256_HAVE_SHANI
+/* SHA256RNDS2 does two rounds on the state split as {A, B, E, F} and
+ * {C, D, G, H} (lanes 3..0), with W[t] + K[t] of the two rounds in the low
+ * lanes of its third operand; the result is the new ABEF, the old ABEF the
+ * new CDGH, so the two registers alternate. The schedule W[t] = s1(W[t-2])
+ * + W[t-7] + s0(W[t-15]) + W[t-16] is SHA256MSG1 (the s0 part), an add of
+ * the W[t-7] words and SHA256MSG2 (the s1 part), four words at a time. */
+__attribute__((target("sha,ssse3,sse4.1"))) static void block_shani(uint32_t h[8],
+                                                                    const uint8_t *p)
+{
+	const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+	__m128i t = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)(const void *)h), 0xb1);
+	__m128i cdgh = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)(const void *)(h + 4)),
+	                                 0x1b);
+	__m128i abef = _mm_alignr_epi8(t, cdgh, 8);
+	cdgh = _mm_blend_epi16(cdgh, t, 0xf0);
+	__m128i abef_in = abef, cdgh_in = cdgh;
+	__m128i m[16];
+	for (int g = 0; g < 4; g++)
+		m[g] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 16 * g)),
+		                        bswap);
+	for (int g = 4; g < 16; g++)
+		m[g] = _mm_sha256msg2_epu32(
+		    _mm_add_epi32(_mm_sha256msg1_epu32(m[g - 4], m[g - 3]),
+		                  _mm_alignr_epi8(m[g - 1], m[g - 2], 4)),
+		    m[g - 1]);
+	for (int g = 0; g < 16; g++) {
+		__m128i wk = _mm_add_epi32(m[g], _mm_loadu_si128((const __m128i *)(const void *)&K[4 * g]));
+		cdgh = _mm_sha256rnds2_epu32(cdgh, abef, wk);
+		abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(wk, 0x0e));
+	}
+	abef = _mm_add_epi32(abef, abef_in);
+	cdgh = _mm_add_epi32(cdgh, cdgh_in);
+	t = _mm_shuffle_epi32(abef, 0x1b);
+	cdgh = _mm_shuffle_epi32(cdgh, 0xb1);
+	_mm_storeu_si128((__m128i *)(void *)h, _mm_blend_epi16(t, cdgh, 0xf0));
+	_mm_storeu_si128((__m128i *)(void *)(h + 4), _mm_alignr_epi8(cdgh, t, 8));
+}
+
+static bool use_shani;
+static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
+
+/* CPUID leaf 7 EBX bit 29: SHA; leaf 1 ECX bits 9 and 19: SSSE3, SSE4.1. */
+static void probe(void)
+{
+	unsigned a, b, c, d;
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 9)) || !(c & (1u << 19)))
+		return;
+	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+		return;
+	use_shani = (b >> 29) & 1;
+}
+#endif
+
+static void block(uint32_t h[8], const uint8_t *p, bool generic)
+{
+#ifdef SHA256_HAVE_SHANI
+	pthread_once(&probe_once, probe);
+	if (use_shani && !generic) {
+		block_shani(h, p);
+		return;
+	}
+#endif
+	(void)generic;
+	block_generic(h, p);
+}
+
+static void digest(const uint8_t *data, size_t n, uint8_t out[32], bool generic);
+
 void sha256_digest(const uint8_t *data, size_t n, uint8_t out[32])
+{
+	digest(data, n, out, false);
+}
+
+void sha256_digest_generic(const uint8_t *data, size_t n, uint8_t out[32])
+{
+	digest(data, n, out, true);
+}
+
+static void digest(const uint8_t *data, size_t n, uint8_t out[32], bool generic)
 {
 	/* 5.3.3 */
 	uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
 	                 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
 	size_t full = n / 64;
 	for (size_t i = 0; i < full; i++)
-		block(h, data + 64 * i);
+		block(h, data + 64 * i, generic);
 	/* 5.1.1: the rest, a 1 bit, zeros, the length in bits (64-bit). */
 	uint8_t tail[128];
 	size_t rest = n - 64 * full;
@@ -81,9 +173,9 @@ void sha256_digest(const uint8_t *data, size_t n, uint8_t out[32])
 	uint64_t bits = (uint64_t)n * 8;
 	for (int i = 0; i < 8; i++)
 		tail[tlen - 1 - i] = (uint8_t)(bits >> (8 * i));
-	block(h, tail);
+	block(h, tail, generic);
 	if (tlen == 128)
-		block(h, tail + 64);
+		block(h, tail + 64, generic);
 	for (int i = 0; i < 8; i++) {
 		out[4 * i] = (uint8_t)(h[i] >> 24);
 		out[4 * i + 1] = (uint8_t)(h[i] >> 16);

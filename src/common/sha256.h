@@ -10,6 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Uses the CPU's SHA instructions where it has them. */
 void sha256_digest(const uint8_t *data, size_t n, uint8_t out[32]);
+
+/* The portable code path always (tests compare the two). */
+void sha256_digest_generic(const uint8_t *data, size_t n, uint8_t out[32]);
 
 #endif
