@@ -289,11 +289,34 @@ static void add_reader(struct ident_evidence *ev, const char *key, struct reader
  * bytes or a request line in the client's, right after a line end, and
  * parse from there. The skipped bytes are never parsed.
  */
+/* Whether "HTTP/1." occurs in p[0..n): memchr finds the candidates. */
+static bool has_http1(const uint8_t *p, size_t n)
+{
+	static const char pat[] = "HTTP/1.";
+	const size_t k = sizeof pat - 1;
+	size_t i = 0;
+	while (n >= k && i <= n - k) {
+		const uint8_t *h = memchr(p + i, 'H', n - k + 1 - i);
+		if (!h)
+			return false;
+		i = (size_t)(h - p);
+		if (memcmp(h, pat, k) == 0)
+			return true;
+		i++;
+	}
+	return false;
+}
+
 static bool resync(const struct ident_input *in, int d, struct reader *out)
 {
 	struct reader r;
 	const uint8_t *line;
 	size_t n;
+	/* Both a request line and a status line hold "HTTP/1.": bytes
+	 * without it anywhere (most of what is seen mid-stream: TLS records,
+	 * binary protocols) have no message to find, whatever their lines. */
+	if (!has_http1(in->data[d], in->len[d]))
+		return false;
 	rd_init(&r, in->data[d], in->len[d]);
 	if (!rd_line(&r, rd_remaining(&r), &line, &n)) /* the partial first line */
 		return false;

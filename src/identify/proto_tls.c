@@ -826,7 +826,8 @@ static enum ident_verdict tls_match(const struct ident_input *in, struct ident_e
 	if (in->midstream[0] || in->midstream[1]) {
 		/* The handshake may be there (the SYN alone was lost): try it
 		 * first, then the record chain. */
-		struct ident_evidence hv = *ev;
+		struct ident_evidence hv; /* a scratch: ev is kept for the chain */
+		ident_clear(&hv);
 		struct ident_input whole = *in;
 		whole.midstream[0] = whole.midstream[1] = false;
 		enum ident_verdict v = tls_match(&whole, &hv);

@@ -185,9 +185,15 @@ static enum text_220_read text_220_banner(const struct ident_input *in, struct t
 	const uint8_t *line;
 	size_t n;
 	rd_init(&s, in->data[1], in->len[1]);
+	if (!rd_remaining(&s))
+		return TEXT_220_SILENT;
+	/* Whole line or partial, it starts "220": the first bytes decide
+	 * before any search for the line end (binary replies are common). */
+	uint8_t ch;
+	for (size_t i = 0; i < 3 && rd_peek_u8(&s, i, &ch); i++)
+		if (ch != (uint8_t)"220"[i])
+			return TEXT_220_REJECT;
 	if (!rd_line(&s, TEXT_220_LINE_MAX, &line, &n)) {
-		if (!rd_remaining(&s))
-			return TEXT_220_SILENT;
 		/* A partial banner: it must be heading for "220". */
 		return text_partial(&s, "220", TEXT_220_LINE_MAX, in->done[1]) == IDENT_NEED_MORE
 		           ? TEXT_220_WAIT
@@ -254,6 +260,8 @@ enum ident_verdict text_220_read(const struct ident_input *in, const struct text
 	enum text_220_read r = text_220_banner(in, b);
 	if (r == TEXT_220_REJECT || r == TEXT_220_WAIT)
 		return r == TEXT_220_WAIT ? IDENT_NEED_MORE : IDENT_NO_MATCH; /* cl unused */
+	if (r == TEXT_220_SILENT && !in->done[1])
+		return IDENT_NEED_MORE; /* text_220_claim's first answer; cl unused */
 	text_220_client(in, spec, cl);
 	switch (r) {
 	case TEXT_220_BANNER:
