@@ -17,6 +17,8 @@
  * is used by no other protocol; a server that answers with anything else
  * cancels the claim.
  */
+#include <string.h>
+
 #include "common/reader.h"
 #include "identify/identify.h"
 
@@ -179,10 +181,13 @@ static enum sip_parse sip_dir(const struct ident_input *in, int d, struct sip_ms
 			/* Vendor keepalives: a datagram too short to hold a
 			 * start line ("hello", 5 bytes, between Huawei peers)
 			 * and without a line end. */
-			bool lf = false;
-			for (size_t j = 0; j < rd_remaining(&r) && !lf; j++)
-				lf = rd_peek_u8(&r, j, &c) && c == '\n';
-			if (i < rd_remaining(&r) && (lf || rd_remaining(&r) > SIP_KEEPALIVE_MAX))
+			size_t rem = rd_remaining(&r);
+			if (i < rem && rem > SIP_KEEPALIVE_MAX)
+				break; /* not a keepalive (no line-end search needed) */
+			struct reader t = r;
+			size_t tn;
+			const uint8_t *tb = rd_rest(&t, &tn);
+			if (i < rem && memchr(tb, '\n', tn))
 				break; /* not a keepalive */
 		}
 		if (k == in->ndgrams[d])

@@ -23,11 +23,30 @@ bool text_verb(const struct reader *l, const char *w)
 	return rd_starts_ci(l, w) && (!rd_peek_u8(l, n, &c) || c == ' ');
 }
 
+static uint8_t upper(uint8_t c) { return c >= 'a' && c <= 'z' ? (uint8_t)(c - 32) : c; }
+
 bool text_verb_any(const struct reader *l, const char *const *words, size_t count)
 {
-	for (size_t i = 0; i < count; i++)
-		if (text_verb(l, words[i]))
+	/* text_verb for each word, with the line's first token read once:
+	 * the bytes up to the first space or the end, which must equal a word
+	 * (case-insensitively). */
+	uint8_t tok[16], c;
+	size_t n = 0;
+	while (rd_peek_u8(l, n, &c) && c != ' ') {
+		if (n == sizeof tok)
+			return false; /* longer than any verb */
+		tok[n++] = upper(c);
+	}
+	for (size_t i = 0; i < count; i++) {
+		const char *w = words[i];
+		if (n == 0 || upper((uint8_t)w[0]) != tok[0])
+			continue;
+		size_t k = 1;
+		while (k < n && w[k] && upper((uint8_t)w[k]) == tok[k])
+			k++;
+		if (k == n && !w[k])
 			return true;
+	}
 	return false;
 }
 
