@@ -411,6 +411,17 @@ bool stream_full(const struct stream_pool *sp, uint32_t slot, enum flow_dir dir)
 	return d && d->held >= sp->cfg.cap;
 }
 
+static void swap_bytes(uint8_t *x, uint8_t *y, size_t n)
+{
+	uint8_t buf[512];
+	for (size_t off = 0; off < n; off += sizeof buf) {
+		size_t k = n - off < sizeof buf ? n - off : sizeof buf;
+		memcpy(buf, x + off, k);
+		memcpy(x + off, y + off, k);
+		memcpy(y + off, buf, k);
+	}
+}
+
 void stream_swap(struct stream_pool *sp, uint32_t slot)
 {
 	struct stream_dir *a = dir_state(sp, slot, DIR_TO_SERVER);
@@ -420,14 +431,12 @@ void stream_swap(struct stream_pool *sp, uint32_t slot)
 	struct stream_dir t = *a;
 	*a = *b;
 	*b = t;
-	/* Swap the two regions (bytes and bitmap) in place, in chunks. */
+	/* Swap the two regions in place, bytes and bitmap, up to the larger
+	 * extent: beyond it neither was written since the slot was taken
+	 * (bitmaps zero, bytes never read). */
+	size_t ext = a->extent > b->extent ? a->extent : b->extent;
 	uint8_t *x = dir_data(sp, slot, DIR_TO_SERVER), *y = dir_data(sp, slot, DIR_TO_CLIENT);
-	size_t n = region_bytes(sp->cfg.cap);
-	uint8_t buf[512];
-	for (size_t off = 0; off < n; off += sizeof buf) {
-		size_t k = n - off < sizeof buf ? n - off : sizeof buf;
-		memcpy(buf, x + off, k);
-		memcpy(x + off, y + off, k);
-		memcpy(y + off, buf, k);
-	}
+	size_t cap = sp->cfg.cap;
+	swap_bytes(x, y, ext);
+	swap_bytes(x + cap, y + cap, (ext + 7) / 8);
 }
