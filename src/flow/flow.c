@@ -188,6 +188,8 @@ static uint64_t load_le64(const uint8_t *p)
 }
 
 #define KEY_WORDS 6
+_Static_assert(sizeof ((struct flow_table *)0)->last_key == KEY_WORDS * sizeof(uint64_t),
+               "flow_table.last_key holds one key");
 
 /* The canonical key: the same for both directions of a flow. The tunnel's
  * outer addresses are left out on purpose: they swap with the direction
@@ -386,6 +388,8 @@ static void end_flow(struct flow_table *ft, struct flow *f, enum flow_end why)
 {
 	assert(why != FLOW_END_NONE && why < FLOW_END__COUNT);
 	f->end_reason = (uint8_t)why;
+	if (ft->last == f)
+		ft->last = NULL;
 	if (ft->on_end)
 		ft->on_end(ft->on_end_ctx, f);
 	hash_unlink(ft, f);
@@ -670,11 +674,21 @@ struct flow *flow_packet(struct flow_table *ft, const struct packet *pkt, uint32
 
 	uint64_t key[KEY_WORDS];
 	pkt_key(pkt, key);
-	uint32_t h = key_hash(ft, key);
 	bool tcp = pkt->l4_proto == 6;
 
 	*created = false;
-	struct flow *f = lookup(ft, pkt, h, dir);
+	struct flow *f;
+	if (ft->last && memcmp(key, ft->last_key, sizeof key) == 0) {
+		/* The previous packet's flow (the key holds everything lookup
+		 * compares): no hash, no bucket. */
+		f = ft->last;
+		*dir = same_ep(f->cli_ip, f->cli_port, pkt->src_ip, pkt->src_port) &&
+		               same_ep(f->srv_ip, f->srv_port, pkt->dst_ip, pkt->dst_port)
+		           ? DIR_TO_SERVER
+		           : DIR_TO_CLIENT;
+	} else {
+		f = lookup(ft, pkt, key_hash(ft, key), dir);
+	}
 	if (f && idle_expired(ft, f, ft->now_us)) {
 		/* Expiry runs once per second; a flow idle past its timeout is over
 		 * even if the sweep has not reached it yet. */
@@ -688,9 +702,11 @@ struct flow *flow_packet(struct flow_table *ft, const struct packet *pkt, uint32
 		f = NULL;
 	}
 	if (!f) {
-		f = create(ft, pkt, key, h, dir);
+		f = create(ft, pkt, key, key_hash(ft, key), dir);
 		*created = true;
 	}
+	ft->last = f;
+	memcpy(ft->last_key, key, sizeof key);
 
 	f->pkts[*dir]++;
 	f->bytes[*dir] += wire_len;

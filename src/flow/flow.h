@@ -153,6 +153,10 @@ struct flow_table {
 	uint32_t lru_head[FLOW_LRU_CLASSES], lru_tail[FLOW_LRU_CLASSES];
 	uint64_t seed;
 	uint64_t seed2; /* second SipHash key word, derived from seed */
+	/* the flow of the previous packet and its key: a burst of one flow's
+	 * packets skips the hash and the bucket (flow.c) */
+	struct flow *last;
+	uint64_t last_key[6];
 	uint64_t now_us;
 	uint64_t next_expire_us;
 };
