@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct reader {
 	const uint8_t *p; /* start of the readable window */
@@ -200,15 +201,14 @@ static inline bool rd_line(struct reader *r, size_t max, const uint8_t **line, s
 {
 	size_t avail = r->len - r->off;
 	size_t lim = avail < max ? avail : max;
-	for (size_t i = 0; i < lim; i++) {
-		if (r->p[r->off + i] != '\n')
-			continue;
-		*line = r->p + r->off;
-		*n = (i > 0 && r->p[r->off + i - 1] == '\r') ? i - 1 : i;
-		r->off += i + 1;
-		return true;
-	}
-	return false;
+	const uint8_t *nl = lim ? memchr(r->p + r->off, '\n', lim) : NULL;
+	if (!nl)
+		return false;
+	size_t i = (size_t)(nl - (r->p + r->off));
+	*line = r->p + r->off;
+	*n = (i > 0 && r->p[r->off + i - 1] == '\r') ? i - 1 : i;
+	r->off += i + 1;
+	return true;
 }
 
 /* True when the next n bytes exist and are printable ASCII or tab. */
@@ -216,11 +216,25 @@ static inline bool rd_printable(const struct reader *r, size_t n)
 {
 	if (n > r->len - r->off)
 		return false;
-	for (size_t i = 0; i < n; i++) {
-		uint8_t c = r->p[r->off + i];
-		if ((c < 0x20 && c != '\t') || c > 0x7e)
-			return false;
+	const uint8_t *p = r->p + r->off;
+	size_t i = 0;
+	/* Eight bytes at a time: a word is looked at byte by byte only when
+	 * one of its bytes is below 0x20 (a tab, or not text), 0x7f, or has
+	 * its top bit set (bit tricks on 64-bit words). */
+	const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+	for (; n - i >= 8; i += 8) {
+		uint64_t x, d = 0;
+		memcpy(&x, p + i, sizeof x);
+		d = x ^ (ones * 0x7f);
+		if (!((x & high) | ((x - ones * 0x20) & ~x & high) | ((d - ones) & ~d & high)))
+			continue;
+		for (size_t k = i; k < i + 8; k++)
+			if ((p[k] < 0x20 && p[k] != '\t') || p[k] > 0x7e)
+				return false;
 	}
+	for (; i < n; i++)
+		if ((p[i] < 0x20 && p[i] != '\t') || p[i] > 0x7e)
+			return false;
 	return true;
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "common/reader.h"
 #include "decode/decode.h"
 
 #define BB_MAX 9000
@@ -1389,8 +1390,62 @@ static void test_truncation(void)
 	check_books();
 }
 
+/* common/reader.h's text helpers (word-at-a-time inside) against byte by
+ * byte references, on pseudo-random text with every kind of byte mixed in
+ * at every alignment and length. */
+static void test_reader_text(void)
+{
+	static const uint8_t odd[] = {'\t', '\n', '\r', 0x00, 0x1f, 0x7f, 0x80, 0xff, 0xc3};
+	uint8_t buf[80];
+	uint64_t x = 0x243f6a8885a308d3u;
+	unsigned bad = 0;
+	for (unsigned t = 0; t < 50000; t++) {
+		size_t n = t % 80;
+		for (size_t i = 0; i < n; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			buf[i] = (x >> 8) % 16 == 0 ? odd[(x >> 16) % sizeof odd]
+			                            : (uint8_t)(0x20 + (x >> 24) % 0x5f);
+		}
+		size_t off = n ? (size_t)(x >> 40) % (n + 1) : 0;
+		struct reader r;
+		rd_init(&r, buf, n);
+		rd_skip(&r, off);
+		/* rd_printable over every length from the offset */
+		for (size_t k = 0; off + k <= n; k++) {
+			bool want = true;
+			for (size_t i = off; i < off + k; i++)
+				if ((buf[i] < 0x20 && buf[i] != '\t') || buf[i] > 0x7e)
+					want = false;
+			bad += rd_printable(&r, k) != want;
+		}
+		bad += rd_printable(&r, n - off + 1); /* past the end: false */
+		/* rd_line with a limit */
+		size_t max = (size_t)(x >> 48) % 90;
+		size_t nl = off;
+		while (nl < n && nl < off + max && buf[nl] != '\n')
+			nl++;
+		bool want_line = nl < n && nl < off + max;
+		const uint8_t *line;
+		size_t len;
+		struct reader l = r;
+		bool got = rd_line(&l, max, &line, &len);
+		if (got != want_line) {
+			bad++;
+		} else if (got) {
+			size_t want_len = nl - off - (nl > off && buf[nl - 1] == '\r');
+			bad += line != buf + off || len != want_len || rd_offset(&l) != nl + 1;
+		} else {
+			bad += rd_offset(&l) != off;
+		}
+	}
+	CHECK_EQ_U(bad, 0);
+}
+
 int main(void)
 {
+	test_reader_text();
 	char err[256];
 	struct decode_config cfg = {.frag_max = 16, .frag_timeout_us = 30000000};
 	if (decoder_init(&D, &cfg, err, sizeof err) != 0) {
