@@ -157,7 +157,7 @@ static bool plain_key(const char *key)
 }
 #endif
 
-static void member(struct json *j, const char *key)
+static void member(struct json *j, const char *key, size_t n)
 {
 	if (!j->first[j->depth])
 		putc_(j, ',');
@@ -167,8 +167,7 @@ static void member(struct json *j, const char *key)
 	/* Keys are the program's own names (field names, evidence keys):
 	 * plain ASCII, copied as they are (checked in debug builds, which the
 	 * golden tests run under). */
-	assert(plain_key(key));
-	size_t n = strlen(key);
+	assert(plain_key(key) && strlen(key) == n);
 	if (j->overflow || n + 3 > sizeof j->buf - j->len) {
 		j->overflow = true;
 		return;
@@ -181,9 +180,9 @@ static void member(struct json *j, const char *key)
 	j->len += n + 3;
 }
 
-static void open_(struct json *j, const char *key, char c)
+static void open_(struct json *j, const char *key, size_t klen, char c)
 {
-	member(j, key);
+	member(j, key, klen);
 	putc_(j, c);
 	if (j->depth + 1 >= JSON_MAX_DEPTH) {
 		j->overflow = true;
@@ -209,19 +208,14 @@ void json_begin(struct json *j)
 	putc_(j, '{');
 }
 
-void json_obj(struct json *j, const char *key) { open_(j, key, '{'); }
-void json_arr(struct json *j, const char *key) { open_(j, key, '['); }
+void json_obj_k(struct json *j, const char *key, size_t klen) { open_(j, key, klen, '{'); }
+void json_arr_k(struct json *j, const char *key, size_t klen) { open_(j, key, klen, '['); }
 void json_end_obj(struct json *j) { close_(j, '}'); }
 void json_end_arr(struct json *j) { close_(j, ']'); }
 
-void json_str(struct json *j, const char *key, const char *s)
+void json_strn_k(struct json *j, const char *key, size_t klen, const uint8_t *s, size_t n)
 {
-	json_strn(j, key, (const uint8_t *)s, strlen(s));
-}
-
-void json_strn(struct json *j, const char *key, const uint8_t *s, size_t n)
-{
-	member(j, key);
+	member(j, key, klen);
 	put_escaped(j, s, n);
 }
 
@@ -235,38 +229,38 @@ static char *digits(uint64_t v, char *end)
 	return end;
 }
 
-void json_u64(struct json *j, const char *key, uint64_t v)
+void json_u64_k(struct json *j, const char *key, size_t klen, uint64_t v)
 {
 	char b[24];
 	char *d = digits(v, b + sizeof b);
-	member(j, key);
+	member(j, key, klen);
 	put(j, d, (size_t)(b + sizeof b - d));
 }
 
-void json_i64(struct json *j, const char *key, int64_t v)
+void json_i64_k(struct json *j, const char *key, size_t klen, int64_t v)
 {
 	char b[24];
 	char *d = digits(v < 0 ? 0 - (uint64_t)v : (uint64_t)v, b + sizeof b);
 	if (v < 0)
 		*--d = '-';
-	member(j, key);
+	member(j, key, klen);
 	put(j, d, (size_t)(b + sizeof b - d));
 }
 
-void json_double(struct json *j, const char *key, double v, int decimals)
+void json_double_k(struct json *j, const char *key, size_t klen, double v, int decimals)
 {
 	char b[48];
 	int n = snprintf(b, sizeof b, "%.*f", decimals, v);
-	member(j, key);
+	member(j, key, klen);
 	if (n <= 0 || (size_t)n >= sizeof b || v != v) /* NaN has no JSON form */
 		put(j, "null", 4);
 	else
 		put(j, b, (size_t)n);
 }
 
-void json_bool(struct json *j, const char *key, bool v)
+void json_bool_k(struct json *j, const char *key, size_t klen, bool v)
 {
-	member(j, key);
+	member(j, key, klen);
 	if (v)
 		put(j, "true", 4);
 	else

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #define JSON_MAX_DEPTH 16
 #define JSON_BUF_SIZE 65536
@@ -27,16 +28,50 @@ struct json {
 };
 
 void json_begin(struct json *j);           /* starts a record: "{" */
-void json_obj(struct json *j, const char *key);   /* "key":{ (key NULL inside arrays) */
-void json_arr(struct json *j, const char *key);   /* "key":[ */
 void json_end_obj(struct json *j);
 void json_end_arr(struct json *j);
-void json_str(struct json *j, const char *key, const char *s);
-void json_strn(struct json *j, const char *key, const uint8_t *s, size_t n);
-void json_u64(struct json *j, const char *key, uint64_t v);
-void json_i64(struct json *j, const char *key, int64_t v);
-void json_double(struct json *j, const char *key, double v, int decimals);
-void json_bool(struct json *j, const char *key, bool v);
+
+/* The writers take the key's length; the inline forms below measure it,
+ * which the compiler does at build time for the string constants that
+ * nearly all keys are (no strlen per field). */
+void json_obj_k(struct json *j, const char *key, size_t klen);
+void json_arr_k(struct json *j, const char *key, size_t klen);
+void json_strn_k(struct json *j, const char *key, size_t klen, const uint8_t *s, size_t n);
+void json_u64_k(struct json *j, const char *key, size_t klen, uint64_t v);
+void json_i64_k(struct json *j, const char *key, size_t klen, int64_t v);
+void json_double_k(struct json *j, const char *key, size_t klen, double v, int decimals);
+void json_bool_k(struct json *j, const char *key, size_t klen, bool v);
+
+#define JSON_KLEN(key) ((key) ? strlen(key) : 0)
+
+/* "key":{ (key NULL inside arrays) */
+static inline void json_obj(struct json *j, const char *key) { json_obj_k(j, key, JSON_KLEN(key)); }
+/* "key":[ */
+static inline void json_arr(struct json *j, const char *key) { json_arr_k(j, key, JSON_KLEN(key)); }
+static inline void json_str(struct json *j, const char *key, const char *s)
+{
+	json_strn_k(j, key, JSON_KLEN(key), (const uint8_t *)s, strlen(s));
+}
+static inline void json_strn(struct json *j, const char *key, const uint8_t *s, size_t n)
+{
+	json_strn_k(j, key, JSON_KLEN(key), s, n);
+}
+static inline void json_u64(struct json *j, const char *key, uint64_t v)
+{
+	json_u64_k(j, key, JSON_KLEN(key), v);
+}
+static inline void json_i64(struct json *j, const char *key, int64_t v)
+{
+	json_i64_k(j, key, JSON_KLEN(key), v);
+}
+static inline void json_double(struct json *j, const char *key, double v, int decimals)
+{
+	json_double_k(j, key, JSON_KLEN(key), v, decimals);
+}
+static inline void json_bool(struct json *j, const char *key, bool v)
+{
+	json_bool_k(j, key, JSON_KLEN(key), v);
+}
 
 /* Closes the record and writes it with a newline to f. Returns 0, -1 when
  * the record overflowed the buffer (nothing written), -2 on a write error. */
