@@ -18,7 +18,14 @@ static void put(struct json *j, const char *s, size_t n)
 	j->len += n;
 }
 
-static void putc_(struct json *j, char c) { put(j, &c, 1); }
+static void putc_(struct json *j, char c)
+{
+	if (j->overflow || j->len >= sizeof j->buf) {
+		j->overflow = true;
+		return;
+	}
+	j->buf[j->len++] = c;
+}
 
 /* Bytes copied into a JSON string as they are: printable ASCII but the
  * quote and the backslash. */
@@ -159,25 +166,28 @@ static bool plain_key(const char *key)
 
 static void member(struct json *j, const char *key, size_t n)
 {
-	if (!j->first[j->depth])
-		putc_(j, ',');
+	bool comma = !j->first[j->depth];
 	j->first[j->depth] = false;
-	if (!key)
-		return;
 	/* Keys are the program's own names (field names, evidence keys):
 	 * plain ASCII, copied as they are (checked in debug builds, which the
 	 * golden tests run under). */
-	assert(plain_key(key) && strlen(key) == n);
-	if (j->overflow || n + 3 > sizeof j->buf - j->len) {
+	assert(!key || (plain_key(key) && strlen(key) == n));
+	size_t need = comma + (key ? n + 3 : 0);
+	if (j->overflow || need > sizeof j->buf - j->len) {
 		j->overflow = true;
 		return;
 	}
 	char *o = j->buf + j->len;
-	o[0] = '"';
-	memcpy(o + 1, key, n);
-	o[n + 1] = '"';
-	o[n + 2] = ':';
-	j->len += n + 3;
+	if (comma)
+		*o++ = ',';
+	if (key) {
+		*o++ = '"';
+		memcpy(o, key, n);
+		o += n;
+		*o++ = '"';
+		*o++ = ':';
+	}
+	j->len = (size_t)(o - j->buf);
 }
 
 static void open_(struct json *j, const char *key, size_t klen, char c)
@@ -212,6 +222,25 @@ void json_obj_k(struct json *j, const char *key, size_t klen) { open_(j, key, kl
 void json_arr_k(struct json *j, const char *key, size_t klen) { open_(j, key, klen, '['); }
 void json_end_obj(struct json *j) { close_(j, '}'); }
 void json_end_arr(struct json *j) { close_(j, ']'); }
+
+void json_own_k(struct json *j, const char *key, size_t klen, const char *s, size_t n)
+{
+	/* The program's own text (timestamps, addresses, names from its
+	 * tables): plain by construction, copied without the escaping scan
+	 * (checked in debug builds). */
+	assert(plain_key(s) && strlen(s) == n);
+	member(j, key, klen);
+	if (j->overflow || n + 2 > sizeof j->buf - j->len) {
+		j->overflow = true;
+		return;
+	}
+	char *o = j->buf + j->len;
+	*o++ = '"';
+	memcpy(o, s, n);
+	o += n;
+	*o++ = '"';
+	j->len = (size_t)(o - j->buf);
+}
 
 void json_strn_k(struct json *j, const char *key, size_t klen, const uint8_t *s, size_t n)
 {

@@ -37,6 +37,7 @@ void json_end_arr(struct json *j);
 void json_obj_k(struct json *j, const char *key, size_t klen);
 void json_arr_k(struct json *j, const char *key, size_t klen);
 void json_strn_k(struct json *j, const char *key, size_t klen, const uint8_t *s, size_t n);
+void json_own_k(struct json *j, const char *key, size_t klen, const char *s, size_t n);
 void json_u64_k(struct json *j, const char *key, size_t klen, uint64_t v);
 void json_i64_k(struct json *j, const char *key, size_t klen, int64_t v);
 void json_double_k(struct json *j, const char *key, size_t klen, double v, int decimals);
@@ -51,6 +52,13 @@ static inline void json_arr(struct json *j, const char *key) { json_arr_k(j, key
 static inline void json_str(struct json *j, const char *key, const char *s)
 {
 	json_strn_k(j, key, JSON_KLEN(key), (const uint8_t *)s, strlen(s));
+}
+/* A string of the program's own making (a timestamp, an address, a name
+ * from its tables; never bytes from the wire): printable ASCII without a
+ * quote or backslash, written without escaping. */
+static inline void json_own(struct json *j, const char *key, const char *s)
+{
+	json_own_k(j, key, JSON_KLEN(key), s, strlen(s));
 }
 static inline void json_strn(struct json *j, const char *key, const uint8_t *s, size_t n)
 {

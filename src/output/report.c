@@ -96,7 +96,7 @@ static void community(struct json *j, const struct flow *f)
 	char cid[32];
 	community_id_v1(0, f->ip_version, f->proto, f->cli_ip, f->cli_port, f->srv_ip, f->srv_port,
 	                cid);
-	json_str(j, "community_id", cid);
+	json_own(j, "community_id", cid);
 }
 
 static void vlan(struct json *j, const struct flow *f)
@@ -114,13 +114,13 @@ static void tunnel(struct json *j, const struct flow *f)
 	if (f->tunnel.type == TUNNEL_NONE)
 		return;
 	json_obj(j, "tunnel");
-	json_str(j, "type", tunnel_type_name((enum tunnel_type)f->tunnel.type));
+	json_own(j, "type", tunnel_type_name((enum tunnel_type)f->tunnel.type));
 	if (f->tunnel.id_valid)
 		json_u64(j, "id", f->tunnel.id);
 	report_ip(f->tunnel.outer_ipver, f->tunnel.outer_src, ip);
-	json_str(j, "src_ip", ip);
+	json_own(j, "src_ip", ip);
 	report_ip(f->tunnel.outer_ipver, f->tunnel.outer_dst, ip);
-	json_str(j, "dest_ip", ip);
+	json_own(j, "dest_ip", ip);
 	json_u64(j, "depth", f->tunnel.depth);
 	json_end_obj(j);
 }
@@ -134,17 +134,17 @@ static void eve_header(struct json *j, const struct flow *f, uint64_t ts_us, con
 	char ts[40], ip[46];
 	json_begin(j);
 	json_format_ts(ts_us, ts);
-	json_str(j, "timestamp", ts);
+	json_own(j, "timestamp", ts);
 	json_u64(j, "flow_id", f->flow_id);
-	json_str(j, "event_type", event);
+	json_own(j, "event_type", event);
 	report_ip(f->ip_version, f->cli_ip, ip);
-	json_str(j, "src_ip", ip);
+	json_own(j, "src_ip", ip);
 	json_u64(j, "src_port", f->cli_port);
 	report_ip(f->ip_version, f->srv_ip, ip);
-	json_str(j, "dest_ip", ip);
+	json_own(j, "dest_ip", ip);
 	json_u64(j, "dest_port", f->srv_port);
-	json_str(j, "proto", proto_name(f->proto));
-	json_str(j, "app_proto", app_proto);
+	json_own(j, "proto", proto_name(f->proto));
+	json_own(j, "app_proto", app_proto);
 	community(j, f);
 	vlan(j, f);
 }
@@ -160,22 +160,22 @@ void report_flow_json(struct json *j, const struct flow *f, const uint32_t first
 	json_u64(j, "pkts_toclient", f->pkts[DIR_TO_CLIENT]);
 	json_u64(j, "bytes_toserver", f->bytes[DIR_TO_SERVER]);
 	json_u64(j, "bytes_toclient", f->bytes[DIR_TO_CLIENT]);
-	json_str(j, "start", ts);
+	json_own(j, "start", ts);
 	json_format_ts(f->last_ts_us, ts);
-	json_str(j, "end", ts);
+	json_own(j, "end", ts);
 	json_u64(j, "age", (f->last_ts_us - f->first_ts_us) / 1000000u);
-	json_str(j, "state", flow_state_name((enum flow_state)f->state));
-	json_str(j, "reason", suricata_reason(f->end_reason));
+	json_own(j, "state", flow_state_name((enum flow_state)f->state));
+	json_own(j, "reason", suricata_reason(f->end_reason));
 	json_end_obj(j);
 	if (f->proto == 6) {
 		uint8_t all = f->tcp_flags[0] | f->tcp_flags[1];
 		json_obj(j, "tcp");
 		tcp_flags_hex(all, hx);
-		json_str(j, "tcp_flags", hx);
+		json_own(j, "tcp_flags", hx);
 		tcp_flags_hex(f->tcp_flags[DIR_TO_SERVER], hx);
-		json_str(j, "tcp_flags_ts", hx);
+		json_own(j, "tcp_flags_ts", hx);
 		tcp_flags_hex(f->tcp_flags[DIR_TO_CLIENT], hx);
-		json_str(j, "tcp_flags_tc", hx);
+		json_own(j, "tcp_flags_tc", hx);
 		static const struct {
 			uint8_t bit;
 			const char *name;
@@ -185,20 +185,20 @@ void report_flow_json(struct json *j, const struct flow *f, const uint32_t first
 		for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 			if (all & names[i].bit)
 				json_bool(j, names[i].name, true);
-		json_str(j, "state", flow_state_name((enum flow_state)f->state));
+		json_own(j, "state", flow_state_name((enum flow_state)f->state));
 		json_end_obj(j);
 	}
 	tunnel(j, f);
 	json_obj(j, "offport");
-	json_str(j, "orientation", flow_orient_guessed(f->orient) ? "guessed" : "syn");
-	json_str(j, "orientation_basis", flow_orient_name((enum flow_orient)f->orient));
-	json_str(j, "end_reason", flow_end_name((enum flow_end)f->end_reason));
+	json_own(j, "orientation", flow_orient_guessed(f->orient) ? "guessed" : "syn");
+	json_own(j, "orientation_basis", flow_orient_name((enum flow_orient)f->orient));
+	json_own(j, "end_reason", flow_end_name((enum flow_end)f->end_reason));
 	json_bool(j, "inspected", inspected);
 	if (f->user_kind)
-		json_str(j, "finding", finding_kind_name((enum finding_kind)f->user_kind));
+		json_own(j, "finding", finding_kind_name((enum finding_kind)f->user_kind));
 	unsigned pc = (f->user_flags & REPORT_UF_PAYLOAD_MASK) >> REPORT_UF_PAYLOAD_SHIFT;
 	if (pc != IDENT_PAYLOAD_NONE)
-		json_str(j, "payload_class", ident_payload_name((enum ident_payload)pc));
+		json_own(j, "payload_class", ident_payload_name((enum ident_payload)pc));
 	json_u64(j, "first_bytes_toserver", first_bytes[DIR_TO_SERVER]);
 	json_u64(j, "first_bytes_toclient", first_bytes[DIR_TO_CLIENT]);
 	json_end_obj(j);
@@ -497,15 +497,15 @@ void report_alert_json(struct json *j, const struct alert_info *a)
 	char ts[40], sig[400], ports[REPORT_PORTS_MAX];
 	eve_header(j, f, a->ts_us, "alert",
 	           a->proto >= 0 ? ident_registry[a->proto]->name : "unknown");
-	json_str(j, "direction", "to_server");
+	json_own(j, "direction", "to_server");
 	json_obj(j, "alert");
-	json_str(j, "action", "allowed");
+	json_own(j, "action", "allowed");
 	json_u64(j, "gid", OFFPORT_GID);
 	json_u64(j, "signature_id", a->finding->sid);
 	json_u64(j, "rev", 1);
 	signature(a, sig, sizeof sig);
 	json_str(j, "signature", sig);
-	json_str(j, "category", "Detection of a Non-Standard Protocol or Event");
+	json_own(j, "category", "Detection of a Non-Standard Protocol or Event");
 	json_u64(j, "severity", a->finding->severity);
 	json_obj(j, "metadata");
 	static const char *const tech_id[] = {"T1571"}, *const tech_name[] = {"Non-Standard Port"};
@@ -523,12 +523,12 @@ void report_alert_json(struct json *j, const struct alert_info *a)
 	json_u64(j, "bytes_toserver", f->bytes[DIR_TO_SERVER]);
 	json_u64(j, "bytes_toclient", f->bytes[DIR_TO_CLIENT]);
 	json_format_ts(f->first_ts_us, ts);
-	json_str(j, "start", ts);
+	json_own(j, "start", ts);
 	json_end_obj(j);
 	json_obj(j, "offport");
-	json_str(j, "reason", finding_kind_name(a->finding->kind));
-	json_str(j, "observed_protocol", a->proto >= 0 ? ident_registry[a->proto]->name : "unknown");
-	json_str(j, "transport", transport_name(f->proto));
+	json_own(j, "reason", finding_kind_name(a->finding->kind));
+	json_own(j, "observed_protocol", a->proto >= 0 ? ident_registry[a->proto]->name : "unknown");
+	json_own(j, "transport", transport_name(f->proto));
 	json_u64(j, "server_port", f->srv_port);
 	names_array(j, "expected_protocols", a->finding->expected);
 	json_arr(j, "expected_ports");
@@ -543,11 +543,11 @@ void report_alert_json(struct json *j, const struct alert_info *a)
 	}
 	json_end_arr(j);
 	json_u64(j, "confidence", a->finding->confidence);
-	json_str(j, "orientation", flow_orient_guessed(f->orient) ? "guessed" : "syn");
-	json_str(j, "orientation_basis", flow_orient_name((enum flow_orient)f->orient));
+	json_own(j, "orientation", flow_orient_guessed(f->orient) ? "guessed" : "syn");
+	json_own(j, "orientation_basis", flow_orient_name((enum flow_orient)f->orient));
 	unsigned pc = (f->user_flags & REPORT_UF_PAYLOAD_MASK) >> REPORT_UF_PAYLOAD_SHIFT;
 	if (pc != IDENT_PAYLOAD_NONE)
-		json_str(j, "payload_class", ident_payload_name((enum ident_payload)pc));
+		json_own(j, "payload_class", ident_payload_name((enum ident_payload)pc));
 	tunnel(j, f);
 	json_obj(j, "evidence");
 	if (a->ev) {
