@@ -126,6 +126,12 @@ static uint8_t hs_u8(struct hs_reader *h)
 
 static uint16_t hs_be16(struct hs_reader *h)
 {
+	if (!hs_failed(h) && h->left >= 2 && rd_has(h->r, 2)) {
+		/* both bytes in this record (the usual case) */
+		h->left -= 2;
+		h->pos += 2;
+		return rd_be16(h->r);
+	}
 	uint16_t hi = hs_u8(h);
 	return (uint16_t)(hi << 8 | hs_u8(h));
 }
@@ -157,6 +163,13 @@ static void hs_skip(struct hs_reader *h, uint32_t n)
 static size_t hs_copy(struct hs_reader *h, uint32_t n, uint8_t *dst, size_t cap)
 {
 	size_t got = 0;
+	if (!hs_failed(h) && n <= h->left && n <= cap && rd_has(h->r, n)) {
+		/* all in this record (the usual case): one copy */
+		memcpy(dst, rd_bytes(h->r, n), n);
+		h->left -= n;
+		h->pos += n;
+		return n;
+	}
 	for (; n && got < cap && !hs_failed(h); n--)
 		dst[got++] = hs_u8(h);
 	hs_skip(h, n);
