@@ -9,12 +9,12 @@
  */
 #include "common/sha1.h"
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
 
+#include "common/cpu.h"
+
 #if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
 #include <immintrin.h>
 #define SHA1_HAVE_SHANI 1
 #endif
@@ -126,26 +126,12 @@ __attribute__((target("sha,ssse3,sse4.1"))) static void compress_shani(uint32_t 
 	h[4] = (uint32_t)_mm_extract_epi32(e, 3);
 }
 
-static bool use_shani;
-static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
-
-/* CPUID leaf 7 EBX bit 29: SHA; leaf 1 ECX bits 9 and 19: SSSE3, SSE4.1. */
-static void probe(void)
-{
-	unsigned a, b, c, d;
-	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 9)) || !(c & (1u << 19)))
-		return;
-	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
-		return;
-	use_shani = (b >> 29) & 1;
-}
 #endif
 
 static void compress(uint32_t h[5], const uint8_t *m, size_t blocks, bool generic)
 {
 #ifdef SHA1_HAVE_SHANI
-	pthread_once(&probe_once, probe);
-	if (use_shani && !generic) {
+	if (!generic && cpu_has_sha()) {
 		compress_shani(h, m, blocks);
 		return;
 	}
@@ -169,8 +155,7 @@ void sha1_digest_generic(const uint8_t *data, size_t n, uint8_t out[20])
 bool sha1_accelerated(void)
 {
 #ifdef SHA1_HAVE_SHANI
-	pthread_once(&probe_once, probe);
-	return use_shani;
+	return cpu_has_sha();
 #else
 	return false;
 #endif

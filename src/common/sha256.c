@@ -10,12 +10,12 @@
  */
 #include "common/sha256.h"
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
 
+#include "common/cpu.h"
+
 #if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
 #include <immintrin.h>
 #define SHA256_HAVE_SHANI 1
 #endif
@@ -114,26 +114,12 @@ __attribute__((target("sha,ssse3,sse4.1"))) static void block_shani(uint32_t h[8
 	_mm_storeu_si128((__m128i *)(void *)(h + 4), _mm_alignr_epi8(cdgh, t, 8));
 }
 
-static bool use_shani;
-static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
-
-/* CPUID leaf 7 EBX bit 29: SHA; leaf 1 ECX bits 9 and 19: SSSE3, SSE4.1. */
-static void probe(void)
-{
-	unsigned a, b, c, d;
-	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 9)) || !(c & (1u << 19)))
-		return;
-	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
-		return;
-	use_shani = (b >> 29) & 1;
-}
 #endif
 
 static void block(uint32_t h[8], const uint8_t *p, bool generic)
 {
 #ifdef SHA256_HAVE_SHANI
-	pthread_once(&probe_once, probe);
-	if (use_shani && !generic) {
+	if (!generic && cpu_has_sha()) {
 		block_shani(h, p);
 		return;
 	}
