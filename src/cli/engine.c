@@ -146,6 +146,13 @@ static void decide(struct engine *e, struct flow *f, int proto, const struct ide
 
 /* Runs identification on what the flow holds; decides when the evidence
  * is in (see the top of this file). */
+/* The capture flags a reading of the bytes was judged under. */
+static uint8_t input_flags(const struct ident_input *in)
+{
+	return (uint8_t)(in->midstream[0] | in->midstream[1] << 1 | in->truncated[0] << 2 |
+	                 in->truncated[1] << 3);
+}
+
 /* The identifiers already ruled out for this flow's bytes read one way
  * (way 0: as oriented, 1: reversed). NO_MATCH is final only for the same
  * reading of the bytes: when the capture flags change (a SYN arrives late,
@@ -154,8 +161,7 @@ static struct ident_set *ruled_out(struct engine *e, const struct flow *f,
                                    const struct ident_input *in, int way)
 {
 	struct engine_ruled_out *ro = &e->ruled_out[f->user_slot];
-	uint8_t flags = (uint8_t)(in->midstream[0] | in->midstream[1] << 1 |
-	                          in->truncated[0] << 2 | in->truncated[1] << 3);
+	uint8_t flags = input_flags(in);
 	if (way == 0 && flags != ro->flags) {
 		memset(ro->set, 0, sizeof ro->set);
 		ro->flags = flags;
@@ -197,6 +203,12 @@ static void maybe_reverse(struct engine *e, struct flow *f, struct ident_input *
 		return;
 	flow_reverse(&e->flows, f);
 	stream_swap(&e->streams, f->user_slot);
+	/* the two readings' ruled-out sets trade places with the roles */
+	struct engine_ruled_out *ro = &e->ruled_out[f->user_slot];
+	struct ident_set t = ro->set[0];
+	ro->set[0] = ro->set[1];
+	ro->set[1] = t;
+	ro->flags = input_flags(&sw);
 	uint8_t cut = f->user_flags & (REPORT_UF_CUT_TS | REPORT_UF_CUT_TC);
 	f->user_flags = (uint8_t)((f->user_flags & ~cut) |
 	                          ((cut & REPORT_UF_CUT_TS) ? REPORT_UF_CUT_TC : 0) |

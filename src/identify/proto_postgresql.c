@@ -111,17 +111,19 @@ static enum ident_verdict pg_match(const struct ident_input *in, struct ident_ev
 	struct pg_startup st = {0};
 	bool negotiated = false;
 	uint8_t b;
+	/* Every first answer of the server starts with 'S', 'N', 'G' (to a
+	 * request) or 'R', 'E' (to a startup message): another first byte
+	 * rules it out whatever the client sends (NO_MATCH is final). */
+	if (rd_peek_u8(&s, 0, &b) && b != 'S' && b != 'N' && b != 'G' && b != 'R' && b != 'E')
+		return IDENT_NO_MATCH;
 	if (!rd_has(&c, 8)) {
 		/* Too few client bytes (the server's may come first in the
-		 * capture): wait, unless the bytes there already rule it out
-		 * (NO_MATCH is final). Every first message's length is at most
-		 * PG_STARTUP_MAX, so it starts 00 00; every first answer of the
-		 * server starts with 'S', 'N', 'G' (to a request) or 'R', 'E'. */
+		 * capture): wait, unless the bytes there already rule it out.
+		 * Every first message's length is at most PG_STARTUP_MAX, so it
+		 * starts 00 00. */
 		if (in->done[0])
 			return IDENT_NO_MATCH;
 		if ((rd_peek_u8(&c, 0, &b) && b != 0) || (rd_peek_u8(&c, 1, &b) && b != 0))
-			return IDENT_NO_MATCH;
-		if (rd_peek_u8(&s, 0, &b) && b != 'S' && b != 'N' && b != 'G' && b != 'R' && b != 'E')
 			return IDENT_NO_MATCH;
 		return IDENT_NEED_MORE;
 	}
