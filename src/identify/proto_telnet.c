@@ -125,7 +125,9 @@ static enum ident_verdict telnet_match(const struct ident_input *in, struct iden
 		return IDENT_MATCH;
 	}
 	if (c != TELNET_OK) {
-		if (s == TELNET_SHORT && (c == TELNET_SHORT || in->len[0] == 0))
+		/* A server still to be heard may negotiate: it confirms telnet
+		 * whatever text the client sent (NO_MATCH is final). */
+		if (s == TELNET_SHORT && (c == TELNET_SHORT || in->len[0] == 0 || telnet_texty(in, 0)))
 			return IDENT_NEED_MORE;
 		if (c == TELNET_SHORT && telnet_texty(in, 1))
 			return IDENT_NEED_MORE;
