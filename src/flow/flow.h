@@ -74,39 +74,45 @@ static inline bool flow_orient_guessed(uint8_t o) { return o != ORIENT_SYN; }
 #define FLOW_NONE UINT32_MAX
 
 struct flow {
+	/* Hot: what every packet of the flow reads or writes (lookup, counters,
+	 * state, LRU position, inspection state), together in the first 120
+	 * bytes; then what is set once or read when the flow ends. 192 bytes
+	 * in all. */
+	uint32_t hash;
+	/* table links, private to flow.c. Links are entry index + 1, 0 = none,
+	 * so that zeroed (untouched) memory is a valid empty state. */
+	uint32_t hnext;
+	uint32_t lprev, lnext;
 	/* oriented endpoints */
 	uint8_t cli_ip[16], srv_ip[16];
 	uint16_t cli_port, srv_port;
 	uint8_t ip_version, proto;
 	uint8_t state;       /* enum flow_state */
-	uint8_t orient;      /* enum flow_orient */
-	uint8_t end_reason;  /* enum flow_end */
-	uint8_t fin_seen;    /* bit DIR_TO_SERVER / DIR_TO_CLIENT */
-	uint8_t tcp_flags[2]; /* union of flags seen per direction */
-	uint8_t syn_seen;    /* bit per enum flow_dir: a SYN was seen, syn_seq valid */
-	uint32_t syn_seq[2]; /* sequence number of each direction's SYN */
+	uint8_t lclass;      /* LRU (timeout) class the flow is linked in (flow.c) */
 	uint16_t vlan_id;
-	uint64_t flow_id;    /* stable 51-bit id, deterministic for the same input */
-	uint64_t first_ts_us, last_ts_us;
+	uint8_t tcp_flags[2]; /* union of flags seen per direction */
+	uint8_t fin_seen;    /* bit DIR_TO_SERVER / DIR_TO_CLIENT */
+	uint8_t syn_seen;    /* bit per enum flow_dir: a SYN was seen, syn_seq valid */
+	uint8_t data_dirs;   /* bit per enum flow_dir: payload seen (flow.c) */
+	uint8_t user_flags;     /* new flow: 0 */
+	uint64_t last_ts_us;
 	uint64_t pkts[2], bytes[2]; /* per enum flow_dir; bytes = frame wire lengths */
 	/* owned by the caller's pipeline (stream slot, first-bytes lengths, ...);
 	 * a new flow starts with user_slot = FLOW_NONE (== STREAM_NONE) and
 	 * user_len zero */
 	uint32_t user_slot;
-	uint32_t user_len[2];
-	int16_t user_proto;     /* new flow: -1 */
-	uint8_t user_kind;      /* new flow: 0 */
-	uint8_t user_flags;     /* new flow: 0 */
 	uint16_t user_segments; /* new flow: 0 */
-	struct tunnel_info tunnel;
-	/* table links, private to flow.c. Links are entry index + 1, 0 = none,
-	 * so that zeroed (untouched) memory is a valid empty state. */
-	uint32_t hnext;
-	uint32_t lprev, lnext;
-	uint8_t lclass;       /* LRU (timeout) class the flow is linked in */
+	int16_t user_proto;     /* new flow: -1 */
+	struct tunnel_info tunnel; /* its type and id first: compared by lookup */
+	/* Cold: set once, or read when the flow ends. */
+	uint64_t flow_id;    /* stable 51-bit id, deterministic for the same input */
+	uint64_t first_ts_us;
+	uint32_t syn_seq[2]; /* sequence number of each direction's SYN */
+	uint32_t user_len[2];
+	uint8_t user_kind;      /* new flow: 0 */
+	uint8_t orient;      /* enum flow_orient */
+	uint8_t end_reason;  /* enum flow_end */
 	uint8_t close_reason; /* FLOW_END_FIN or FLOW_END_RST once FLOW_CLOSED */
-	uint8_t data_dirs;    /* bit per enum flow_dir: payload seen */
-	uint32_t hash;
 };
 
 struct flow_config {
