@@ -33,7 +33,8 @@ build/bench/). For each capture:
      ndpiReader wall / offport wall    >= 10
      offport wall / pcap loop wall     <= 2
      ndpiReader RSS / offport RSS      >= 8
-   (offport = the --json run, the mode the floors are about).
+   (offport = the --json run, the mode the floors are about), then the
+   same two time ratios for the text mode (the default: alert lines only).
 
 --scaling runs the same on flows_1e4 .. flows_1e7 (make_captures.py
 --scaling) and prints how time and memory grow with the flow count
@@ -208,6 +209,11 @@ def ratios(info):
         out["offport_over_loop_wall"] = o["wall_s"] / lp["wall_s"]
     if o.get("rss_kb") and nd.get("rss_kb"):
         out["ndpi_over_offport_rss"] = nd["rss_kb"] / o["rss_kb"]
+    t = m.get("offport-text", {})
+    if t.get("wall_s") and nd.get("wall_s"):
+        out["text_ndpi_over_offport_wall"] = nd["wall_s"] / t["wall_s"]
+    if t.get("wall_s") and lp.get("wall_s"):
+        out["text_offport_over_loop_wall"] = t["wall_s"] / lp["wall_s"]
     return out
 
 
@@ -244,6 +250,12 @@ def print_capture(info):
             print(f"  {label:32} {'-':>7}   (floor {op} {FLOORS[key]:g}) not measured")
         else:
             print(f"  {label:32} {v:7.2f}   (floor {op} {FLOORS[key]:g}) {verdict(key, v)}")
+    r = info["ratios"]
+    if "text_ndpi_over_offport_wall" in r:
+        # the default mode (alert lines only), for comparison; the floors
+        # are judged on the --json run above
+        print(f"  text mode: ndpiReader / offport {r['text_ndpi_over_offport_wall']:.2f}, "
+              f"offport / loop {r.get('text_offport_over_loop_wall', float('nan')):.2f}")
 
 
 def print_scaling(results):
