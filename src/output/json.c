@@ -113,8 +113,8 @@ static size_t escape_one(const uint8_t *s, size_t n, size_t i, char *o, size_t *
 
 static void put_escaped(struct json *j, const uint8_t *s, size_t n)
 {
-	size_t i = 0, used;
-	if (!j->overflow && n <= (sizeof j->buf - j->len - 2) / ESCAPED_MAX) {
+	size_t i = 0, used, room = sizeof j->buf - j->len;
+	if (!j->overflow && room >= 2 && n <= (room - 2) / ESCAPED_MAX) {
 		/* Room for the worst case: straight into the buffer, runs of
 		 * plain bytes eight at a time. */
 		char *o = j->buf + j->len;

@@ -142,6 +142,22 @@ static void test_escaping_random(void)
 		}
 	}
 	CHECK_EQ_U(bad, 0);
+	/* A buffer one byte or none from full: the record overflows, nothing
+	 * is written past the buffer (ASan would see it). */
+	for (size_t left = 0; left < 4; left++) {
+		static uint8_t filler[JSON_BUF_SIZE];
+		int rc;
+		memset(filler, 'f', sizeof filler);
+		json_begin(&J);
+		json_strn(&J, "f", filler, JSON_BUF_SIZE - 7 - left); /* {"f":"..." */
+		CHECK_EQ_U(J.len, JSON_BUF_SIZE - left);
+		json_strn(&J, NULL, (const uint8_t *)"", 0);
+		/* ',' and '""' fit in 3 bytes; with fewer the record overflows,
+		 * and nothing is written past the buffer either way */
+		CHECK(J.len <= JSON_BUF_SIZE && J.overflow == (left < 3));
+		(void)emit_str(&rc);
+		CHECK(rc == -1);
+	}
 }
 
 static void test_escaping(void)
