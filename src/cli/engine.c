@@ -144,8 +144,6 @@ static void decide(struct engine *e, struct flow *f, int proto, const struct ide
 	release(e, f);
 }
 
-/* Runs identification on what the flow holds; decides when the evidence
- * is in (see the top of this file). */
 /* The capture flags a reading of the bytes was judged under. */
 static uint8_t input_flags(const struct ident_input *in)
 {
@@ -217,6 +215,8 @@ static void maybe_reverse(struct engine *e, struct flow *f, struct ident_input *
 	*r = rs;
 }
 
+/* Runs identification on what the flow holds; decides when the evidence
+ * is in (see the top of this file). */
 static void try_decide(struct engine *e, struct flow *f, bool final, uint64_t now_us)
 {
 	struct ident_input in;
