@@ -238,4 +238,12 @@ static inline bool rd_printable(const struct reader *r, size_t n)
 	return true;
 }
 
+/* n, less one when the n-th next byte is a CR: the text of a partial line
+ * whose CR LF has come as far as its CR. A CR there is no verdict on the
+ * line yet (identify.h: NO_MATCH is final). */
+static inline size_t rd_partial_len(const struct reader *r, size_t n)
+{
+	return n > 0 && n <= r->len - r->off && r->p[r->off + n - 1] == '\r' ? n - 1 : n;
+}
+
 #endif

@@ -36,16 +36,6 @@ static size_t irc_len(const char *w)
 	return n;
 }
 
-/* The n bytes of a partial line are text; a CR at their end may be the
- * start of the CR LF still to come (no verdict yet: NO_MATCH is final). */
-static bool irc_partial_text(const struct reader *r, size_t n)
-{
-	uint8_t c;
-	if (n && rd_peek_u8(r, n - 1, &c) && c == '\r')
-		n--;
-	return rd_printable(r, n);
-}
-
 /* True when the line starts with the word w followed by SP. */
 static bool irc_verb(const struct reader *l, const char *w)
 {
@@ -201,7 +191,7 @@ static enum ident_verdict match_irc(const struct ident_input *in, struct ident_e
 		cli_reg += reg;
 	}
 	if (!cli_lines && !cli_bad && rd_remaining(&c) &&
-	    (rd_remaining(&c) >= IRC_LINE_MAX || !irc_partial_text(&c, rd_remaining(&c))))
+	    (rd_remaining(&c) >= IRC_LINE_MAX || !rd_printable(&c, rd_partial_len(&c, rd_remaining(&c)))))
 		cli_bad = true; /* no line end where one would be, or binary */
 
 	/* The server's first line. */
@@ -213,7 +203,7 @@ static enum ident_verdict match_irc(const struct ident_input *in, struct ident_e
 	} else if (rd_remaining(&s)) {
 		uint8_t ch = 0;
 		rd_peek_u8(&s, 0, &ch);
-		if (rd_remaining(&s) >= IRC_LINE_MAX || !irc_partial_text(&s, rd_remaining(&s)) ||
+		if (rd_remaining(&s) >= IRC_LINE_MAX || !rd_printable(&s, rd_partial_len(&s, rd_remaining(&s))) ||
 		    (ch != ':' && ch != 'N' && ch != 'P' && ch != 'E'))
 			return IDENT_NO_MATCH;
 		srv_more = true;

@@ -100,12 +100,9 @@ enum mc_parse { MC_BAD, MC_SHORT, MC_OK };
 static bool mc_partial(const struct reader *r)
 {
 	size_t rest = rd_remaining(r);
-	uint8_t c;
 	if (rest >= MC_LINE_MAX)
 		return false;
-	if (rest > 0 && rd_peek_u8(r, rest - 1, &c) && c == '\r')
-		rest--;
-	return rd_printable(r, rest);
+	return rd_printable(r, rd_partial_len(r, rest));
 }
 
 static enum mc_parse mc_text_reply(const struct ident_input *in)

@@ -70,11 +70,7 @@ static enum nats_line nats_json_line(const struct ident_input *in, int d, const 
 		if (rd_peek_u8(&r, i, &c) && c != (uint8_t)word[i])
 			return NATS_BAD;
 	if (!rd_line(&r, NATS_LINE_MAX, line, n)) {
-		size_t rest = rd_remaining(&r);
-		/* the CR of the line's CR LF may be here without its LF
-		 * (NO_MATCH is final) */
-		if (rest > 0 && rd_peek_u8(&r, rest - 1, &c) && c == '\r')
-			rest--;
+		size_t rest = rd_partial_len(&r, rd_remaining(&r));
 		if (rest >= NATS_LINE_MAX || !rd_printable(&r, rest) || in->done[d])
 			return NATS_BAD;
 		return NATS_SHORT;

@@ -182,12 +182,7 @@ static enum redis_parse redis_client(const struct ident_input *in, char *cmd, bo
 	const uint8_t *line;
 	size_t n;
 	if (!rd_line(&r, 512, &line, &n)) {
-		/* the CR of the line's CR LF may be here without its LF
-		 * (NO_MATCH is final) */
-		size_t rest = rd_remaining(&r);
-		uint8_t cr;
-		if (rest > 0 && rd_peek_u8(&r, rest - 1, &cr) && cr == '\r')
-			rest--;
+		size_t rest = rd_partial_len(&r, rd_remaining(&r));
 		return rd_remaining(&r) < 512 && rd_printable(&r, rest) ? REDIS_SHORT : REDIS_BAD;
 	}
 	struct reader l;

@@ -56,12 +56,7 @@ static enum rtsp_parse rtsp_client(const struct ident_input *in, struct rtsp_req
 	const uint8_t *line;
 	size_t n;
 	if (!rd_line(&r, RTSP_LINE_MAX, &line, &n)) {
-		size_t rest = rd_remaining(&r);
-		uint8_t cr;
-		/* the CR of the line's CR LF may be here without its LF
-		 * (NO_MATCH is final) */
-		if (rest > 0 && rd_peek_u8(&r, rest - 1, &cr) && cr == '\r')
-			rest--;
+		size_t rest = rd_partial_len(&r, rd_remaining(&r));
 		if (rest >= RTSP_LINE_MAX || !rd_printable(&r, rest) || in->done[0])
 			return RTSP_BAD;
 		/* a prefix of some method */

@@ -205,12 +205,7 @@ static enum sip_parse sip_dir(const struct ident_input *in, int d, struct sip_ms
 	if (!rd_line(&r, SIP_LINE_MAX, &line, &n)) {
 		/* No line end yet: wait while it may come and the bytes so far
 		 * could begin a start line. */
-		size_t have = rd_remaining(&r), text = have;
-		uint8_t cr;
-		/* the CR of the line's CR LF may be here without its LF
-		 * (NO_MATCH is final) */
-		if (text > 0 && rd_peek_u8(&r, text - 1, &cr) && cr == '\r')
-			text--;
+		size_t have = rd_remaining(&r), text = rd_partial_len(&r, have);
 		if (in->done[d] || have >= SIP_LINE_MAX || in->transport == IDENT_UDP ||
 		    !rd_printable(&r, text) || !sip_could_start(&r))
 			return SIP_BAD;

@@ -85,14 +85,6 @@ static bool ssh_prefix(const struct reader *r, const char *s)
 	return true;
 }
 
-/* The n bytes of a partial line without a CR at their end: the CR of a CR
- * LF whose LF is still to come is no verdict yet (NO_MATCH is final). */
-static size_t text_len(const struct reader *r, size_t n)
-{
-	uint8_t c;
-	return n && rd_peek_u8(r, n - 1, &c) && c == '\r' ? n - 1 : n;
-}
-
 /* The server's side: other lines, then the version line. */
 static enum ssh_parse ssh_server(const struct ident_input *in, struct ssh_id *id)
 {
@@ -106,7 +98,7 @@ static enum ssh_parse ssh_server(const struct ident_input *in, struct ssh_id *id
 		size_t n;
 		if (!rd_line(&r, SSH_PRE_BYTES, &line, &n)) {
 			size_t rest = rd_remaining(&r);
-			if (rest >= SSH_PRE_BYTES || !rd_printable(&r, text_len(&r, rest)))
+			if (rest >= SSH_PRE_BYTES || !rd_printable(&r, rd_partial_len(&r, rest)))
 				return SSH_BAD;
 			if (ssh_prefix(&r, "SSH-") && rest >= SSH_LINE_MAX)
 				return SSH_BAD;
@@ -139,7 +131,7 @@ static enum ssh_parse ssh_client(const struct ident_input *in, struct ssh_id *id
 	if (!rd_line(&r, SSH_LINE_MAX, &line, &n)) {
 		/* Not yet a whole line: a prefix of "SSH-" followed by text. */
 		if (!ssh_prefix(&r, "SSH-") || have >= SSH_LINE_MAX ||
-		    !rd_printable(&r, text_len(&r, have)))
+		    !rd_printable(&r, rd_partial_len(&r, have)))
 			return SSH_BAD;
 		return SSH_MORE;
 	}

@@ -167,11 +167,8 @@ static enum ident_verdict zbx_match(const struct ident_input *in, struct ident_e
 			 * (NO_MATCH is final), unless the server's bytes are no
 			 * Zabbix header */
 			struct reader r;
-			uint8_t b;
 			rd_init(&r, in->data[0], in->len[0]);
-			size_t n = in->len[0];
-			if (n > 0 && rd_peek_u8(&r, n - 1, &b) && b == '\r')
-				n--;
+			size_t n = rd_partial_len(&r, in->len[0]);
 			if (in->done[0] || in->len[0] >= 256 || !rd_printable(&r, n) ||
 			    zbx_header(in->data[1], in->len[1], in->done[1], &s) == ZBX_BAD)
 				return IDENT_NO_MATCH;

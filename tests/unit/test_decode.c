@@ -1402,9 +1402,7 @@ static void test_reader_text(void)
 	for (unsigned t = 0; t < 50000; t++) {
 		size_t n = t % 80;
 		for (size_t i = 0; i < n; i++) {
-			x ^= x << 13;
-			x ^= x >> 7;
-			x ^= x << 17;
+			check_rand(&x);
 			buf[i] = (x >> 8) % 16 == 0 ? odd[(x >> 16) % sizeof odd]
 			                            : (uint8_t)(0x20 + (x >> 24) % 0x5f);
 		}
@@ -1421,6 +1419,11 @@ static void test_reader_text(void)
 			bad += rd_printable(&r, k) != want;
 		}
 		bad += rd_printable(&r, n - off + 1); /* past the end: false */
+		/* rd_partial_len drops one CR at the end, within the bytes there */
+		for (size_t k = 0; off + k <= n + 1; k++) {
+			size_t want = k > 0 && off + k <= n && buf[off + k - 1] == '\r' ? k - 1 : k;
+			bad += rd_partial_len(&r, k) != want;
+		}
 		/* rd_line with a limit */
 		size_t max = (size_t)(x >> 48) % 90;
 		size_t nl = off;
