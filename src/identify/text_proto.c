@@ -23,8 +23,6 @@ bool text_verb(const struct reader *l, const char *w)
 	return rd_starts_ci(l, w) && (!rd_peek_u8(l, n, &c) || c == ' ');
 }
 
-static uint8_t upper(uint8_t c) { return c >= 'a' && c <= 'z' ? (uint8_t)(c - 32) : c; }
-
 bool text_verb_any(const struct reader *l, const char *const *words, size_t count)
 {
 	/* text_verb for each word, with the line's first token read once:
@@ -35,14 +33,14 @@ bool text_verb_any(const struct reader *l, const char *const *words, size_t coun
 	while (rd_peek_u8(l, n, &c) && c != ' ') {
 		if (n == sizeof tok)
 			return false; /* longer than any verb */
-		tok[n++] = upper(c);
+		tok[n++] = rd_lower_(c);
 	}
 	for (size_t i = 0; i < count; i++) {
 		const char *w = words[i];
-		if (n == 0 || upper((uint8_t)w[0]) != tok[0])
+		if (n == 0 || rd_lower_((uint8_t)w[0]) != tok[0])
 			continue;
 		size_t k = 1;
-		while (k < n && w[k] && upper((uint8_t)w[k]) == tok[k])
+		while (k < n && w[k] && rd_lower_((uint8_t)w[k]) == tok[k])
 			k++;
 		if (k == n && !w[k])
 			return true;
@@ -110,10 +108,7 @@ bool text_client_lines(const struct ident_input *in, size_t max, int lines,
 	}
 	/* Binary from the client, no line at all. A CR at the end may start
 	 * the CR LF still to come: not binary (NO_MATCH is final). */
-	size_t rest = rd_remaining(&c);
-	uint8_t last;
-	if (rest && rd_peek_u8(&c, rest - 1, &last) && last == '\r')
-		rest--;
+	size_t rest = rd_partial_len(&c, rd_remaining(&c));
 	return !(first && rest && !rd_printable(&c, rest));
 }
 
@@ -255,16 +250,12 @@ static enum text_220_class text_220_other(enum text_220_class want)
 	return want == TEXT_220_SMTP ? TEXT_220_FTP : TEXT_220_SMTP;
 }
 
-/* The server has not spoken: the client's commands alone are a claim for
- * `want` once the server is done and they name `want` (`enough`: with what
- * the protocol needs besides). */
+/* The server is done without a word: the client's commands alone are a
+ * claim for `want` when they name `want` (`enough`: with what the protocol
+ * needs besides). */
 static enum ident_verdict text_220_claim(const struct ident_input *in, enum text_220_class cls,
                                          enum text_220_class want, bool enough)
 {
-	/* A banner that names `want` wins over the client's commands: while
-	 * it may still come, they rule nothing out (NO_MATCH is final). */
-	if (!in->done[1])
-		return IDENT_NEED_MORE;
 	if (cls == text_220_other(want) || cls == TEXT_220_OTHER)
 		return IDENT_NO_MATCH;
 	if (cls != want || !enough)
@@ -279,19 +270,16 @@ enum ident_verdict text_220_read(const struct ident_input *in, const struct text
 	enum text_220_read r = text_220_banner(in, b);
 	if (r == TEXT_220_REJECT || r == TEXT_220_WAIT)
 		return r == TEXT_220_WAIT ? IDENT_NEED_MORE : IDENT_NO_MATCH; /* cl unused */
+	/* A banner that names `want` wins over the client's commands: while
+	 * it may still come, they rule nothing out (NO_MATCH is final), and
+	 * are not even read (cl unused). */
 	if (r == TEXT_220_SILENT && !in->done[1])
-		return IDENT_NEED_MORE; /* text_220_claim's first answer; cl unused */
-	text_220_client(in, spec, cl);
-	switch (r) {
-	case TEXT_220_BANNER:
-		return IDENT_MATCH;
-	case TEXT_220_SILENT:
-		return text_220_claim(in, cl->cls, spec->want, !spec->claim_needs_arg || cl->arg != NULL);
-	case TEXT_220_WAIT:
 		return IDENT_NEED_MORE;
-	default:
-		return IDENT_NO_MATCH;
-	}
+	text_220_client(in, spec, cl);
+	if (r == TEXT_220_BANNER)
+		return IDENT_MATCH;
+	/* silent, and done: the client's commands alone may be a claim */
+	return text_220_claim(in, cl->cls, spec->want, !spec->claim_needs_arg || cl->arg != NULL);
 }
 
 int text_220_server_count(const struct ident_input *in,
