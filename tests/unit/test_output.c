@@ -102,9 +102,7 @@ static void test_escaping_random(void)
 		char want[64 * 6 + 3];
 		size_t n = t % 64;
 		for (size_t i = 0; i < n; i++) {
-			x ^= x << 13;
-			x ^= x >> 7;
-			x ^= x << 17;
+			check_rand(&x);
 			in[i] = (x >> 8) % 8 == 0 ? special[(x >> 16) % sizeof special]
 			                          : (uint8_t)(0x20 + (x >> 24) % 0x5f);
 		}
@@ -272,12 +270,8 @@ static void test_timestamps(void)
 			secs = fixed[i];
 		else if (i < 160000)
 			secs = (uint64_t)(i - 8) * 86400u - (i & 1);
-		else {
-			x ^= x << 13;
-			x ^= x >> 7;
-			x ^= x << 17;
-			secs = x % 3093527980800u;
-		}
+		else
+			secs = check_rand(&x) % 3093527980800u;
 		time_t t = (time_t)secs;
 		struct tm tm;
 		if (!gmtime_r(&t, &tm))
