@@ -24,6 +24,7 @@ struct capture_pkt {
 
 struct capture {
 	struct pcap *p;
+	char *iobuf;           /* the file's stdio buffer, freed after the close */
 	const char *name;      /* file path or interface name, for messages */
 	const char *path;      /* the file's path; NULL for standard input and live */
 	int dlt;               /* link type (DLT_ value) */
