@@ -33,42 +33,49 @@ __attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errl
  * measured no better: the copy out of the page cache then leaves the L2. */
 enum { CAPTURE_IOBUF = 1 << 16 };
 
-int capture_open_file(struct capture *c, const char *path, char *err, size_t errlen)
+int capture_open_stream(struct capture *c, FILE *f, const char *name, char *err, size_t errlen)
 {
-	static char stdin_buf[CAPTURE_IOBUF];
-	static bool stdin_buffered;
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
-	bool is_stdin = strcmp(path, "-") == 0;
+	char *iobuf = c->iobuf; /* capture_open_file's, set before the call */
 	memset(c, 0, sizeof *c);
-	c->name = is_stdin ? "(stdin)" : path;
-	c->path = is_stdin ? NULL : path;
-	FILE *f;
-	if (is_stdin) {
-		f = stdin;
-		if (!stdin_buffered)
-			setvbuf(f, stdin_buf, _IOFBF, sizeof stdin_buf);
-		stdin_buffered = true;
-	} else {
-		f = fopen(path, "rb");
-		if (!f) {
-			set_err(err, errlen, "%s: %s", c->name, strerror(errno));
-			return -1;
-		}
-		c->iobuf = malloc(CAPTURE_IOBUF);
-		if (c->iobuf)
-			setvbuf(f, c->iobuf, _IOFBF, CAPTURE_IOBUF);
-		(void)posix_fadvise(fileno(f), 0, 0, POSIX_FADV_SEQUENTIAL);
-	}
+	c->name = name;
+	c->iobuf = iobuf;
 	c->p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
 	if (!c->p) {
 		set_err(err, errlen, "%s: %s", c->name, ebuf);
-		if (!is_stdin)
+		if (f != stdin)
 			fclose(f);
 		free(c->iobuf);
 		c->iobuf = NULL;
 		return -1;
 	}
 	c->dlt = pcap_datalink(c->p);
+	return 0;
+}
+
+int capture_open_file(struct capture *c, const char *path, char *err, size_t errlen)
+{
+	static char stdin_buf[CAPTURE_IOBUF];
+	static bool stdin_buffered;
+	memset(c, 0, sizeof *c);
+	if (strcmp(path, "-") == 0) {
+		if (!stdin_buffered)
+			setvbuf(stdin, stdin_buf, _IOFBF, sizeof stdin_buf);
+		stdin_buffered = true;
+		return capture_open_stream(c, stdin, "(stdin)", err, errlen);
+	}
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		set_err(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	c->iobuf = malloc(CAPTURE_IOBUF);
+	if (c->iobuf)
+		setvbuf(f, c->iobuf, _IOFBF, CAPTURE_IOBUF);
+	(void)posix_fadvise(fileno(f), 0, 0, POSIX_FADV_SEQUENTIAL);
+	if (capture_open_stream(c, f, path, err, errlen) != 0)
+		return -1;
+	c->path = path;
 	return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct pcap; /* libpcap's handle */
 
@@ -45,6 +46,12 @@ struct capture_live_opts {
 
 /* Open a file ("-" = standard input). Returns 0, or -1 with a message. */
 int capture_open_file(struct capture *c, const char *path, char *err, size_t errlen);
+
+/* Open a capture already open as a stdio stream (a pipe, or bytes in
+ * memory through fmemopen), named name in messages. The capture owns f:
+ * capture_close() closes it, as does a failure here (standard input
+ * excepted). The damage offset is unknown for a stream (no path). */
+int capture_open_stream(struct capture *c, FILE *f, const char *name, char *err, size_t errlen);
 
 /* Open a live interface. Returns 0, or -1 with a message. */
 int capture_open_live(struct capture *c, const char *ifname, const struct capture_live_opts *o,
