@@ -26,10 +26,18 @@
  * incomplete when frag_timeout_us of capture time has passed since then
  * (stats.frag_timeout, checked on lookup and by a sweep at most once per
  * second of capture time), when the table is full and a new datagram needs
- * room (the oldest open context goes: stats.frag_evicted), or at
+ * room (the context open longest goes: stats.frag_evicted), or at
  * decode_flush (stats.frag_flushed). A completed context is pinned: the
  * packet's payload points into it until the next decode_packet call
  * releases it, and a pinned context is never evicted.
+ *
+ * Open contexts are kept on a list in the order they opened, so that
+ * eviction takes the head and the sweep walks from the head to the first
+ * context still in time: both cost O(1) per context dropped, whatever
+ * frag_max is (a fragment flood evicts on every fragment). Capture time
+ * that goes backwards (several inputs) can put a younger context ahead of
+ * an older one; it then expires on lookup, at a later sweep or by
+ * eviction, never later than the end of the run.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +69,7 @@ struct frag_ctx {
 	uint32_t units_held; /* bits set in held[] */
 	uint64_t frame_bytes; /* wire bytes of the frames whose fragments were taken */
 	int32_t hnext;       /* hash chain, -1 ends */
+	int32_t older, newer; /* the open list, -1 ends */
 	uint8_t held[FRAG_UNITS / 8];
 };
 
@@ -73,6 +82,7 @@ struct frag_table {
 	uint32_t nfree;
 	uint32_t n;
 	uint32_t open; /* contexts in CTX_OPEN */
+	int32_t oldest, newest; /* ends of the open list, -1 when empty */
 	int32_t done[FRAG_PINNED_MAX];
 	unsigned ndone;
 	uint64_t last_sweep;
@@ -148,6 +158,7 @@ int frag_table_create(struct decoder *d, char *err, size_t errlen)
 	}
 	t->n = n;
 	t->bmask = nb - 1;
+	t->oldest = t->newest = -1;
 	t->seed = random_seed();
 	for (uint32_t i = 0; i < nb; i++)
 		t->bucket[i] = -1;
@@ -172,8 +183,18 @@ void frag_table_destroy(struct decoder *d)
 	d->frags = NULL;
 }
 
+/* Takes an open context off its hash chain and the open list. */
 static void ctx_unlink(struct frag_table *t, int32_t i)
 {
+	struct frag_ctx *c = &t->ctx[i];
+	if (c->older >= 0)
+		t->ctx[c->older].newer = c->newer;
+	else
+		t->oldest = c->newer;
+	if (c->newer >= 0)
+		t->ctx[c->newer].older = c->older;
+	else
+		t->newest = c->older;
 	int32_t *pp = &t->bucket[key_hash(&t->ctx[i].key, t->seed) & t->bmask];
 	while (*pp != -1) {
 		if (*pp == i) {
@@ -210,13 +231,9 @@ static int32_t ctx_open(struct decoder *d, const struct frag_key *k, uint64_t no
 {
 	struct frag_table *t = d->frags;
 	if (t->nfree == 0) {
-		/* Evict the oldest open datagram; completed ones are pinned. */
-		int32_t victim = -1;
-		for (uint32_t i = 0; i < t->n; i++) {
-			const struct frag_ctx *c = &t->ctx[i];
-			if (c->state == CTX_OPEN && (victim < 0 || c->first_ts < t->ctx[victim].first_ts))
-				victim = (int32_t)i;
-		}
+		/* Evict the datagram open longest; completed ones are pinned
+		 * (and not on the open list). */
+		int32_t victim = t->oldest;
 		if (victim < 0)
 			return -1;
 		ctx_drop(t, victim);
@@ -231,6 +248,13 @@ static int32_t ctx_open(struct decoder *d, const struct frag_key *k, uint64_t no
 	uint32_t b = key_hash(k, t->seed) & t->bmask;
 	c->hnext = t->bucket[b];
 	t->bucket[b] = i;
+	c->older = t->newest;
+	c->newer = -1;
+	if (t->newest >= 0)
+		t->ctx[t->newest].newer = i;
+	else
+		t->oldest = i;
+	t->newest = i;
 	t->open++;
 	d->stats.frag_datagrams++;
 	return i;
@@ -349,11 +373,9 @@ void decode_expire(struct decoder *d, uint64_t now_us)
 	if (!t)
 		return;
 	t->last_sweep = now_us;
-	for (uint32_t i = 0; i < t->n && t->open > 0; i++) {
-		if (t->ctx[i].state == CTX_OPEN && expired(d, &t->ctx[i], now_us)) {
-			ctx_drop(t, (int32_t)i);
-			d->stats.frag_timeout++;
-		}
+	while (t->oldest >= 0 && expired(d, &t->ctx[t->oldest], now_us)) {
+		ctx_drop(t, t->oldest);
+		d->stats.frag_timeout++;
 	}
 }
 
@@ -373,10 +395,8 @@ void decode_flush(struct decoder *d)
 	if (!t)
 		return;
 	frag_release_completed(d);
-	for (uint32_t i = 0; i < t->n && t->open > 0; i++) {
-		if (t->ctx[i].state == CTX_OPEN) {
-			ctx_drop(t, (int32_t)i);
-			d->stats.frag_flushed++;
-		}
+	while (t->oldest >= 0) {
+		ctx_drop(t, t->oldest);
+		d->stats.frag_flushed++;
 	}
 }

@@ -911,6 +911,42 @@ static void test_frag_lifetime(void)
 	check_books();
 	decoder_free(&D);
 
+	/* Eight contexts, opened 1 ms apart: eviction takes them in the order
+	 * they opened, skipping one completed from the middle of the list, and
+	 * the sweep drops exactly those past their timeout. */
+	cfg.frag_max = 8;
+	CHECK(decoder_init(&D, &cfg, err, sizeof err) == 0);
+	calls = 0;
+	uint64_t t0 = now_us;
+	for (unsigned id = 10; id < 18; id++) {
+		now_us = t0 + (id - 10) * 1000;
+		frag4(&f, id, &l4, 0, 1000, true, 17);
+		CHECK_EQ_U(run(1, &f, &p), DECODE_FRAG_HELD);
+	}
+	frag4(&f, 12, &l4, 1000, 1000, false, 17);
+	CHECK_EQ_U(run(1, &f, &p), DECODE_UDP); /* 12 leaves the middle */
+	for (unsigned id = 18; id < 21; id++) { /* 18 takes 12's room; 19, 20 evict 10, 11 */
+		now_us = t0 + (id - 10) * 1000;
+		frag4(&f, id, &l4, 0, 1000, true, 17);
+		CHECK_EQ_U(run(1, &f, &p), DECODE_FRAG_HELD);
+	}
+	CHECK_EQ_U(D.stats.frag_evicted, 2);
+	frag4(&f, 13, &l4, 1000, 1000, false, 17);
+	CHECK_EQ_U(run(1, &f, &p), DECODE_UDP); /* 13 survived */
+	/* 14..17 opened at t0 + 4..7 ms, 18..20 at 8..10 ms: at t0 + 1 s +
+	 * 7.5 ms, 14..17 are past the 1 s timeout. */
+	decode_expire(&D, t0 + 1000000 + 7500);
+	CHECK_EQ_U(D.stats.frag_timeout, 4);
+	frag4(&f, 18, &l4, 1000, 1000, false, 17);
+	now_us = t0 + 1000000 + 7600;
+	CHECK_EQ_U(run(1, &f, &p), DECODE_UDP); /* 18 is still open */
+	decode_flush(&D);
+	CHECK_EQ_U(D.stats.frag_flushed, 2); /* 19, 20 */
+	CHECK_EQ_U(D.stats.frag_datagrams,
+	           D.stats.frag_reassembled + D.stats.frag_timeout + D.stats.frag_evicted + D.stats.frag_flushed);
+	check_books();
+	decoder_free(&D);
+
 	/* One context, pinned by a completed outer datagram: an inner
 	 * fragment inside it finds no room (and the pinned one is kept). */
 	cfg.frag_max = 1;
