@@ -50,6 +50,21 @@ flows_1e7.pcap (--scaling)
     data packet each way (TCP), query and answer (DNS); no FIN, so the
     flows stay open until the flow table's timeout or eviction.
 
+flood.pcap (--flood, or --only flood.pcap)
+    A hostile mix of at least 5,000,000 distinct flows, for the
+    robustness floor (docs/robustness.md): out of every 20 packets, 8 are a
+    SYN flood (spoofed sources across 11.0.0.0/8, one SYN each, never
+    answered, to ports 80 and 443 of four servers), 6 a UDP spray (one
+    datagram of 8 to 120 random bytes from one source to a new destination
+    address and port each), 2 a fragment flood (a first IPv4 fragment,
+    more-fragments set, of a datagram that never completes; every fourth a
+    lone middle fragment instead) and 4 a tiny-segment storm (2,000 TCP
+    connections open at a time, each a handshake, then 40 one-byte
+    segments from the client with every fifth pair swapped and every
+    seventh segment sent twice, then FIN; a finished connection is replaced
+    by a new one). One packet per microsecond of capture time, so that no
+    flow times out: the tables fill and must evict.
+
 Everything is deterministic (fixed seeds). A JSON manifest (manifest.json)
 beside the captures records the parameters, the packet / flow counts, the
 sizes and the generation times; a capture whose parameters and size match
@@ -612,6 +627,94 @@ def make_flows(path, n, short):
     return {"packets": w.packets, "flows": n, "shape": "short" if short else "full"}
 
 
+def ip4_frag_frame(src, dst, ipid, offset8, more, pl):
+    """An Ethernet/IPv4 fragment of a UDP datagram (protocol 17): payload
+    pl at fragment offset offset8 (8-byte units), more-fragments as given."""
+    ilen = 20 + len(pl.data)
+    flags = (0x2000 if more else 0) | offset8
+    a = (src >> 16) + (src & 0xFFFF) + (dst >> 16) + (dst & 0xFFFF)
+    ipsum = fold(0x4500 + ilen + ipid + flags + 0x4011 + a)
+    return (ETH_HDR.pack(MAC_C, MAC_S, 0x0800) +
+            struct.pack("!BBHHHBBHII", 0x45, 0, ilen, ipid, flags, 64, 17, ipsum, src, dst) +
+            pl.data)
+
+
+def make_flood(path, steps):
+    """steps packets of the hostile mix described in the module doc."""
+    rng = random.Random(7)
+    w = PcapWriter(path)
+    t = 1795000000 * 1000000
+    servers = [ip4(172, 16, 0, 10 + k) for k in range(4)]
+    spray_src = ip4(10, 99, 0, 1)
+    sprays = [Payload(rng.randbytes(rng.randrange(8, 121))) for _ in range(512)]
+    frag_pl = [Payload(rng.randbytes(72)) for _ in range(64)]  # 8-byte multiple
+    one = [Payload(bytes([b])) for b in range(256)]
+    n_syn = n_udp = n_frag = n_tiny_flows = 0
+    # the tiny-segment storm: open connections, each a list of frames still
+    # to send, refilled with a new connection when one ends
+    storm = []
+    storm_no = 0
+
+    def new_conn(k):
+        c = ip4(10, 50 + (k >> 16 & 0x3F), k >> 8 & 0xFF, k & 0xFF)
+        cp = 1024 + (k * 7919) % 60000
+        s = servers[k & 3]
+        port = (80, 443, 22, 8088)[(k >> 2) & 3]
+        cs, ss = (k * 2654435761) & 0xFFFFFFFF, (k * 40503 + 7) & 0xFFFFFFFF
+        frames = [tcp_frame(c, s, cp, port, cs, 0, SYN, EMPTY),
+                  tcp_frame(s, c, port, cp, ss, cs + 1, SYN | ACK, EMPTY),
+                  tcp_frame(c, s, cp, port, cs + 1, ss + 1, ACK, EMPTY)]
+        segs = []
+        for j in range(40):
+            b = one[(k + j * 31) & 0xFF]
+            segs.append(tcp_frame(c, s, cp, port, cs + 1 + j, ss + 1, PSH | ACK, b))
+            if j % 7 == 6:
+                segs.append(segs[-1])  # sent twice
+        for j in range(0, len(segs) - 1, 10):  # every fifth pair swapped
+            segs[j], segs[j + 1] = segs[j + 1], segs[j]
+        frames += segs
+        frames.append(tcp_frame(c, s, cp, port, cs + 41, ss + 1, FIN | ACK, EMPTY))
+        frames.reverse()  # popped from the end
+        return frames
+
+    for i in range(steps):
+        slot = i % 20
+        t += 1
+        if slot < 8:  # SYN flood
+            k = n_syn
+            n_syn += 1
+            src = ip4(11, k >> 16 & 0xFF, k >> 8 & 0xFF, k & 0xFF) ^ ((k >> 24) << 20)
+            w.write(t, tcp_frame(src, servers[k & 3], 1024 + (k * 31) % 64000,
+                                 443 if k & 4 else 80, k * 2654435761, 0, SYN, EMPTY))
+        elif slot < 14:  # UDP spray
+            k = n_udp
+            n_udp += 1
+            dst = ip4(172, 20 + (k >> 24 & 7), k >> 16 & 0xFF, k >> 8 & 0xFF)
+            dport = 1 + ((k & 0xFF) * 257 + (k >> 8)) % 65535
+            w.write(t, udp_frame(spray_src, dst, 1024 + (k * 13) % 64000, dport,
+                                 sprays[k & 511], ipid=k & 0xFFFF))
+        elif slot < 16:  # fragment flood
+            k = n_frag
+            n_frag += 1
+            src = ip4(10, 200 + (k >> 24 & 7), k >> 16 & 0xFF, k >> 8 & 0xFF)
+            off = 0 if k & 3 else 9 * (1 + (k >> 2) % 100)
+            w.write(t, ip4_frag_frame(src, servers[k & 3], k & 0xFFFF, off, True,
+                                      frag_pl[k & 63]))
+        else:  # tiny-segment storm
+            if len(storm) < 2000:
+                storm.append(new_conn(storm_no))
+                storm_no += 1
+                n_tiny_flows += 1
+            j = (i * 40503) % len(storm)
+            w.write(t, storm[j].pop())
+            if not storm[j]:
+                storm[j] = storm[-1]
+                storm.pop()
+    w.close()
+    return {"packets": w.packets, "flows": n_syn + n_udp + n_tiny_flows, "syn_flows": n_syn,
+            "udp_flows": n_udp, "fragments": n_frag, "tiny_segment_flows": n_tiny_flows}
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -624,6 +727,8 @@ def main():
                          "for a quick try (the file names stay)")
     ap.add_argument("--scaling", action="store_true",
                     help="also flows_1e4, flows_1e5 and flows_1e7 (10 M flows, ~6 GB)")
+    ap.add_argument("--flood", action="store_true",
+                    help="also flood.pcap (5 M hostile flows, ~0.7 GB)")
     ap.add_argument("--only", action="append", help="only this capture (repeatable)")
     ap.add_argument("--force", action="store_true", help="write again even if present")
     a = ap.parse_args()
@@ -647,6 +752,9 @@ def main():
         for e, short in ((4, False), (5, False), (7, True)):
             jobs[f"flows_1e{e}.pcap"] = ({"flows": scaled(10**e), "short": short},
                                         lambda p, q: make_flows(p, q["flows"], q["short"]))
+    if a.flood or (a.only and "flood.pcap" in a.only):
+        jobs["flood.pcap"] = ({"steps": scaled(7_200_000)},
+                              lambda p, q: make_flood(p, q["steps"]))
     mpath = out / "manifest.json"
     manifest = json.loads(mpath.read_text()) if mpath.exists() else {}
     for name, (params, fn) in jobs.items():
