@@ -704,9 +704,11 @@ def make_flood(path, steps):
             if len(storm) < 2000:
                 storm.append(new_conn(storm_no))
                 storm_no += 1
-                n_tiny_flows += 1
             j = (i * 40503) % len(storm)
-            w.write(t, storm[j].pop())
+            fr = storm[j].pop()
+            if fr[47] == SYN:  # a connection's first packet: a flow begins
+                n_tiny_flows += 1
+            w.write(t, fr)
             if not storm[j]:
                 storm[j] = storm[-1]
                 storm.pop()

@@ -7,6 +7,14 @@
  *   SLOT_DONE        the verdict is taken, f->user_len[] keeps the lengths;
  *   SLOT_EXHAUSTED   the stream pool was empty: the flow is counted only.
  *
+ * A flow that needs a slot when all are taken does not go uninspected
+ * (a UDP spray or a crowd of silent connections would otherwise blind
+ * the sensor to every new flow): the slot holder fed least recently is
+ * decided at once on what it has, as if it had ended (counted in
+ * stats.stream.inspections_cut, and its flow record says
+ * inspection_cut), and its slot goes to the new flow. SLOT_EXHAUSTED is
+ * left for a pool with no slot to cut.
+ *
  * When to decide (DESIGN: decide late enough): after each payload packet
  * the identifiers run over both directions' first bytes. A match decides
  * at once (an identifier that matched on the client's bytes alone has
@@ -56,11 +64,38 @@ static bool inspecting(const struct flow *f)
 	       f->user_slot != SLOT_EXHAUSTED;
 }
 
+static void slot_unlink(struct engine *e, uint32_t s)
+{
+	struct engine_slot *x = &e->slot[s];
+	if (x->older != STREAM_NONE)
+		e->slot[x->older].newer = x->newer;
+	else
+		e->slot_oldest = x->newer;
+	if (x->newer != STREAM_NONE)
+		e->slot[x->newer].older = x->older;
+	else
+		e->slot_newest = x->older;
+}
+
+static void slot_append(struct engine *e, uint32_t s)
+{
+	struct engine_slot *x = &e->slot[s];
+	x->older = e->slot_newest;
+	x->newer = STREAM_NONE;
+	if (e->slot_newest != STREAM_NONE)
+		e->slot[e->slot_newest].newer = s;
+	else
+		e->slot_oldest = s;
+	e->slot_newest = s;
+}
+
 /* Gives the flow's stream slot back, keeping the first-bytes lengths. */
 static void release(struct engine *e, struct flow *f)
 {
 	if (!inspecting(f))
 		return;
+	slot_unlink(e, f->user_slot);
+	e->slot[f->user_slot].owner = NULL;
 	for (int d = 0; d < 2; d++)
 		(void)stream_data(&e->streams, f->user_slot, (enum flow_dir)d, &f->user_len[d]);
 	stream_give(&e->streams, f->user_slot);
@@ -284,17 +319,24 @@ int engine_init(struct engine *e, const struct engine_config *cfg, char *err, si
 		free(e->ports);
 		return -1;
 	}
-	e->ruled_out = calloc(cfg->stream.max_slots ? cfg->stream.max_slots : 1,
-	                      sizeof *e->ruled_out);
-	if (!e->ruled_out || stream_pool_init(&e->streams, &cfg->stream, err, errlen) != 0) {
-		if (!e->ruled_out)
+	size_t nslots = cfg->stream.max_slots ? cfg->stream.max_slots : 1;
+	e->ruled_out = calloc(nslots, sizeof *e->ruled_out);
+	e->slot = calloc(nslots, sizeof *e->slot);
+	e->slot_oldest = e->slot_newest = STREAM_NONE;
+	if (!e->ruled_out || !e->slot ||
+	    stream_pool_init(&e->streams, &cfg->stream, err, errlen) != 0) {
+		if (!e->ruled_out || !e->slot)
 			snprintf(err, errlen, "out of memory");
 		free(e->ruled_out);
+		free(e->slot);
 		flow_table_free(&e->flows);
 		decoder_free(&e->dec);
 		free(e->ports);
 		return -1;
 	}
+	e->totals.memory_bytes = sizeof *e + sizeof *e->ports + e->dec.mem_bytes +
+	                         e->flows.mem_bytes + e->streams.mem_bytes +
+	                         nslots * (sizeof *e->ruled_out + sizeof *e->slot);
 	e->totals.decode = &e->dec.stats;
 	e->totals.flow = &e->flows.stats;
 	e->totals.flow_cfg = &e->flows.cfg;
@@ -308,6 +350,8 @@ void engine_free(struct engine *e)
 	stream_pool_free(&e->streams);
 	free(e->ruled_out);
 	e->ruled_out = NULL;
+	free(e->slot);
+	e->slot = NULL;
 	flow_table_free(&e->flows);
 	decoder_free(&e->dec);
 	free(e->ports);
@@ -353,6 +397,13 @@ static void inspect(struct engine *e, struct flow *f, enum flow_dir dir, const s
 	if (f->user_slot == STREAM_NONE) {
 		if (p->payload_wire_len == 0)
 			return; /* nothing to keep yet; the SYN's sequence is in the flow */
+		if (e->streams.in_use >= e->streams.cfg.max_slots && e->slot_oldest != STREAM_NONE) {
+			struct flow *idle = e->slot[e->slot_oldest].owner;
+			idle->user_flags |= REPORT_UF_INSPECTION_CUT;
+			e->totals.inspections_cut++;
+			try_decide(e, idle, true, p->ts_us); /* final: it decides */
+			release(e, idle);
+		}
 		uint32_t slot = stream_take(&e->streams);
 		if (slot == STREAM_NONE) {
 			f->user_slot = SLOT_EXHAUSTED;
@@ -360,12 +411,18 @@ static void inspect(struct engine *e, struct flow *f, enum flow_dir dir, const s
 			return;
 		}
 		f->user_slot = slot;
+		e->slot[slot].owner = f;
+		slot_append(e, slot);
 		memset(&e->ruled_out[slot], 0, sizeof e->ruled_out[slot]);
 		/* Replay the handshake so each stream starts at its ISN + 1. */
 		for (int d = 0; tcp && d < 2; d++)
 			if (f->syn_seen & (1u << d))
 				stream_tcp(&e->streams, slot, (enum flow_dir)d, f->syn_seq[d], TCPF_SYN,
 				           NULL, 0, 0);
+	}
+	if (f->user_slot != e->slot_newest) { /* fed now: the most recent */
+		slot_unlink(e, f->user_slot);
+		slot_append(e, f->user_slot);
 	}
 	if (tcp)
 		stream_tcp(&e->streams, f->user_slot, dir, p->seq, p->tcp_flags, p->payload,

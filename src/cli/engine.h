@@ -50,6 +50,15 @@ struct engine {
 		struct ident_set set[2];
 		uint8_t flags;
 	} *ruled_out;
+	/* per stream slot: the flow holding it, on a list from the least to
+	 * the most recently fed (STREAM_NONE ends), so that a full pool cuts
+	 * the inspection of the flow idle longest rather than leave a new
+	 * flow uninspected */
+	struct engine_slot {
+		struct flow *owner;
+		uint32_t older, newer;
+	} *slot;
+	uint32_t slot_oldest, slot_newest;
 	struct run_totals totals;
 	int write_errno;  /* first output write error, 0 = none */
 	struct json json; /* record buffer */

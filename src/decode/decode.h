@@ -172,6 +172,7 @@ struct decoder {
 	struct decode_stats stats;
 	enum decode_drop last_drop;
 	struct frag_table *frags;
+	size_t mem_bytes; /* allocated by decoder_init, for the memory bound */
 };
 
 /* Returns 0, or -1 with a message in err. */

@@ -158,6 +158,8 @@ int frag_table_create(struct decoder *d, char *err, size_t errlen)
 	}
 	t->n = n;
 	t->bmask = nb - 1;
+	d->mem_bytes = sizeof *t + (size_t)n * (sizeof *t->ctx + FRAG_BUF + sizeof *t->freelist) +
+	               (size_t)nb * sizeof *t->bucket;
 	t->oldest = t->newest = -1;
 	t->seed = random_seed();
 	for (uint32_t i = 0; i < nb; i++)

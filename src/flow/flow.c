@@ -445,6 +445,7 @@ int flow_table_init(struct flow_table *ft, const struct flow_config *cfg, flow_e
 	ft->on_end = on_end;
 	ft->on_end_ctx = ctx;
 	ft->nbuckets_mask = nb - 1;
+	ft->mem_bytes = (size_t)cfg->max_flows * sizeof *ft->entries + (size_t)nb * sizeof *ft->buckets;
 	ft->seed = cfg->seed ? cfg->seed : random_seed();
 	ft->seed2 = mix64(ft->seed);
 	return 0;

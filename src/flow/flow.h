@@ -165,6 +165,7 @@ struct flow_table {
 	uint64_t last_key[6];
 	uint64_t now_us;
 	uint64_t next_expire_us;
+	size_t mem_bytes; /* allocated by flow_table_init, for the memory bound */
 };
 
 int flow_table_init(struct flow_table *ft, const struct flow_config *cfg, flow_end_fn on_end,

@@ -194,6 +194,8 @@ void report_flow_json(struct json *j, const struct flow *f, const uint32_t first
 	json_own(j, "orientation_basis", flow_orient_name((enum flow_orient)f->orient));
 	json_own(j, "end_reason", flow_end_name((enum flow_end)f->end_reason));
 	json_bool(j, "inspected", inspected);
+	if (f->user_flags & REPORT_UF_INSPECTION_CUT)
+		json_bool(j, "inspection_cut", true);
 	if (f->user_kind)
 		json_own(j, "finding", finding_kind_name((enum finding_kind)f->user_kind));
 	unsigned pc = (f->user_flags & REPORT_UF_PAYLOAD_MASK) >> REPORT_UF_PAYLOAD_SHIFT;
@@ -275,6 +277,7 @@ void report_stats_json(struct json *j, const struct run_totals *t)
 	json_u64(j, "slots_taken", ss->slots_taken);
 	json_u64(j, "peak_slots", ss->peak_slots);
 	json_u64(j, "uninspected_flows", ss->slots_exhausted);
+	json_u64(j, "inspections_cut", t->inspections_cut);
 	json_u64(j, "segments", ss->segments);
 	json_u64(j, "in_order", ss->in_order);
 	json_u64(j, "out_of_order", ss->out_of_order);
@@ -301,6 +304,9 @@ void report_stats_json(struct json *j, const struct run_totals *t)
 	for (int c = IDENT_PAYLOAD_TEXT; c <= IDENT_PAYLOAD_OPAQUE; c++)
 		json_u64(j, ident_payload_name((enum ident_payload)c), t->unknown_payload[c]);
 	json_end_obj(j);
+	json_end_obj(j);
+	json_obj(j, "memory");
+	json_u64(j, "tables_bytes", t->memory_bytes);
 	json_end_obj(j);
 	json_obj(j, "accounting");
 	json_u64(j, "packets_read", t->packets);
@@ -405,6 +411,9 @@ int report_summary_text(FILE *out, const struct run_totals *t)
 		        ", opaque %" PRIu64 "\n",
 		        t->unknown_payload[IDENT_PAYLOAD_TEXT], t->unknown_payload[IDENT_PAYLOAD_STRUCTURED],
 		        t->unknown_payload[IDENT_PAYLOAD_OPAQUE]);
+	if (t->inspections_cut)
+		fprintf(out, "  inspections cut short (stream slots all taken): %" PRIu64 "\n",
+		        t->inspections_cut);
 	if (t->stream->slots_exhausted)
 		fprintf(out, "  uninspected flows (stream slots exhausted): %" PRIu64 "\n",
 		        t->stream->slots_exhausted);

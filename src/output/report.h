@@ -26,7 +26,9 @@ struct run_totals {
 	uint32_t inputs_damaged;   /* files that ended in a read error */
 	uint64_t flows_reported;   /* flow records handed to the output */
 	uint64_t flows_uninspected;/* flows that found the stream pool empty */
+	uint64_t inspections_cut;  /* undecided flows decided early to free a slot */
 	uint64_t output_overflow;  /* records too large to write (never expected) */
+	uint64_t memory_bytes;     /* every table, allocated once at the start: the bound */
 	bool kernel_valid;         /* live capture: kernel counters below are set */
 	uint64_t kernel_received, kernel_dropped, kernel_if_dropped;
 	const struct decode_stats *decode;
@@ -66,6 +68,7 @@ struct alert_info {
 /* bits 4-5: enum ident_payload of an unidentified flow's first message */
 #define REPORT_UF_PAYLOAD_SHIFT 4
 #define REPORT_UF_PAYLOAD_MASK 0x30
+#define REPORT_UF_INSPECTION_CUT 0x40 /* decided early: its slot went to a new flow */
 
 /* The flow's observed protocol name: a protocol, "unknown" (payload that
  * no identifier recognised) or "none" (no payload). */

@@ -64,6 +64,8 @@ int stream_pool_init(struct stream_pool *sp, const struct stream_config *cfg, ch
 		return -1;
 	}
 	sp->cfg = *cfg;
+	sp->mem_bytes = (size_t)cfg->max_slots * 2 * (region + sizeof *sp->dirs) +
+	                (size_t)cfg->max_slots * sizeof *sp->free_list;
 	return 0;
 }
 

@@ -84,6 +84,7 @@ struct stream_pool {
 	uint32_t free_top;
 	uint32_t high_water;
 	uint32_t in_use;
+	size_t mem_bytes;      /* allocated by stream_pool_init, for the memory bound */
 };
 
 int stream_pool_init(struct stream_pool *sp, const struct stream_config *cfg, char *err, size_t errlen);
