@@ -372,6 +372,55 @@ static enum ident_payload payload_of(const uint8_t *b, uint32_t n, uint8_t trans
 	return ident_payload_class(&in);
 }
 
+/* The classes as payload.c's header comment defines them, byte by byte. */
+static enum ident_payload payload_ref(const uint8_t *b, uint32_t n)
+{
+	if (n == 0)
+		return IDENT_PAYLOAD_NONE;
+	if (n > 256)
+		n = 256;
+	if (n < 8)
+		return IDENT_PAYLOAD_OPAQUE;
+	uint32_t count[256] = {0}, printable = 0, most = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if ((b[i] >= 0x20 && b[i] <= 0x7e) || b[i] == '\t' || b[i] == '\r' || b[i] == '\n')
+			printable++;
+		count[b[i]]++;
+	}
+	for (unsigned v = 0; v < 256; v++)
+		most = count[v] > most ? count[v] : most;
+	if (printable * 10 >= n * 9)
+		return IDENT_PAYLOAD_TEXT;
+	if ((count[0] >= 3 && count[0] * 8 >= n) || (most >= 4 && most * 5 >= n))
+		return IDENT_PAYLOAD_STRUCTURED;
+	return IDENT_PAYLOAD_OPAQUE;
+}
+
+static void test_payload_reference(void)
+{
+	/* Random messages of every length to 300 from alphabets of 2 to 256
+	 * values (with and without zero, printable or not), so that every
+	 * class and every threshold is crossed. */
+	uint64_t seed = 12345;
+	uint8_t buf[300];
+	unsigned seen[4] = {0};
+	for (unsigned round = 0; round < 20000; round++) {
+		uint32_t n = (uint32_t)(check_rand(&seed) % 301);
+		unsigned span = 2 + (unsigned)(check_rand(&seed) % 255);
+		unsigned base = (unsigned)(check_rand(&seed) % 3) == 0 ? 0 : 0x20;
+		for (uint32_t i = 0; i < n; i++)
+			buf[i] = (uint8_t)(base + check_rand(&seed) % span);
+		enum ident_payload want = payload_ref(buf, n);
+		seen[want]++;
+		if (payload_of(buf, n, IDENT_TCP) != want) {
+			CHECK_EQ_U(payload_of(buf, n, IDENT_TCP), want);
+			return;
+		}
+	}
+	CHECK(seen[IDENT_PAYLOAD_TEXT] && seen[IDENT_PAYLOAD_STRUCTURED] &&
+	      seen[IDENT_PAYLOAD_OPAQUE] && seen[IDENT_PAYLOAD_NONE]);
+}
+
 static void test_payload(void)
 {
 	static const uint8_t text[] = "HELLO agent=7 version=2\r\n";
@@ -411,6 +460,7 @@ int main(void)
 {
 	static struct sample s;
 	test_payload();
+	test_payload_reference();
 	unsigned samples = 0;
 	unsigned with_samples = 0;
 	test_registry();
