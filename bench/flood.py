@@ -92,6 +92,13 @@ def main():
             ok &= good
             print(f"  flood / {n.name:15} ({m}): {ratio:5.2f} x the cost per packet "
                   f"(floor <= 2) {'PASS' if good else 'FAIL'}")
+    # The same per flow: a flood packet is mostly a new flow, a normal one
+    # mostly not, so this is the other side of the picture (not the floor).
+    for n in normals:
+        for m in ("json", "text"):
+            per_flow = (med(flood, m, "wall_s") / stats[flood]["flow"]["created"]) / \
+                (med(n, m, "wall_s") / stats[n]["flow"]["created"])
+            print(f"  flood / {n.name:15} ({m}): {per_flow:5.2f} x the cost per flow")
     st = stats[flood]
     fl, ss, fr = st["flow"], st["stream"], st["decoder"]["fragments"]
     bound = st["memory"]["tables_bytes"]
