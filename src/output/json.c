@@ -318,10 +318,34 @@ static void two(char *o, unsigned v)
  * the rest of a record): the civil date of a day count since 1970-01-01
  * in the proleptic Gregorian calendar, by eras of 400 years (146,097
  * days), years starting on March 1 so that the leap day comes last. */
+/* The text before the microseconds of the last second formatted: records
+ * come in capture order, so most timestamps fall in a second already
+ * formatted (a flow record formats two or three). */
+static _Thread_local struct {
+	bool valid;
+	uint64_t secs;
+	size_t len; /* "YYYY-MM-DDTHH:MM:SS." */
+	char text[40];
+} ts_last;
+
+static void put_micros(char *o, unsigned us)
+{
+	for (int k = 5; k >= 0; k--) {
+		o[k] = (char)('0' + us % 10);
+		us /= 10;
+	}
+	memcpy(o + 6, "+0000", 6);
+}
+
 void json_format_ts(uint64_t ts_us, char out[40])
 {
 	uint64_t secs = ts_us / 1000000u;
 	unsigned us = (unsigned)(ts_us % 1000000u);
+	if (ts_last.valid && ts_last.secs == secs) {
+		memcpy(out, ts_last.text, ts_last.len);
+		put_micros(out + ts_last.len, us);
+		return;
+	}
 	unsigned sod = (unsigned)(secs % 86400u);
 	int64_t days = (int64_t)(secs / 86400u) + 719468; /* days since 0000-03-01 */
 	int64_t era = days / 146097;
@@ -357,9 +381,9 @@ void json_format_ts(uint64_t ts_us, char out[40])
 	o[16] = ':';
 	two(o + 17, sod % 60);
 	o[19] = '.';
-	for (int k = 25; k >= 20; k--) {
-		o[k] = (char)('0' + us % 10);
-		us /= 10;
-	}
-	memcpy(o + 26, "+0000", 6);
+	ts_last.len = (size_t)(o + 20 - out);
+	memcpy(ts_last.text, out, ts_last.len);
+	ts_last.secs = secs;
+	ts_last.valid = true;
+	put_micros(o + 20, us);
 }

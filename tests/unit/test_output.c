@@ -287,6 +287,40 @@ static void test_timestamps(void)
 	}
 	CHECK_EQ_U(bad, 0);
 	CHECK(n > 190000);
+	/* The same second again with other microseconds (the formatted
+	 * second is reused), also for years of five digits and after a
+	 * second of another width. */
+	bad = 0;
+	for (unsigned i = 0; i < 20000; i++) {
+		uint64_t secs = i % 3 == 0 ? check_rand(&x) % 3093527980800u
+		                           : check_rand(&x) % 4102444800u;
+		time_t t = (time_t)secs;
+		struct tm tm;
+		if (!gmtime_r(&t, &tm))
+			continue;
+		char date[48], want[64];
+		strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+		for (unsigned k = 0; k < 3; k++) {
+			unsigned us = (unsigned)(check_rand(&x) % 1000000u);
+			snprintf(want, sizeof want, "%s.%06u+0000", date, us);
+			json_format_ts(secs * 1000000u + us, ts);
+			if (strcmp(ts, want) != 0 && bad++ < 5)
+				fprintf(stderr, "json_format_ts again: %s, want %s\n", ts, want);
+		}
+	}
+	/* Consecutive seconds across a minute, an hour and a day boundary. */
+	for (uint64_t secs = 1705363140u; secs < 1705363320u; secs++) {
+		time_t t = (time_t)secs;
+		struct tm tm;
+		char date[48], want[64];
+		gmtime_r(&t, &tm);
+		strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(want, sizeof want, "%s.000007+0000", date);
+		json_format_ts(secs * 1000000u + 7, ts);
+		if (strcmp(ts, want) != 0 && bad++ < 5)
+			fprintf(stderr, "json_format_ts next second: %s, want %s\n", ts, want);
+	}
+	CHECK_EQ_U(bad, 0);
 }
 
 static void test_flow_record(void)
