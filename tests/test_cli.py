@@ -84,8 +84,30 @@ def test_open_errors():
               "unsupported link type refused with a clear message", err)
     notpcap = DATA / "damaged_notpcap.bin"
     if notpcap.exists():
-        code, out, err = run("-r", str(notpcap))
-        check(code == 1 and str(notpcap) in err, "a file that is not a capture: exit 1", err)
+        # Not a capture: damaged input (exit 3), said with what it looks like;
+        # the run goes on (here with nothing to read) and writes its stats.
+        code, out, err = run("--json", "-r", str(notpcap))
+        check(code == 3 and f"{notpcap}: not a capture, at byte offset 0: gzip-compressed; "
+              f"decompress it first, e.g. zcat {notpcap} | offport -r -" in err,
+              "a gzip file: exit 3, named, with the offset and a hint", err)
+        st = stats(records(out)) if out else {}
+        check(st.get("inputs") == {"opened": 1, "damaged": 1} and st.get("packets") == 0,
+              "a gzip file: stats written, counted as damaged", out[-300:])
+        code, out, err = run("--json", "-r", "-", stdin=notpcap.read_bytes())
+        check(code == 3 and "(stdin): not a capture, at byte offset 0: gzip-compressed" in err,
+              "gzip on standard input: exit 3 with the hint", err)
+        code, out, err = run("--json", "-r", str(notpcap), "-r", str(SAMPLE))
+        st = stats(records(out)) if out else {}
+        check(code == 3 and st.get("inputs") == {"opened": 2, "damaged": 1} and
+              st.get("packets", 0) > 0, "a damaged input is skipped, the next one read", err)
+    with tempfile.TemporaryDirectory() as d:
+        empty = os.path.join(d, "empty")
+        open(empty, "wb").close()
+        code, out, err = run("-r", empty)
+        check(code == 3 and f"{empty}: not a capture, at byte offset 0: the file is empty" in err,
+              "an empty file: exit 3", err)
+        code, out, err = run("-r", d)
+        check(code == 1 and "Is a directory" in err and out == "", "a directory: exit 1", err)
 
 
 def first_bad_record(path):

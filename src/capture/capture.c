@@ -3,7 +3,19 @@
  *
  * Files are opened with microsecond timestamp precision: libpcap converts
  * nanosecond files itself, so every source hands out the same unit.
+ *
+ * Damaged files. libpcap says what went wrong but not where. Where is
+ * found from the file's own framing (struct framing): a pcap file is a
+ * 24-byte header then records (a 16-byte header giving the captured
+ * length, then that many bytes); a pcapng file is blocks, each giving its
+ * total length in its second word. libpcap reads records strictly in
+ * order, so the record it failed on is the last one that starts before
+ * the point where its reading stopped. A seekable file is framed again up
+ * to that point when the damage is found; a stream that cannot seek (a
+ * pipe on standard input) is read through a tap (fopencookie) that frames
+ * the bytes as they come and remembers where the last records started.
  */
+#define _GNU_SOURCE /* fopencookie */
 #include "capture/capture.h"
 
 #include <errno.h>
@@ -13,7 +25,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 
 __attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen,
                                                           const char *fmt, ...)
@@ -33,21 +48,422 @@ __attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errl
  * measured no better: the copy out of the page cache then leaves the L2. */
 enum { CAPTURE_IOBUF = 1 << 16 };
 
+/* ---- framing ------------------------------------------------------------ */
+
+/* Record starts remembered. A stream's tap frames up to a stdio buffer
+ * (64 KiB) ahead of libpcap, and a record is at least 12 bytes (a pcapng
+ * block; 16 for pcap): fewer than 5462 starts lie beyond libpcap's
+ * position, so the start before it is always still here. */
+#define FRAMING_STARTS 8192
+
+enum framing_fmt { FMT_START, FMT_PCAP, FMT_PCAPNG, FMT_OTHER };
+
+struct framing {
+	uint64_t pos;        /* bytes framed */
+	uint64_t cur;        /* where the record being framed starts */
+	uint64_t next;       /* where the record after it starts (once its header is in) */
+	uint8_t hdr[24];     /* the current record's first bytes */
+	unsigned have;       /* of them, in hdr */
+	bool in_header;      /* hdr is being filled; else the record's body is skipped */
+	enum framing_fmt fmt;
+	bool be;             /* the file's numbers are big-endian */
+	unsigned rec_hdr;    /* pcap: record header bytes (16; 24 in Kuznetzov's format) */
+	int len_swap;        /* pcap: caplen and len swapped: 0 no, 1 yes, 2 when caplen > len */
+	bool stuck;          /* the current record cannot be framed: nothing after it */
+	uint8_t head[64];    /* the file's first bytes, for messages */
+	unsigned head_len;
+	uint64_t nstarts;    /* record starts seen; the last FRAMING_STARTS of them below */
+	uint64_t starts[FRAMING_STARTS];
+};
+
+static void framing_init(struct framing *fr)
+{
+	memset(fr, 0, offsetof(struct framing, starts));
+	fr->in_header = true;
+}
+
+static uint32_t fr_u32(const struct framing *fr, unsigned at)
+{
+	const uint8_t *b = fr->hdr + at;
+	return fr->be ? (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3]
+	              : (uint32_t)b[3] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[1] << 8 | b[0];
+}
+
+static uint16_t fr_u16(const struct framing *fr, unsigned at)
+{
+	const uint8_t *b = fr->hdr + at;
+	return (uint16_t)(fr->be ? b[0] << 8 | b[1] : b[1] << 8 | b[0]);
+}
+
+/* Bytes of the current record's header needed to frame it. */
+static unsigned framing_want(const struct framing *fr)
+{
+	switch (fr->fmt) {
+	case FMT_START:
+		return fr->have < 4 ? 4 : fr->next == 24 ? 24 : 12; /* magic, then the rest */
+	case FMT_PCAP:
+		return fr->rec_hdr;
+	default:
+		return 8; /* pcapng: block type and total length */
+	}
+}
+
+/* The current record's header is in (as far as framing_want asked): its
+ * length, or 0 when more header is wanted, or -1 when it cannot be framed. */
+static int64_t framing_length(struct framing *fr)
+{
+	if (fr->fmt == FMT_START && fr->have == 4) {
+		static const uint8_t ng[4] = {0x0a, 0x0d, 0x0d, 0x0a};
+		uint32_t le = (uint32_t)fr->hdr[3] << 24 | (uint32_t)fr->hdr[2] << 16 |
+		              (uint32_t)fr->hdr[1] << 8 | fr->hdr[0];
+		uint32_t be = (uint32_t)fr->hdr[0] << 24 | (uint32_t)fr->hdr[1] << 16 |
+		              (uint32_t)fr->hdr[2] << 8 | fr->hdr[3];
+		/* microsecond, nanosecond, Kuznetzov's (longer record headers):
+		 * the pcap magic numbers libpcap reads */
+		static const uint32_t magics[] = {0xa1b2c3d4u, 0xa1b23c4du, 0xa1b2cd34u};
+		for (unsigned i = 0; i < sizeof magics / sizeof magics[0]; i++) {
+			if (le == magics[i] || be == magics[i]) {
+				fr->be = be == magics[i];
+				fr->rec_hdr = magics[i] == 0xa1b2cd34u ? 24 : 16;
+				fr->next = 24; /* marks pcap for framing_want */
+				return 0;
+			}
+		}
+		if (memcmp(fr->hdr, ng, 4) == 0)
+			return 0; /* framing_want asks for 12 */
+		return -1;
+	}
+	if (fr->fmt == FMT_START && fr->next == 24) { /* the pcap file header */
+		uint16_t major = fr_u16(fr, 4), minor = fr_u16(fr, 6);
+		/* as libpcap: which version's records have caplen and len swapped */
+		fr->len_swap = major == 543 ? 1 : major == 2 && minor < 3 ? 1 : major == 2 && minor == 3 ? 2 : 0;
+		fr->fmt = FMT_PCAP;
+		return 24;
+	}
+	if (fr->fmt == FMT_START) { /* the first section header block */
+		const uint8_t *bom = fr->hdr + 8;
+		if (bom[0] == 0x1a && bom[1] == 0x2b && bom[2] == 0x3c && bom[3] == 0x4d)
+			fr->be = true;
+		else if (bom[0] == 0x4d && bom[1] == 0x3c && bom[2] == 0x2b && bom[3] == 0x1a)
+			fr->be = false;
+		else
+			return -1;
+		fr->fmt = FMT_PCAPNG;
+	}
+	if (fr->fmt == FMT_PCAP) {
+		uint32_t caplen = fr_u32(fr, 8), len = fr_u32(fr, 12);
+		if (fr->len_swap == 1 || (fr->len_swap == 2 && caplen > len))
+			caplen = len;
+		return (int64_t)fr->rec_hdr + caplen;
+	}
+	/* pcapng: libpcap reads every block's length in the first section's
+	 * byte order, a later section header's too (it then refuses a change). */
+	uint32_t total = fr_u32(fr, 4);
+	return total < 12 ? -1 : (int64_t)total;
+}
+
+static void framing_feed(struct framing *fr, const uint8_t *p, size_t n)
+{
+	if (fr->head_len < sizeof fr->head) {
+		size_t k = sizeof fr->head - fr->head_len < n ? sizeof fr->head - fr->head_len : n;
+		memcpy(fr->head + fr->head_len, p, k);
+		fr->head_len += (unsigned)k;
+	}
+	while (n && !fr->stuck) {
+		if (!fr->in_header) { /* a record's body */
+			uint64_t left = fr->next - fr->pos;
+			size_t k = left < n ? (size_t)left : n;
+			fr->pos += k;
+			p += k;
+			n -= k;
+			if (fr->pos == fr->next) {
+				fr->in_header = true;
+				fr->have = 0;
+			}
+			continue;
+		}
+		if (fr->have == 0) {
+			fr->cur = fr->pos;
+			fr->starts[fr->nstarts++ % FRAMING_STARTS] = fr->pos;
+		}
+		unsigned want = framing_want(fr);
+		size_t k = want - fr->have < n ? want - fr->have : n;
+		memcpy(fr->hdr + fr->have, p, k);
+		fr->have += (unsigned)k;
+		fr->pos += k;
+		p += k;
+		n -= k;
+		if (fr->have < want)
+			continue;
+		int64_t len = framing_length(fr);
+		if (len < 0) {
+			fr->stuck = true;
+		} else if (len > 0) {
+			fr->next = fr->cur + (uint64_t)len;
+			if (fr->pos >= fr->next) { /* a record no longer than what was read of it */
+				fr->have = 0;
+			} else {
+				fr->in_header = false;
+			}
+		}
+	}
+	fr->pos += n; /* stuck: the rest is not framed */
+}
+
+/* The start of the last record that begins before offset at. */
+static long framing_start_before(const struct framing *fr, uint64_t at)
+{
+	uint64_t kept = fr->nstarts < FRAMING_STARTS ? fr->nstarts : FRAMING_STARTS;
+	for (uint64_t i = 0; i < kept; i++) {
+		uint64_t s = fr->starts[(fr->nstarts - 1 - i) % FRAMING_STARTS];
+		if (s < at)
+			return (long)s;
+	}
+	return at == 0 || fr->nstarts == 0 ? 0 : -1;
+}
+
+/* A seekable file: frames it again from its start up to offset at (at
+ * least its first bytes, for messages). */
+static bool framing_reread(struct framing *fr, FILE *f, long base, uint64_t at)
+{
+	uint8_t buf[16384];
+	clearerr(f);
+	if (fseek(f, base, SEEK_SET) != 0)
+		return false;
+	uint64_t upto = at > sizeof fr->head ? at : sizeof fr->head;
+	while (fr->pos < upto) {
+		size_t want = upto - fr->pos < sizeof buf ? (size_t)(upto - fr->pos) : sizeof buf;
+		size_t got = fread(buf, 1, want, f);
+		if (got == 0)
+			break;
+		framing_feed(fr, buf, got);
+	}
+	return fr->pos >= at;
+}
+
+/* ---- the tap: a stream that cannot seek --------------------------------- */
+
+struct capture_tap {
+	int fd;       /* read with read(2), which returns what a pipe holds at once; */
+	FILE *inner;  /* without a descriptor, with fread from this stream */
+	struct framing fr;
+};
+
+static ssize_t tap_read(void *cookie, char *buf, size_t n)
+{
+	struct capture_tap *t = cookie;
+	ssize_t got;
+	if (t->fd >= 0) {
+		got = read(t->fd, buf, n);
+	} else {
+		size_t k = fread(buf, 1, n, t->inner);
+		got = k ? (ssize_t)k : ferror(t->inner) ? -1 : 0;
+	}
+	/* A signal (SIGINT, SIGTERM) that interrupts the read fails it with
+	 * EINTR, as it would stdio's own read: capture_next calls that a stop. */
+	if (got > 0)
+		framing_feed(&t->fr, (const uint8_t *)buf, (size_t)got);
+	return got;
+}
+
+/* Only ftell: the position is the bytes read. */
+static int tap_seek(void *cookie, off64_t *off, int whence)
+{
+	struct capture_tap *t = cookie;
+	if (whence != SEEK_CUR || *off != 0) {
+		errno = ESPIPE;
+		return -1;
+	}
+	*off = (off64_t)t->fr.pos;
+	return 0;
+}
+
+static int tap_close(void *cookie)
+{
+	struct capture_tap *t = cookie;
+	int rc = t->inner != stdin ? fclose(t->inner) : 0;
+	free(t);
+	return rc;
+}
+
+/* ---- opening ------------------------------------------------------------- */
+
+static bool has(const uint8_t *b, unsigned n, const char *magic, unsigned mlen)
+{
+	return n >= mlen && memcmp(b, magic, mlen) == 0;
+}
+
+/* What the first bytes of a file that is not pcap or pcapng look like:
+ * compressed, an archive, text, JSON, or unknown. */
+static void describe(const uint8_t *b, unsigned n, const char *file, char *out, size_t outlen)
+{
+	static const struct {
+		const char *magic;
+		unsigned len;
+		const char *what, *tool;
+	} packed[] = {
+	    {"\x1f\x8b", 2, "gzip", "zcat"},           {"\xfd" "7zXZ\0", 6, "xz", "xzcat"},
+	    {"BZh", 3, "bzip2", "bzcat"},              {"\x28\xb5\x2f\xfd", 4, "zstd", "zstdcat"},
+	    {"\x04\x22\x4d\x18", 4, "lz4", "lz4cat"},
+	};
+	if (n == 0) {
+		snprintf(out, outlen, "the file is empty (no bytes at all)");
+		return;
+	}
+	for (unsigned i = 0; i < sizeof packed / sizeof packed[0]; i++) {
+		if (has(b, n, packed[i].magic, packed[i].len)) {
+			snprintf(out, outlen, "%s-compressed; decompress it first, e.g. %s %s | offport -r -",
+			         packed[i].what, packed[i].tool, file);
+			return;
+		}
+	}
+	if (has(b, n, "PK\x03\x04", 4)) {
+		snprintf(out, outlen, "a zip archive; extract the capture from it first");
+		return;
+	}
+	unsigned printable = 0, first = n;
+	bool binary = false;
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t c = b[i];
+		if ((c >= 0x20 && c < 0x7f) || c == '\t' || c == '\n' || c == '\r' || c >= 0x80)
+			printable++;
+		else
+			binary = true;
+		if (first == n && c != ' ' && c != '\t' && c != '\n' && c != '\r')
+			first = i;
+	}
+	if (!binary && printable == n) {
+		char quote[44];
+		unsigned q = 0;
+		for (unsigned i = first; i < n && q < 40 && b[i] != '\n' && b[i] != '\r'; i++)
+			quote[q++] = b[i] >= 0x20 && b[i] < 0x7f && b[i] != '\'' ? (char)b[i] : '.';
+		quote[q] = '\0';
+		if (first < n && (b[first] == '{' || b[first] == '['))
+			snprintf(out, outlen,
+			         "JSON text (it begins '%s'); offport reads pcap and pcapng files", quote);
+		else
+			snprintf(out, outlen,
+			         "text (it begins '%s'); offport reads pcap and pcapng files, as tcpdump -w "
+			         "writes them, not tcpdump's printed output",
+			         quote);
+		return;
+	}
+	char hex[16] = "";
+	for (unsigned i = 0; i < n && i < 4; i++)
+		snprintf(hex + (i ? 3 * i - 1 : 0), sizeof hex - 3 * i, "%s%02x", i ? " " : "", b[i]);
+	snprintf(out, outlen, "not pcap or pcapng (it begins %s); offport reads pcap and pcapng files",
+	         hex);
+}
+
+/* libpcap refused the file when opening it: an error when it could not
+ * be read, else damage, with the offset where it broke and, for a file
+ * that is not a capture at all, what it looks like. */
+static int open_failure(struct capture *c, FILE *f, const char *why, char *err, size_t errlen)
+{
+	if (ferror(f)) {
+		set_err(err, errlen, "%s: %s", c->name, why);
+		return CAPTURE_OPEN_ERROR;
+	}
+	struct framing *fr = c->tap ? &c->tap->fr : malloc(sizeof *fr);
+	long at = -1;
+	if (fr) {
+		if (c->tap) {
+			long stop = ftell(f);
+			if (stop >= 0)
+				at = framing_start_before(fr, (uint64_t)stop);
+		} else {
+			framing_init(fr);
+			long stop = ftell(f);
+			if (stop >= 0 && c->base >= 0 && stop >= c->base &&
+			    framing_reread(fr, f, c->base, (uint64_t)(stop - c->base)))
+				at = framing_start_before(fr, (uint64_t)(stop - c->base));
+		}
+	}
+	const uint8_t *b = fr ? fr->head : (const uint8_t *)"";
+	unsigned n = fr ? fr->head_len : 0;
+	/* pcap (microsecond, nanosecond, Kuznetzov's; either byte order) and
+	 * pcapng; a file shorter than a magic number that begins like one is
+	 * a truncated capture */
+	static const uint8_t magics[][4] = {
+	    {0xd4, 0xc3, 0xb2, 0xa1}, {0xa1, 0xb2, 0xc3, 0xd4}, {0x4d, 0x3c, 0xb2, 0xa1},
+	    {0xa1, 0xb2, 0x3c, 0x4d}, {0x34, 0xcd, 0xb2, 0xa1}, {0xa1, 0xb2, 0xcd, 0x34},
+	    {0x0a, 0x0d, 0x0d, 0x0a}};
+	bool capture = false;
+	for (unsigned i = 0; i < sizeof magics / sizeof magics[0] && n > 0; i++)
+		capture = capture || memcmp(b, magics[i], n < 4 ? n : 4) == 0;
+	if (capture) {
+		/* a capture's magic number, then a damaged header (or too few bytes
+		 * for a magic number) */
+		if (at >= 0)
+			set_err(err, errlen, "%s: damaged capture at byte offset %ld, before any packet: %s",
+			        c->name, at, why);
+		else
+			set_err(err, errlen, "%s: damaged capture before any packet: %s", c->name, why);
+	} else {
+		char what[4608]; /* a path, in a hint */
+		describe(b, n, c->path ? c->path : "FILE", what, sizeof what);
+		set_err(err, errlen, "%s: not a capture, at byte offset 0: %s", c->name, what);
+	}
+	if (fr && !c->tap)
+		free(fr);
+	return CAPTURE_OPEN_DAMAGED;
+}
+
 int capture_open_stream(struct capture *c, FILE *f, const char *name, char *err, size_t errlen)
 {
+	static char stdin_buf[CAPTURE_IOBUF];
+	static bool stdin_buffered;
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
 	char *iobuf = c->iobuf; /* capture_open_file's, set before the call */
+	const char *path = c->path;
 	memset(c, 0, sizeof *c);
 	c->name = name;
+	c->path = path;
 	c->iobuf = iobuf;
-	c->p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
+	c->base = -1;
+
+	/* A regular file (or bytes in memory) can be read again to find where
+	 * it broke; anything else (a pipe, a terminal) goes through a tap. */
+	struct stat st;
+	int fd = fileno(f);
+	long at = ftell(f);
+	FILE *rf = f;
+	if (at >= 0 && (fd < 0 || (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)))) {
+		c->base = at;
+	} else {
+		struct capture_tap *t = malloc(sizeof *t);
+		static const cookie_io_functions_t tap_io = {
+		    .read = tap_read, .write = NULL, .seek = tap_seek, .close = tap_close};
+		FILE *tf = t ? fopencookie(t, "r", tap_io) : NULL;
+		if (tf) {
+			t->fd = fd;
+			t->inner = f;
+			framing_init(&t->fr);
+			c->tap = t;
+			rf = tf;
+			if (!c->iobuf)
+				c->iobuf = malloc(CAPTURE_IOBUF);
+		} else {
+			free(t); /* read it untapped: no offset for its damage */
+		}
+	}
+	if (rf == stdin) {
+		if (!stdin_buffered)
+			setvbuf(stdin, stdin_buf, _IOFBF, sizeof stdin_buf);
+		stdin_buffered = true;
+	} else if (c->iobuf) {
+		setvbuf(rf, c->iobuf, _IOFBF, CAPTURE_IOBUF);
+	}
+
+	c->p = pcap_fopen_offline_with_tstamp_precision(rf, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
 	if (!c->p) {
-		set_err(err, errlen, "%s: %s", c->name, ebuf);
-		if (f != stdin)
-			fclose(f);
+		int rc = open_failure(c, rf, ebuf, err, errlen);
+		if (rf != stdin)
+			fclose(rf); /* the tap's close closes f, unless it is stdin */
+		c->tap = NULL;
 		free(c->iobuf);
 		c->iobuf = NULL;
-		return -1;
+		return rc;
 	}
 	c->dlt = pcap_datalink(c->p);
 	return 0;
@@ -55,28 +471,24 @@ int capture_open_stream(struct capture *c, FILE *f, const char *name, char *err,
 
 int capture_open_file(struct capture *c, const char *path, char *err, size_t errlen)
 {
-	static char stdin_buf[CAPTURE_IOBUF];
-	static bool stdin_buffered;
 	memset(c, 0, sizeof *c);
-	if (strcmp(path, "-") == 0) {
-		if (!stdin_buffered)
-			setvbuf(stdin, stdin_buf, _IOFBF, sizeof stdin_buf);
-		stdin_buffered = true;
+	if (strcmp(path, "-") == 0)
 		return capture_open_stream(c, stdin, "(stdin)", err, errlen);
-	}
 	FILE *f = fopen(path, "rb");
 	if (!f) {
 		set_err(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
+		return CAPTURE_OPEN_ERROR;
+	}
+	struct stat st;
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		set_err(err, errlen, "%s: %s", path, strerror(EISDIR));
+		fclose(f);
+		return CAPTURE_OPEN_ERROR;
 	}
 	c->iobuf = malloc(CAPTURE_IOBUF);
-	if (c->iobuf)
-		setvbuf(f, c->iobuf, _IOFBF, CAPTURE_IOBUF);
 	(void)posix_fadvise(fileno(f), 0, 0, POSIX_FADV_SEQUENTIAL);
-	if (capture_open_stream(c, f, path, err, errlen) != 0)
-		return -1;
 	c->path = path;
-	return 0;
+	return capture_open_stream(c, f, path, err, errlen);
 }
 
 int capture_open_live(struct capture *c, const char *ifname, const struct capture_live_opts *o,
@@ -131,6 +543,25 @@ int capture_set_filter(struct capture *c, const char *expr, char *err, size_t er
 		return -1;
 	}
 	return 0;
+}
+
+int capture_check_filter(const char *expr, char *err, size_t errlen)
+{
+	struct bpf_program prog;
+	if (!expr || !*expr)
+		return 0;
+	pcap_t *p = pcap_open_dead(DLT_EN10MB, 262144);
+	if (!p) {
+		set_err(err, errlen, "cannot check the filter expression: out of memory");
+		return -1;
+	}
+	int rc = pcap_compile(p, &prog, expr, 1, PCAP_NETMASK_UNKNOWN);
+	if (rc != 0)
+		set_err(err, errlen, "bad filter expression: %s", pcap_geterr(p));
+	else
+		pcap_freecode(&prog);
+	pcap_close(p);
+	return rc == 0 ? 0 : -1;
 }
 
 static uint64_t mono_ms(void)
@@ -236,28 +667,32 @@ bool capture_kernel_stats(struct capture *c, uint64_t *received, uint64_t *dropp
 
 long capture_damage_offset(struct capture *c)
 {
-	if (c->live || !c->path)
+	if (c->live || !c->p)
 		return -1;
-	char ebuf[PCAP_ERRBUF_SIZE];
-	pcap_t *p = pcap_open_offline(c->path, ebuf);
-	if (!p)
+	FILE *f = pcap_file(c->p);
+	long stop = f ? ftell(f) : -1; /* where libpcap's reading stopped */
+	if (stop < 0)
 		return -1;
-	struct pcap_pkthdr *h;
-	const u_char *data;
-	uint64_t n = 0;
-	while (n < c->packets && pcap_next_ex(p, &h, &data) == 1)
-		n++;
-	FILE *f = pcap_file(p);
-	long at = n == c->packets && f ? ftell(f) : -1;
-	pcap_close(p);
-	return at;
+	if (c->tap)
+		return framing_start_before(&c->tap->fr, (uint64_t)stop);
+	if (c->base < 0 || stop < c->base)
+		return -1;
+	struct framing *fr = malloc(sizeof *fr);
+	if (!fr)
+		return -1;
+	framing_init(fr);
+	uint64_t at = (uint64_t)(stop - c->base);
+	long bad = framing_reread(fr, f, c->base, at) ? framing_start_before(fr, at) : -1;
+	free(fr);
+	return bad;
 }
 
 void capture_close(struct capture *c)
 {
 	if (c->p)
-		pcap_close(c->p); /* closes the file too: then its buffer can go */
+		pcap_close(c->p); /* closes the file (and its tap) too: then its buffer can go */
 	c->p = NULL;
+	c->tap = NULL;
 	free(c->iobuf);
 	c->iobuf = NULL;
 }

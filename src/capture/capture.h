@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 struct pcap; /* libpcap's handle */
+struct capture_tap; /* a stream that cannot seek: its bytes as they are read */
 
 struct capture_pkt {
 	uint64_t ts_us;        /* timestamp in microseconds since the epoch */
@@ -28,6 +29,8 @@ struct capture {
 	char *iobuf;           /* the file's stdio buffer, freed after the close */
 	const char *name;      /* file path or interface name, for messages */
 	const char *path;      /* the file's path; NULL for standard input and live */
+	long base;             /* a seekable file: where the capture starts in it; else -1 */
+	struct capture_tap *tap; /* a stream that cannot seek (a pipe): see capture.c */
 	int dlt;               /* link type (DLT_ value) */
 	bool live;
 	volatile int stop;     /* set by capture_stop() */
@@ -44,14 +47,33 @@ struct capture_live_opts {
 	int timeout_ms;        /* how long the kernel may hold packets back */
 };
 
-/* Open a file ("-" = standard input). Returns 0, or -1 with a message. */
+/* What opening a file returns besides 0. */
+enum {
+	CAPTURE_OPEN_ERROR = -1,   /* it cannot be read at all: missing, no permission,
+	                            * a directory, a read error */
+	CAPTURE_OPEN_DAMAGED = -2, /* its bytes are not a readable capture: not pcap or
+	                            * pcapng (compressed, text, empty, ...), or a damaged
+	                            * file header; the message names the file, the byte
+	                            * offset and, when it can tell, what the file is */
+};
+
+/* Open a file ("-" = standard input). Returns 0, or CAPTURE_OPEN_ERROR or
+ * CAPTURE_OPEN_DAMAGED with a message naming the file. */
 int capture_open_file(struct capture *c, const char *path, char *err, size_t errlen);
 
 /* Open a capture already open as a stdio stream (a pipe, or bytes in
- * memory through fmemopen), named name in messages. The capture owns f:
- * capture_close() closes it, as does a failure here (standard input
- * excepted). The damage offset is unknown for a stream (no path). */
+ * memory through fmemopen), named name in messages; returns as
+ * capture_open_file. c->iobuf (a stdio buffer of 64 KiB to read with) and
+ * c->path are taken from *c, as capture_open_file sets them: zero *c
+ * before calling it directly. The capture owns f: capture_close() closes
+ * it, as does a failure here (standard input excepted). A stream that
+ * cannot seek (a pipe) is read through a tap that follows its record
+ * framing, so that the damage offset is known for it too. */
 int capture_open_stream(struct capture *c, FILE *f, const char *name, char *err, size_t errlen);
+
+/* Checks that a BPF filter expression compiles (for Ethernet), without a
+ * capture: when no input could be opened. 0, or -1 with a message. */
+int capture_check_filter(const char *expr, char *err, size_t errlen);
 
 /* Open a live interface. Returns 0, or -1 with a message. */
 int capture_open_live(struct capture *c, const char *ifname, const struct capture_live_opts *o,
@@ -83,10 +105,13 @@ void capture_drain(struct capture *c);
 bool capture_kernel_stats(struct capture *c, uint64_t *received, uint64_t *dropped,
                           uint64_t *if_dropped);
 
-/* Byte offset in a capture file of the record after the c->packets read
- * so far: where a damaged file broke. -1 when unknown (standard input,
- * live). It reads the file again up to there, so that the reading itself
- * never asks the file for its position (a system call per packet). */
+/* After CAPTURE_BROKEN: the byte offset (from the start of the capture)
+ * of the record (pcap) or block (pcapng) that libpcap failed on, found
+ * from the file's own framing: the last record that starts before the
+ * point where libpcap's reading stopped. -1 when unknown (live). A
+ * seekable file is read again up to there, so that the reading itself
+ * never asks the file for its position; a pipe's tap has followed the
+ * framing as the bytes came. */
 long capture_damage_offset(struct capture *c);
 
 void capture_close(struct capture *c);

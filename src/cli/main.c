@@ -3,11 +3,14 @@
  *
  * Exit status (offport(8), EXIT STATUS):
  *   0  every input was read to its end and the output written;
- *   1  an error stopped the run: an input that cannot be opened, an
- *      unsupported link type, a bad filter, a write error on the output;
+ *   1  an error stopped the run: an input that cannot be opened or read
+ *      at all (missing, no permission, a directory), an unsupported link
+ *      type, a bad filter, a write error on the output;
  *   2  the command line is wrong;
- *   3  an input capture is damaged: what could be read was processed and
- *      reported, and the message names the file and the offset.
+ *   3  an input is damaged: its bytes are not a readable capture (not
+ *      pcap or pcapng, a damaged file header) or it breaks after its
+ *      header. What could be read was processed and reported, the other
+ *      inputs were read, and the message names the file and the offset.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -350,16 +353,18 @@ static int parse_args(int argc, char **argv, struct opts *o)
 /* Below this snapshot length a full-size Ethernet frame loses payload. */
 #define SNAPLEN_ADVISED 1600
 
-/* Opens one input, checks its link type and installs the filter. */
+/* Opens one input, checks its link type and installs the filter.
+ * Returns 0, -1 after an error, or EXIT_DAMAGED for a file whose bytes
+ * are not a readable capture (it is then not open, and is skipped). */
 static int open_input(struct capture *c, const struct opts *o, const char *name)
 {
-	char err[512];
+	char err[10240]; /* two paths (name, and in a hint) and a reason */
 	const char *ltname;
 	int rc = o->iface ? capture_open_live(c, name, &o->live, err, sizeof err)
 	                  : capture_open_file(c, name, err, sizeof err);
 	if (rc != 0) {
 		fprintf(stderr, "offport: %s\n", err);
-		return -1;
+		return rc == CAPTURE_OPEN_DAMAGED ? EXIT_DAMAGED : -1;
 	}
 	if (!decode_linktype_supported(c->dlt, &ltname)) {
 		fprintf(stderr,
@@ -527,14 +532,16 @@ static int run_input(struct engine *e, struct capture *c)
 		}
 		if (st == CAPTURE_BROKEN) {
 			long before = capture_damage_offset(c);
+			const char *pl = c->packets == 1 ? "" : "s";
 			if (before >= 0)
 				fprintf(stderr,
 				        "offport: %s: damaged capture at byte offset %ld after %" PRIu64
-				        " packets: %s\n",
-				        c->name, before, c->packets, err);
+				        " packet%s: %s\n",
+				        c->name, before, c->packets, pl, err);
 			else
-				fprintf(stderr, "offport: %s: damaged capture after %" PRIu64 " packets: %s\n",
-				        c->name, c->packets, err);
+				fprintf(stderr,
+				        "offport: %s: damaged capture after %" PRIu64 " packet%s: %s\n",
+				        c->name, c->packets, pl, err);
 			e->totals.inputs_damaged++;
 			status = EXIT_DAMAGED;
 		}
@@ -564,15 +571,29 @@ int main(int argc, char **argv)
 	if (o.list)
 		return list_and_exit(&o);
 
-	/* Open every input first: a missing file or an unsupported link type
-	 * stops the run before any output is written. */
+	/* Open every input first: a missing file, an unsupported link type or
+	 * a bad filter stops the run before any output is written. A file whose
+	 * bytes are not a readable capture is damaged input: reported here,
+	 * skipped, and the others are read. */
 	int ncaps = o.iface ? 1 : o.nreads;
+	uint32_t damaged_at_open = 0;
+	bool filter_checked = false;
 	for (int i = 0; i < ncaps; i++) {
-		if (open_input(&caps[i], &o, o.iface ? o.iface : o.reads[i]) != 0) {
+		int orc = open_input(&caps[i], &o, o.iface ? o.iface : o.reads[i]);
+		if (orc == EXIT_DAMAGED) {
+			damaged_at_open++;
+			continue;
+		}
+		if (orc != 0) {
 			for (int k = 0; k < i; k++)
 				capture_close(&caps[k]);
 			return EXIT_ERROR;
 		}
+		filter_checked = true;
+	}
+	if (!filter_checked && capture_check_filter(o.filter, err, sizeof err) != 0) {
+		fprintf(stderr, "offport: %s\n", err);
+		return EXIT_ERROR; /* no input is open */
 	}
 
 	static char outbuf[1 << 20];
@@ -605,6 +626,7 @@ int main(int argc, char **argv)
 		return EXIT_ERROR;
 	}
 	e->totals.inputs = (uint32_t)ncaps;
+	e->totals.inputs_damaged = damaged_at_open;
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
@@ -614,8 +636,10 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN); /* a closed pipe shows as a write error */
 
-	int status = EXIT_OK;
+	int status = damaged_at_open ? EXIT_DAMAGED : EXIT_OK;
 	for (int i = 0; i < ncaps && !g_stop && !e->write_errno; i++) {
+		if (!caps[i].p)
+			continue; /* damaged: not a readable capture */
 		if (run_input(e, &caps[i]) == EXIT_DAMAGED)
 			status = EXIT_DAMAGED;
 	}
