@@ -219,7 +219,13 @@ def test_write_errors():
             p = subprocess.run([OFFPORT, "--json", "-r", str(SAMPLE)], stdout=full,
                                stderr=subprocess.PIPE, timeout=60)
         err = p.stderr.decode()
-        check(p.returncode == 1 and "error writing output" in err, "disk full: exit 1", err)
+        check(p.returncode == 1 and "error writing output (standard output)" in err and
+              "incomplete" in err, "disk full: exit 1, standard output named", err)
+        p = subprocess.run([OFFPORT, "--eve", "/dev/full", "-r", str(SAMPLE)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
+        err = p.stderr.decode()
+        check(p.returncode == 1 and "error writing output (/dev/full)" in err,
+              "disk full on the --eve file: exit 1, the file named", err)
     # A closed pipe: the reader goes away after the first line.
     big = [str(SAMPLE)] * 50
     args = [OFFPORT, "--json"] + [x for f in big for x in ("-r", f)]

@@ -647,12 +647,22 @@ int main(int argc, char **argv)
 	engine_write_stats(e);
 	if (!o.json && report_summary_text(stdout, &e->totals) != 0 && !e->write_errno)
 		e->write_errno = errno ? errno : EIO;
-	if (eve && (fclose(eve) != 0) && !e->write_errno)
-		e->write_errno = errno ? errno : EIO;
+	/* Which output failed, for the message: the --eve file or standard
+	 * output (the JSON without --eve, the text with or without it). */
+	bool eve_bad = eve && ferror(eve);
+	if (eve && (fclose(eve) != 0)) {
+		eve_bad = true;
+		if (!e->write_errno)
+			e->write_errno = errno ? errno : EIO;
+	}
 	if ((fflush(stdout) != 0 || ferror(stdout)) && !e->write_errno)
 		e->write_errno = errno ? errno : EIO;
 	if (e->write_errno) {
-		fprintf(stderr, "offport: error writing output: %s\n", strerror(e->write_errno));
+		/* The output stops at the first error: what was written is an
+		 * incomplete record set (no stats record), never to be taken for
+		 * a whole one. */
+		fprintf(stderr, "offport: error writing output (%s): %s; the output is incomplete\n",
+		        eve_bad ? o.eve : "standard output", strerror(e->write_errno));
 		status = EXIT_ERROR;
 	}
 	for (int i = 0; i < ncaps; i++)
