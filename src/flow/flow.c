@@ -679,6 +679,8 @@ struct flow *flow_packet(struct flow_table *ft, const struct packet *pkt, uint32
 
 	*created = false;
 	struct flow *f;
+	uint32_t h = 0;
+	bool hashed = false;
 	if (ft->last && memcmp(key, ft->last_key, sizeof key) == 0) {
 		/* The previous packet's flow (the key holds everything lookup
 		 * compares): no hash, no bucket. */
@@ -688,7 +690,9 @@ struct flow *flow_packet(struct flow_table *ft, const struct packet *pkt, uint32
 		           ? DIR_TO_SERVER
 		           : DIR_TO_CLIENT;
 	} else {
-		f = lookup(ft, pkt, key_hash(ft, key), dir);
+		h = key_hash(ft, key);
+		hashed = true;
+		f = lookup(ft, pkt, h, dir);
 	}
 	if (f && idle_expired(ft, f, ft->now_us)) {
 		/* Expiry runs once per second; a flow idle past its timeout is over
@@ -703,7 +707,7 @@ struct flow *flow_packet(struct flow_table *ft, const struct packet *pkt, uint32
 		f = NULL;
 	}
 	if (!f) {
-		f = create(ft, pkt, key, key_hash(ft, key), dir);
+		f = create(ft, pkt, key, hashed ? h : key_hash(ft, key), dir);
 		*created = true;
 	}
 	ft->last = f;
