@@ -409,13 +409,15 @@ static int open_failure(struct capture *c, FILE *f, const char *why, char *err, 
 	return CAPTURE_OPEN_DAMAGED;
 }
 
-int capture_open_stream(struct capture *c, FILE *f, const char *name, char *err, size_t errlen)
+/* capture_open_stream, with the file's path (NULL for a stream) and the
+ * stdio buffer to read it with (NULL: one is taken for a tap), both owned
+ * by the capture from here on. */
+static int open_stream(struct capture *c, FILE *f, const char *name, const char *path,
+                       char *iobuf, char *err, size_t errlen)
 {
 	static char stdin_buf[CAPTURE_IOBUF];
 	static bool stdin_buffered;
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
-	char *iobuf = c->iobuf; /* capture_open_file's, set before the call */
-	const char *path = c->path;
 	memset(c, 0, sizeof *c);
 	c->name = name;
 	c->path = path;
@@ -469,11 +471,16 @@ int capture_open_stream(struct capture *c, FILE *f, const char *name, char *err,
 	return 0;
 }
 
+int capture_open_stream(struct capture *c, FILE *f, const char *name, char *err, size_t errlen)
+{
+	return open_stream(c, f, name, NULL, NULL, err, errlen);
+}
+
 int capture_open_file(struct capture *c, const char *path, char *err, size_t errlen)
 {
 	memset(c, 0, sizeof *c);
 	if (strcmp(path, "-") == 0)
-		return capture_open_stream(c, stdin, "(stdin)", err, errlen);
+		return open_stream(c, stdin, "(stdin)", NULL, NULL, err, errlen);
 	FILE *f = fopen(path, "rb");
 	if (!f) {
 		set_err(err, errlen, "%s: %s", path, strerror(errno));
@@ -485,10 +492,8 @@ int capture_open_file(struct capture *c, const char *path, char *err, size_t err
 		fclose(f);
 		return CAPTURE_OPEN_ERROR;
 	}
-	c->iobuf = malloc(CAPTURE_IOBUF);
 	(void)posix_fadvise(fileno(f), 0, 0, POSIX_FADV_SEQUENTIAL);
-	c->path = path;
-	return capture_open_stream(c, f, path, err, errlen);
+	return open_stream(c, f, path, path, malloc(CAPTURE_IOBUF), err, errlen);
 }
 
 int capture_open_live(struct capture *c, const char *ifname, const struct capture_live_opts *o,

@@ -63,9 +63,7 @@ int capture_open_file(struct capture *c, const char *path, char *err, size_t err
 
 /* Open a capture already open as a stdio stream (a pipe, or bytes in
  * memory through fmemopen), named name in messages; returns as
- * capture_open_file. c->iobuf (a stdio buffer of 64 KiB to read with) and
- * c->path are taken from *c, as capture_open_file sets them: zero *c
- * before calling it directly. The capture owns f: capture_close() closes
+ * capture_open_file. The capture owns f: capture_close() closes
  * it, as does a failure here (standard input excepted). A stream that
  * cannot seek (a pipe) is read through a tap that follows its record
  * framing, so that the damage offset is known for it too. */
