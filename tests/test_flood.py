@@ -33,21 +33,13 @@ import tempfile
 TESTS = pathlib.Path(__file__).resolve().parent
 REPO = TESTS.parent
 sys.path.insert(0, str(TESTS / "golden"))
+sys.path.insert(0, str(TESTS))
+from checklib import check, summary  # noqa: E402
 from run import check_accounting  # noqa: E402
 
 FIXED_MIB = 12  # program, libraries, stdio and record buffers: measured ~4
 BOUNDS = ["--max-flows", "2000", "--stream-slots", "32", "--frag-max", "16"]
 
-failures = 0
-
-
-def check(cond, what, detail=""):
-    global failures
-    if cond:
-        print(f"ok   {what}")
-    else:
-        failures += 1
-        print(f"FAIL {what}" + (f": {detail}" if detail else ""))
 
 
 def load_make_captures():
@@ -174,8 +166,7 @@ def main():
             check(rc2 == 0 and abs(rss2 - rss1) <= 2 * 2**20,
                   "flood: peak RSS flat when the flood doubles",
                   f"{rss1 / 2**20:.1f} vs {rss2 / 2**20:.1f} MiB")
-    print(f"flood: {'all passed' if not failures else f'{failures} failed'}")
-    return 1 if failures else 0
+    return summary("flood")
 
 
 if __name__ == "__main__":

@@ -29,17 +29,10 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from checklib import check, summary  # noqa: E402
+
 VALUE_MAX = 256
-failures = 0
-
-
-def check(cond, what, detail=""):
-    global failures
-    if cond:
-        print(f"ok   {what}")
-    else:
-        failures += 1
-        print(f"FAIL {what}" + (f": {detail}" if detail else ""))
 
 
 # ---- capture writing (Ethernet, IPv4, TCP; checksums left zero: offport
@@ -218,8 +211,7 @@ def main():
         check(b"\\x1b" in out, "text output: ESC shown as \\x1b", out[:300])
         check(len([l for l in out.split(b"\n") if b"[**]" in l]) == len(alerts),
               "text output: one line per alert", f"{len(alerts)} alerts")
-    print(f"output safety: {'all passed' if not failures else f'{failures} failed'}")
-    return 1 if failures else 0
+    return summary("output safety")
 
 
 if __name__ == "__main__":
