@@ -571,6 +571,17 @@ int main(int argc, char **argv)
 	if (o.list)
 		return list_and_exit(&o);
 
+	/* Signals first: a stop that arrives while the inputs are opened and
+	 * the tables allocated is a stop like any other (nothing is read, the
+	 * stats are written, exit 0), not a kill. */
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN); /* a closed pipe shows as a write error */
+
 	/* Open every input first: a missing file, an unsupported link type or
 	 * a bad filter stops the run before any output is written. A file whose
 	 * bytes are not a readable capture is damaged input: reported here,
@@ -628,13 +639,6 @@ int main(int argc, char **argv)
 	e->totals.inputs = (uint32_t)ncaps;
 	e->totals.inputs_damaged = damaged_at_open;
 
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN); /* a closed pipe shows as a write error */
 
 	int status = damaged_at_open ? EXIT_DAMAGED : EXIT_OK;
 	for (int i = 0; i < ncaps && !g_stop && !e->write_errno; i++) {
