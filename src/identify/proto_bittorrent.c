@@ -273,13 +273,14 @@ static int bt_utp_dir(const struct ident_input *in, int d, uint16_t *conn, unsig
 	return 1;
 }
 
-static enum ident_verdict bt_udp(const struct ident_input *in, struct ident_evidence *ev)
+/* bt_udp past its cheap NO_MATCH tests. Out of line: the tests run
+ * without this function's frame. */
+__attribute__((noinline)) static enum ident_verdict
+bt_udp_parse(const struct ident_input *in, struct ident_evidence *ev)
 {
 	bool hc = in->ndgrams[0] > 0, hs = in->ndgrams[1] > 0, qc = false, qs = false;
 	const uint8_t *c = in->data[0], *s = in->data[1];
 	size_t lc = hc ? in->dgram_len[0][0] : 0, ls = hs ? in->dgram_len[1][0] : 0;
-	if (!hc && !(hs && in->done[0]))
-		return in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
 	const uint8_t *hash;
 	if (bt_lsd(c, lc, &hash)) {
 		/* multicast: nobody answers in this flow */
@@ -338,6 +339,36 @@ static enum ident_verdict bt_udp(const struct ident_input *in, struct ident_evid
 	return IDENT_MATCH;
 }
 
+static enum ident_verdict bt_udp(const struct ident_input *in, struct ident_evidence *ev)
+{
+	bool hc = in->ndgrams[0] > 0, hs = in->ndgrams[1] > 0;
+	const uint8_t *c = in->data[0], *s = in->data[1];
+	size_t lc = hc ? in->dgram_len[0][0] : 0, ls = hs ? in->dgram_len[1][0] : 0;
+	if (!hc && !(hs && in->done[0]))
+		return in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+	/* The usual NO_MATCH of bt_udp_parse from one byte, before the parses:
+	 * a first datagram that starts neither LSD ('B') nor DHT ('d') nor a
+	 * uTP header (version 1, type 0-4) is none of them, and no uTP lock
+	 * step can start with it; with no client datagram, a server's first
+	 * datagram that is no uTP leaves nothing to claim. */
+	{
+		struct reader r;
+		uint8_t b0 = 0;
+		if (hc) {
+			rd_init(&r, c, lc);
+			if (!rd_peek_u8(&r, 0, &b0) ||
+			    (b0 != 'B' && b0 != 'd' && !((b0 & 15) == 1 && (b0 >> 4) <= 4)))
+				return IDENT_NO_MATCH;
+		} else {
+			rd_init(&r, s, in->len[1]);
+			if (rd_has(&r, ls) && rd_peek_u8(&r, 0, &b0) &&
+			    !((b0 & 15) == 1 && (b0 >> 4) <= 4))
+				return IDENT_NO_MATCH;
+		}
+	}
+	return bt_udp_parse(in, ev);
+}
+
 #define BT_HS 68
 
 /* 1: a handshake (peer id maybe missing when short), 0: not, -1: too short. */
@@ -356,10 +387,11 @@ static int bt_handshake(const uint8_t *p, uint32_t len)
 	return len >= 48 ? 1 : -1;
 }
 
-static enum ident_verdict bittorrent_match(const struct ident_input *in, struct ident_evidence *ev)
+/* TCP: the handshakes. Out of line: the UDP identification runs without
+ * its frame. */
+__attribute__((noinline)) static enum ident_verdict
+bt_tcp(const struct ident_input *in, struct ident_evidence *ev)
 {
-	if (in->transport == IDENT_UDP)
-		return bt_udp(in, ev);
 	int c = bt_handshake(in->data[0], in->len[0]);
 	if (c == 0)
 		return IDENT_NO_MATCH;
@@ -402,6 +434,13 @@ static enum ident_verdict bittorrent_match(const struct ident_input *in, struct 
 	ev->server_confirmed = confirmed;
 	ev->confidence = confirmed ? 98 : 85;
 	return IDENT_MATCH;
+}
+
+static enum ident_verdict bittorrent_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	if (in->transport == IDENT_UDP)
+		return bt_udp(in, ev);
+	return bt_tcp(in, ev);
 }
 
 const struct ident_proto ident_bittorrent = {"bittorrent", "BitTorrent (BEP 3, BEP 5, BEP 29)",

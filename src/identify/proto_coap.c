@@ -119,7 +119,10 @@ static void coap_evidence(struct ident_evidence *ev, const struct coap_msg *m)
 		ident_add(ev, "coap_uri_path", (const uint8_t *)m->path, m->pathlen);
 }
 
-static enum ident_verdict coap_match(const struct ident_input *in, struct ident_evidence *ev)
+/* coap_match past its cheap NO_MATCH tests. Out of line: the tests run
+ * without this function's frame. */
+__attribute__((noinline)) static enum ident_verdict
+coap_match_parse(const struct ident_input *in, struct ident_evidence *ev)
 {
 	struct coap_msg c = {0}, s = {0};
 	bool hc = in->ndgrams[0] > 0, hs = in->ndgrams[1] > 0;
@@ -155,6 +158,24 @@ static enum ident_verdict coap_match(const struct ident_input *in, struct ident_
 	ev->server_confirmed = true;
 	ev->confidence = 95;
 	return IDENT_MATCH;
+}
+
+static enum ident_verdict coap_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	/* The usual NO_MATCH of coap_match_parse (either side's first datagram
+	 * not CoAP) from its first two bytes, before the messages are cleared
+	 * and parsed: coap_parse's version, token length and code checks. */
+	for (int d = 0; d < 2; d++) {
+		if (!in->ndgrams[d])
+			continue;
+		struct reader r;
+		uint8_t b0, code;
+		rd_init(&r, in->data[d], in->dgram_len[d][0]);
+		if (!rd_has(&r, 4) || !rd_peek_u8(&r, 0, &b0) || !rd_peek_u8(&r, 1, &code) ||
+		    (b0 >> 6) != 1 || (b0 & 15) > 8 || !coap_code_ok(code))
+			return IDENT_NO_MATCH;
+	}
+	return coap_match_parse(in, ev);
 }
 
 const struct ident_proto ident_coap = {"coap", "CoAP (RFC 7252)", IDENT_UDP, coap_match, NULL};

@@ -230,7 +230,10 @@ static int dce_cl_dir(const struct ident_input *in, int d, struct dce_pdu *first
 	return in->ndgrams[d] > 0;
 }
 
-static enum ident_verdict dcerpc_cl_match(const struct ident_input *in, struct ident_evidence *ev)
+/* dcerpc_cl_match past its cheap NO_MATCH tests. Out of line: the tests run
+ * without this function's frame. */
+__attribute__((noinline)) static enum ident_verdict
+dcerpc_cl_match_parse(const struct ident_input *in, struct ident_evidence *ev)
 {
 	struct dce_pdu c, s;
 	uint8_t ca[16], sa[16];
@@ -254,10 +257,31 @@ static enum ident_verdict dcerpc_cl_match(const struct ident_input *in, struct i
 	return IDENT_MATCH;
 }
 
-static enum ident_verdict dcerpc_match(const struct ident_input *in, struct ident_evidence *ev)
+static enum ident_verdict dcerpc_cl_match(const struct ident_input *in, struct ident_evidence *ev)
 {
-	if (in->transport == IDENT_UDP)
-		return dcerpc_cl_match(in, ev);
+	/* The usual NO_MATCH of dcerpc_cl_match_parse (dce_cl_dir -1 on either
+	 * side) from the first datagram's first bytes, before its 80-byte
+	 * header is read: not there in full, shorter than the header, not
+	 * version 4, or a ptype over 10 fails dce_cl_pdu. */
+	for (int d = 0; d < 2; d++) {
+		if (!in->ndgrams[d])
+			continue;
+		struct reader r, m;
+		uint8_t vers, ptype;
+		rd_init(&r, in->data[d], in->len[d]);
+		m = rd_sub(&r, in->dgram_len[d][0]);
+		if (!rd_ok(&r) || !rd_has(&m, 80) || (rd_peek_u8(&m, 0, &vers) && vers != 4) ||
+		    (rd_peek_u8(&m, 1, &ptype) && ptype > 10))
+			return IDENT_NO_MATCH;
+	}
+	return dcerpc_cl_match_parse(in, ev);
+}
+
+/* TCP: the connection-oriented PDUs. Out of line: the UDP identification
+ * runs without its frame. */
+__attribute__((noinline)) static enum ident_verdict
+dcerpc_co_match(const struct ident_input *in, struct ident_evidence *ev)
+{
 	struct dce_pdu c[DCE_CHECK_MAX], s[DCE_CHECK_MAX];
 	unsigned nc = 0, ns = 0;
 	enum dce_parse pc = in->len[0] ? dce_dir(in->data[0], in->len[0], false, c, &nc) : DCE_SHORT;
@@ -286,6 +310,13 @@ static enum ident_verdict dcerpc_match(const struct ident_input *in, struct iden
 		}
 	}
 	return IDENT_NO_MATCH;
+}
+
+static enum ident_verdict dcerpc_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	if (in->transport == IDENT_UDP)
+		return dcerpc_cl_match(in, ev);
+	return dcerpc_co_match(in, ev);
 }
 
 const struct ident_proto ident_dcerpc = {"dcerpc", "DCE/RPC (C706, MS-RPCE)",

@@ -91,7 +91,10 @@ static const char *const dhcp_types[] = {
     "LEASEQUERY", "LEASEUNASSIGNED", "LEASEUNKNOWN", "LEASEACTIVE",    "BULKLEASEQUERY",
     "LEASEQUERYDONE", "ACTIVELEASEQUERY", "LEASEQUERYSTATUS", "TLS"};
 
-static enum ident_verdict dhcp_match(const struct ident_input *in, struct ident_evidence *ev)
+/* dhcp_match past its cheap NO_MATCH tests. Out of line: the tests run
+ * without this function's frame. */
+__attribute__((noinline)) static enum ident_verdict
+dhcp_match_parse(const struct ident_input *in, struct ident_evidence *ev)
 {
 	struct dhcp_msg c = {0}, s = {0};
 	int pc = dhcp_first(in, 0, &c, false);
@@ -122,6 +125,32 @@ static enum ident_verdict dhcp_match(const struct ident_input *in, struct ident_
 	ev->server_confirmed = confirmed;
 	ev->confidence = confirmed ? 98 : 90;
 	return IDENT_MATCH;
+}
+
+static enum ident_verdict dhcp_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	/* The usual NO_MATCH of dhcp_match_parse (dhcp_first -1 on either side,
+	 * with any tail too) from the first datagram's first bytes, before the
+	 * parse: not there in full, shorter than the BOOTP frame and the
+	 * cookie, or no request or reply on Ethernet (op, htype, hlen, hops).
+	 */
+	for (int d = 0; d < 2 && in->transport == IDENT_UDP; d++) {
+		if (!in->ndgrams[d])
+			continue;
+		struct reader r, m;
+		uint8_t op, htype, hlen, hops;
+		rd_init(&r, in->data[d], in->len[d]);
+		m = rd_sub(&r, in->dgram_len[d][0]);
+		if (!rd_ok(&r) || !rd_has(&m, 240))
+			return IDENT_NO_MATCH;
+		(void)rd_peek_u8(&m, 0, &op);
+		(void)rd_peek_u8(&m, 1, &htype);
+		(void)rd_peek_u8(&m, 2, &hlen);
+		(void)rd_peek_u8(&m, 3, &hops);
+		if ((op != 1 && op != 2) || htype != 1 || hlen != 6 || hops > 16)
+			return IDENT_NO_MATCH;
+	}
+	return dhcp_match_parse(in, ev);
 }
 
 const struct ident_proto ident_dhcp = {"dhcp", "DHCP (RFC 2131, RFC 2132)", IDENT_UDP, dhcp_match, NULL};

@@ -20,6 +20,7 @@
  */
 #include "common/reader.h"
 #include "identify/identify.h"
+#include "identify/text_proto.h"
 
 struct dhcpv6_msg {
 	uint8_t type;
@@ -93,10 +94,11 @@ static const char *const dhcpv6_types[] = {
     "Reply",  "Release", "Decline",   "Reconfigure", "Information-request", "Relay-forw", "Relay-repl",
 };
 
-static enum ident_verdict dhcpv6_match(const struct ident_input *in, struct ident_evidence *ev)
+/* dhcpv6_match past its cheap NO_MATCH tests. Out of line: the tests run
+ * without this function's frame. */
+__attribute__((noinline)) static enum ident_verdict
+dhcpv6_match_parse(const struct ident_input *in, struct ident_evidence *ev)
 {
-	if (in->transport != IDENT_UDP)
-		return IDENT_NO_MATCH;
 	struct dhcpv6_msg c = {0}, s = {0};
 	int pc = dhcpv6_first(in, 0, &c), ps = dhcpv6_first(in, 1, &s);
 	if (pc < 0 || ps < 0)
@@ -114,6 +116,35 @@ static enum ident_verdict dhcpv6_match(const struct ident_input *in, struct iden
 	ev->server_confirmed = pc > 0 && ps > 0;
 	ev->confidence = ev->server_confirmed ? 95 : 85;
 	return IDENT_MATCH;
+}
+
+static enum ident_verdict dhcpv6_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	if (in->transport != IDENT_UDP)
+		return IDENT_NO_MATCH;
+	/* The usual NO_MATCH of dhcpv6_match_parse (dhcpv6_first -1 on either
+	 * side) before the messages are cleared and parsed: a first datagram
+	 * whose type is none, too short for its header and an option, or whose
+	 * first option has no assigned code or does not fit. */
+	for (int d = 0; d < 2; d++) {
+		struct reader r;
+		uint8_t t, c0, c1, l0, l1;
+		if (!dgram_first(in, d, &r))
+			continue;
+		if (!rd_peek_u8(&r, 0, &t) || t == 0 || t > 13)
+			return IDENT_NO_MATCH;
+		size_t at = t >= 12 ? 1 + 1 + 16 + 16 : 4; /* the first option */
+		if (!rd_has(&r, at + 4))
+			return IDENT_NO_MATCH;
+		(void)rd_peek_u8(&r, at, &c0);
+		(void)rd_peek_u8(&r, at + 1, &c1);
+		(void)rd_peek_u8(&r, at + 2, &l0);
+		(void)rd_peek_u8(&r, at + 3, &l1);
+		unsigned code = (unsigned)c0 << 8 | c1, len = (unsigned)l0 << 8 | l1;
+		if (code == 0 || code > 143 || len > rd_remaining(&r) - at - 4)
+			return IDENT_NO_MATCH;
+	}
+	return dhcpv6_match_parse(in, ev);
 }
 
 const struct ident_proto ident_dhcpv6 = {"dhcpv6", "DHCPv6 (RFC 8415)", IDENT_UDP, dhcpv6_match, NULL};

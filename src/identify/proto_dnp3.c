@@ -106,7 +106,10 @@ static void dnp3_evidence(struct ident_evidence *ev, const struct dnp3_frame *f)
 		ident_add_u64(ev, "dnp3_function", (uint64_t)f->func);
 }
 
-static enum ident_verdict dnp3_match(const struct ident_input *in, struct ident_evidence *ev)
+/* dnp3_match past its cheap NO_MATCH tests. Out of line: the tests run
+ * without this function's frame. */
+__attribute__((noinline)) static enum ident_verdict
+dnp3_match_parse(const struct ident_input *in, struct ident_evidence *ev)
 {
 	struct dnp3_frame c = {0}, s = {0};
 	uint32_t l0 = in->len[0], l1 = in->len[1];
@@ -147,6 +150,25 @@ static enum ident_verdict dnp3_match(const struct ident_input *in, struct ident_
 	if (!in->done[0] || (ps == DNP3_SHORT && !in->done[1]))
 		return IDENT_NEED_MORE;
 	return IDENT_NO_MATCH;
+}
+
+static enum ident_verdict dnp3_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	uint32_t l0 = in->len[0], l1 = in->len[1];
+	if (in->transport == IDENT_UDP) {
+		l0 = in->ndgrams[0] ? in->dgram_len[0][0] : 0;
+		l1 = in->ndgrams[1] ? in->dgram_len[1][0] : 0;
+	}
+	/* The usual NO_MATCH of dnp3_match_parse (either side DNP3_BAD) from
+	 * the start bytes, before the header and its CRC are read. */
+	for (int d = 0; d < 2; d++) {
+		struct reader r;
+		uint8_t a, b;
+		rd_init(&r, in->data[d], d ? l1 : l0);
+		if ((rd_peek_u8(&r, 0, &a) && a != 0x05) || (rd_peek_u8(&r, 1, &b) && b != 0x64))
+			return IDENT_NO_MATCH;
+	}
+	return dnp3_match_parse(in, ev);
 }
 
 const struct ident_proto ident_dnp3 = {"dnp3", "DNP3 (IEEE 1815-2012)", IDENT_TCP | IDENT_UDP,

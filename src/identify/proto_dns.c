@@ -120,15 +120,10 @@ static bool dns_netbios(const char *name, size_t n, uint16_t type)
 	return true;
 }
 
-/* Parses one message in r (its whole window). `complete`: the window holds
- * the whole message (a whole datagram, or as many bytes as the TCP length
- * says), so a short read is a fault and trailing bytes are not allowed;
- * otherwise a cut after the question section is tolerated. `lenient`: the
- * header flags and the TYPE/CLASS values are not judged, only the structure
- * (counts, names, record lengths that fill the message exactly); used for
- * the messages after a first one that passed the strict parse. */
-static enum dns_parse dns_parse_msg(struct reader *r, bool complete, bool lenient,
-                                    struct dns_msg *m)
+/* The header part of dns_parse_msg: DNS_BAD, DNS_SHORT, or DNS_OK to go
+ * on with the sections (cnt: QDCOUNT, ANCOUNT, NSCOUNT, ARCOUNT). */
+static enum dns_parse dns_parse_hdr(struct reader *r, bool complete, bool lenient,
+                                    struct dns_msg *m, uint16_t cnt[4])
 {
 	m->id = rd_be16(r);
 	uint16_t flags = rd_be16(r);
@@ -163,6 +158,28 @@ static enum dns_parse dns_parse_msg(struct reader *r, bool complete, bool lenien
 		if (an > 1024 || ns > 256 || ar > 256)
 			return DNS_BAD;
 	}
+	cnt[0] = qd;
+	cnt[1] = an;
+	cnt[2] = ns;
+	cnt[3] = ar;
+	return DNS_OK;
+}
+
+/* Parses one message in r (its whole window). `complete`: the window holds
+ * the whole message (a whole datagram, or as many bytes as the TCP length
+ * says), so a short read is a fault and trailing bytes are not allowed;
+ * otherwise a cut after the question section is tolerated. `lenient`: the
+ * header flags and the TYPE/CLASS values are not judged, only the structure
+ * (counts, names, record lengths that fill the message exactly); used for
+ * the messages after a first one that passed the strict parse. */
+static enum dns_parse dns_parse_msg(struct reader *r, bool complete, bool lenient,
+                                    struct dns_msg *m)
+{
+	uint16_t cnt[4];
+	enum dns_parse h = dns_parse_hdr(r, complete, lenient, m, cnt);
+	if (h != DNS_OK)
+		return h;
+	uint16_t qd = cnt[0], an = cnt[1], ns = cnt[2], ar = cnt[3];
 	for (unsigned q = 0; q < qd; q++) {
 		enum dns_parse p = q == 0 ? dns_name(r, false, m->qname, &m->qname_len)
 		                          : dns_name(r, true, NULL, NULL);
@@ -342,8 +359,64 @@ static void dns_evidence(struct ident_evidence *ev, const struct dns_msg *m,
 		ident_add_str(ev, "dns_rcode", dns_rcodes[resp->rcode]);
 }
 
-static enum ident_verdict dns_match(const struct ident_input *in, struct ident_evidence *ev)
+/* True when the first message of direction d fails already in its header
+ * (as dns_dir's parse of it, strict or lenient, would fail): the cheap
+ * NO_MATCH for bytes that are no DNS, before the messages are parsed. */
+static bool dns_first_bad(const struct ident_input *in, int d, bool lenient)
 {
+	struct reader r;
+	bool complete = false;
+	struct dns_msg m;
+	uint16_t cnt[4];
+	enum dns_parse p = dns_nth(in, d, 0, &r, &complete);
+	if (p != DNS_OK)
+		return p == DNS_BAD;
+	return dns_parse_hdr(&r, complete, lenient, &m, cnt) == DNS_BAD;
+}
+
+/* dns_first_bad's cases that the strict and the lenient parse share, from
+ * a few loads: the first message of direction d not there in full (UDP),
+ * shorter than a header (a whole datagram; TCP: by its length field), or
+ * with a QDCOUNT over DNS_QD_MAX. */
+static inline bool dns_first_quick_bad(const struct ident_input *in, int d)
+{
+	struct reader r;
+	rd_init(&r, in->data[d], in->len[d]);
+	if (in->transport == IDENT_UDP) {
+		if (!in->ndgrams[d])
+			return false;
+		if (!rd_has(&r, in->dgram_len[d][0]))
+			return true; /* dns_nth: DNS_BAD */
+		if (in->dgram_len[d][0] < DNS_HDR)
+			return !in->truncated[d];
+	} else {
+		uint16_t mlen = rd_be16(&r);
+		if (!rd_ok(&r))
+			return false;
+		if (mlen < DNS_HDR)
+			return true; /* dns_nth: DNS_BAD */
+		if (!rd_has(&r, DNS_HDR))
+			return false;
+	}
+	uint8_t hi, lo;
+	(void)rd_peek_u8(&r, 4, &hi);
+	(void)rd_peek_u8(&r, 5, &lo);
+	return ((unsigned)hi << 8 | lo) > DNS_QD_MAX;
+}
+
+/* dns_match past its cheapest test: the messages parsed. Out of line: the
+ * test runs without this function's frame. */
+__attribute__((noinline)) static enum ident_verdict
+dns_match_msgs(const struct ident_input *in, struct ident_evidence *ev)
+{
+	/* A client's first message that fails the strict header checks is
+	 * NO_MATCH; with no client bytes, so is a server's first message
+	 * failing the strict checks, and the lenient ones too while the
+	 * client may still speak (see below). */
+	if (in->len[0] ? dns_first_bad(in, 0, false)
+	               : in->len[1] && dns_first_bad(in, 1, false) &&
+	                     (in->done[0] || dns_first_bad(in, 1, true)))
+		return IDENT_NO_MATCH;
 	struct dns_msg c = {0}, s = {0};
 	uint16_t cids[DNS_CHECK_MAX], sids[DNS_CHECK_MAX];
 	unsigned nc = 0, ns = 0;
@@ -419,6 +492,17 @@ static enum ident_verdict dns_match(const struct ident_input *in, struct ident_e
 		return IDENT_MATCH;
 	}
 	return in->done[0] && in->done[1] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+}
+
+static enum ident_verdict dns_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	/* The first message (the client's; with no client bytes, the
+	 * server's) failing a header check that the strict and the lenient
+	 * parse share is NO_MATCH (dns_match_msgs), told from a few bytes. */
+	int first = in->len[0] ? 0 : 1;
+	if (in->len[first] && dns_first_quick_bad(in, first))
+		return IDENT_NO_MATCH;
+	return dns_match_msgs(in, ev);
 }
 
 const struct ident_proto ident_dns = {"dns", "DNS (RFC 1035, RFC 7766)", IDENT_UDP | IDENT_TCP,

@@ -164,10 +164,11 @@ static bool dnscrypt_cert_query(struct reader m, uint16_t *id, char *name, size_
 	return rd_ok(&m) && qtype == 16 && *nlen > 0;
 }
 
-static enum ident_verdict dnscrypt_match(const struct ident_input *in, struct ident_evidence *ev)
+/* dnscrypt_match past its cheap NO_MATCH tests. Out of line: the tests run
+ * without this function's frame. */
+__attribute__((noinline)) static enum ident_verdict
+dnscrypt_match_parse(const struct ident_input *in, struct ident_evidence *ev)
 {
-	if (in->midstream[0] || in->midstream[1])
-		return IDENT_NO_MATCH;
 	struct reader cq;
 	char provider[IDENT_VALUE_MAX];
 	size_t plen;
@@ -267,6 +268,40 @@ static enum ident_verdict dnscrypt_match(const struct ident_input *in, struct id
 	ev->server_confirmed = confirmed;
 	ev->confidence = confirmed ? 95 : 75;
 	return IDENT_MATCH;
+}
+
+static enum ident_verdict dnscrypt_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	if (in->midstream[0] || in->midstream[1])
+		return IDENT_NO_MATCH;
+	/* UDP, the verdicts of dnscrypt_match_parse for one side's first
+	 * datagram, from its length and a few bytes before any parse: a
+	 * client's that cannot be a certificate query (QR 0, opcode 0, QDCOUNT
+	 * 1) is too short for a query or waits for the response; with no client
+	 * datagram, a server's without the resolver magic's first byte is no
+	 * response. */
+	if (in->transport == IDENT_UDP) {
+		struct reader r, m;
+		uint8_t b2 = 0, b4 = 0, b5 = 0;
+		if (in->ndgrams[0] && !in->ndgrams[1]) {
+			rd_init(&r, in->data[0], in->len[0]);
+			m = rd_sub(&r, in->dgram_len[0][0]);
+			size_t qlen = rd_remaining(&m);
+			if (rd_ok(&r) && (qlen < 12 || (rd_peek_u8(&m, 2, &b2) && (b2 & 0xf8)) ||
+			                  (rd_peek_u8(&m, 4, &b4) && rd_peek_u8(&m, 5, &b5) &&
+			                   (b4 != 0 || b5 != 1))))
+				return qlen < DNSCRYPT_QUERY_MIN || in->done[1] ? IDENT_NO_MATCH
+				                                                : IDENT_NEED_MORE;
+		} else if (!in->ndgrams[0] && !in->len[0] && in->ndgrams[1]) {
+			rd_init(&r, in->data[1], in->len[1]);
+			m = rd_sub(&r, in->dgram_len[1][0]);
+			if (rd_ok(&r) && rd_peek_u8(&m, 0, &b2) && b2 != 'r')
+				return !in->done[0] && (!rd_peek_u8(&m, 2, &b2) || (b2 & 0x80))
+				           ? IDENT_NEED_MORE
+				           : IDENT_NO_MATCH;
+		}
+	}
+	return dnscrypt_match_parse(in, ev);
 }
 
 const struct ident_proto ident_dnscrypt = {"dnscrypt", "DNSCrypt v2 (dnscrypt.info protocol)",

@@ -367,11 +367,13 @@ static enum ident_verdict dtls_match_oriented(const struct ident_input *in,
 	return IDENT_MATCH;
 }
 
-static enum ident_verdict dtls_match(const struct ident_input *in, struct ident_evidence *ev)
+/* dtls_match past its cheap NO_MATCH tests. Out of line: the tests run
+ * without this function's frame. */
+__attribute__((noinline)) static enum ident_verdict
+dtls_match_parse(const struct ident_input *in, struct ident_evidence *ev)
 {
-	/* Only one side sent anything and the engine guessed which is the
-	 * client (by port): the bytes there are judged as the client's. */
-	if (in->len[0] == 0 && in->done[0] && in->ndgrams[1]) {
+	bool swap = in->len[0] == 0 && in->done[0] && in->ndgrams[1];
+	if (swap) {
 		struct ident_input sw = *in;
 		for (int d = 0; d < 2; d++) {
 			sw.data[d] = in->data[1 - d];
@@ -388,6 +390,31 @@ static enum ident_verdict dtls_match(const struct ident_input *in, struct ident_
 		return v;
 	}
 	return dtls_match_oriented(in, ev);
+}
+
+static enum ident_verdict dtls_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	/* Only one side sent anything and the engine guessed which is the
+	 * client (by port): the bytes there are judged as the client's. */
+	bool swap = in->len[0] == 0 && in->done[0] && in->ndgrams[1];
+	int first = swap ? 1 : 0;
+	if (!in->ndgrams[first]) /* dtls_match_oriented: no client datagram */
+		return in->done[0] && in->done[1] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+	/* The usual NO_MATCH of dtls_match_oriented from three bytes, before
+	 * the hellos are cleared and parsed: a client's first datagram shorter
+	 * than a record header or without a DTLS record version is neither a
+	 * ClientHello nor DTLS records. */
+	{
+		struct reader all, dg;
+		uint8_t v0, v1;
+		rd_init(&all, in->data[first], in->len[first]);
+		dg = rd_sub(&all, in->dgram_len[first][0]);
+		if (!rd_ok(&all) || !rd_has(&dg, 13) ||
+		    (rd_peek_u8(&dg, 1, &v0) && rd_peek_u8(&dg, 2, &v1) &&
+		     !dtls_version_ok((uint16_t)(v0 << 8 | v1))))
+			return IDENT_NO_MATCH;
+	}
+	return dtls_match_parse(in, ev);
 }
 
 const struct ident_proto ident_dtls = {"dtls", "DTLS (RFC 6347, RFC 9147)", IDENT_UDP, dtls_match, NULL};

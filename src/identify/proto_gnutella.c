@@ -84,7 +84,9 @@ static bool gnu_header(struct reader r, const char *name, const uint8_t **v, siz
 	return false;
 }
 
-static enum ident_verdict gnu_tcp(const struct ident_input *in, struct ident_evidence *ev)
+/* Out of line: the UDP identification runs without its frame. */
+__attribute__((noinline)) static enum ident_verdict
+gnu_tcp(const struct ident_input *in, struct ident_evidence *ev)
 {
 	struct reader c;
 	rd_init(&c, in->data[0], in->len[0]);
@@ -257,7 +259,34 @@ static enum gnu_parse gnu_side(const struct ident_input *in, int d, struct gnu_d
 	return GNU_OK;
 }
 
-static enum ident_verdict gnu_udp(const struct ident_input *in, struct ident_evidence *ev)
+/* gnu_side's GNU_BAD from the first datagram's header bytes, before the
+ * walk: not there in full; or, not "GND", shorter than a message header,
+ * no known function, or TTL + hops over 16. */
+static bool gnu_udp_quick_bad(const struct ident_input *in, int d)
+{
+	if (in->ndgrams[d] == 0)
+		return false;
+	struct reader r, m;
+	size_t n = in->dgram_len[d][0];
+	uint8_t b0, f, ttl, hops;
+	rd_init(&r, in->data[d], in->len[d]);
+	if (!rd_has(&r, n))
+		return true;
+	m = rd_sub(&r, n);
+	if (rd_peek_u8(&m, 0, &b0) && b0 == 'G')
+		return false;
+	if (n < 16 + 3 + 4)
+		return true;
+	(void)rd_peek_u8(&m, 16, &f);
+	(void)rd_peek_u8(&m, 17, &ttl);
+	(void)rd_peek_u8(&m, 18, &hops);
+	return !gnu_function(f) || ttl + hops > 16;
+}
+
+/* gnu_udp past its cheap NO_MATCH tests. Out of line: the tests run
+ * without this function's frame. */
+__attribute__((noinline)) static enum ident_verdict
+gnu_udp_parse(const struct ident_input *in, struct ident_evidence *ev)
 {
 	struct gnu_dgram c = {0}, s = {0};
 	enum gnu_parse pc = gnu_side(in, 0, &c);
@@ -282,6 +311,14 @@ static enum ident_verdict gnu_udp(const struct ident_input *in, struct ident_evi
 	if (c.g2name)
 		ident_add(ev, "gnutella_g2_packet", c.g2name, c.g2name_len);
 	return IDENT_MATCH;
+}
+
+static enum ident_verdict gnu_udp(const struct ident_input *in, struct ident_evidence *ev)
+{
+	/* The usual NO_MATCH of gnu_udp_parse (either side GNU_BAD). */
+	if (gnu_udp_quick_bad(in, 0) || gnu_udp_quick_bad(in, 1))
+		return IDENT_NO_MATCH;
+	return gnu_udp_parse(in, ev);
 }
 
 static enum ident_verdict gnu_match(const struct ident_input *in, struct ident_evidence *ev)

@@ -169,7 +169,23 @@ static const char *ike_exname(uint8_t v, uint8_t e)
 	}
 }
 
-static enum ident_verdict ike_match(const struct ident_input *in, struct ident_evidence *ev)
+/* ike_header_like false, the usual way: fewer bytes than a header or a
+ * version byte other than 1.0 and 2.0 (before the SPIs are read). */
+static bool ike_header_bad(struct reader m, size_t len)
+{
+	uint8_t b[4] = {0, 0, 0, 0}, ver;
+	size_t at = 0;
+	if (len >= 32 && rd_peek_u8(&m, 0, &b[0]) && rd_peek_u8(&m, 1, &b[1]) &&
+	    rd_peek_u8(&m, 2, &b[2]) && rd_peek_u8(&m, 3, &b[3]) && !(b[0] | b[1] | b[2] | b[3]))
+		at = 4; /* non-ESP marker */
+	return !rd_has(&m, at + 28) ||
+	       (rd_peek_u8(&m, at + 17, &ver) && ver != 0x10 && ver != 0x20);
+}
+
+/* ike_match past its cheap NO_MATCH tests. Out of line: the tests run
+ * without this function's frame. */
+__attribute__((noinline)) static enum ident_verdict
+ike_match_parse(const struct ident_input *in, struct ident_evidence *ev)
 {
 	struct ike_msg c = {0}, s = {0};
 	bool later = false;
@@ -199,6 +215,23 @@ static enum ident_verdict ike_match(const struct ident_input *in, struct ident_e
 	ev->server_confirmed = confirmed;
 	ev->confidence = confirmed ? 95 : 80;
 	return IDENT_MATCH;
+}
+
+static enum ident_verdict ike_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	/* The usual NO_MATCH of ike_match_parse (ike_first -1 on either side)
+	 * before the parses: a first datagram that is not even ike_header_like.
+	 */
+	for (int d = 0; d < 2 && in->transport == IDENT_UDP; d++) {
+		if (!in->ndgrams[d])
+			continue;
+		struct reader r, m;
+		rd_init(&r, in->data[d], in->len[d]);
+		m = rd_sub(&r, in->dgram_len[d][0]);
+		if (!rd_ok(&r) || ike_header_bad(m, in->dgram_len[d][0]))
+			return IDENT_NO_MATCH;
+	}
+	return ike_match_parse(in, ev);
 }
 
 const struct ident_proto ident_ike = {"ike", "IKE/ISAKMP (RFC 7296, RFC 2408, RFC 3948)",

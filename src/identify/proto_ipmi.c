@@ -22,6 +22,7 @@
  */
 #include "common/reader.h"
 #include "identify/identify.h"
+#include "identify/text_proto.h"
 
 struct ipmi_msg {
 	const char *cls;
@@ -105,10 +106,11 @@ static int ipmi_first(const struct ident_input *in, int d, struct ipmi_msg *m)
 	return ipmi_parse(&r, m) ? 1 : -1;
 }
 
-static enum ident_verdict ipmi_match(const struct ident_input *in, struct ident_evidence *ev)
+/* ipmi_match past its cheap NO_MATCH tests. Out of line: the tests run
+ * without this function's frame. */
+__attribute__((noinline)) static enum ident_verdict
+ipmi_match_parse(const struct ident_input *in, struct ident_evidence *ev)
 {
-	if (in->transport != IDENT_UDP)
-		return IDENT_NO_MATCH;
 	struct ipmi_msg c = {0}, s = {0};
 	int pc = ipmi_first(in, 0, &c), ps = ipmi_first(in, 1, &s);
 	if (pc < 0 || ps < 0)
@@ -127,6 +129,23 @@ static enum ident_verdict ipmi_match(const struct ident_input *in, struct ident_
 	ev->server_confirmed = pc > 0 && ps > 0;
 	ev->confidence = ev->server_confirmed ? 95 : 85;
 	return IDENT_MATCH;
+}
+
+static enum ident_verdict ipmi_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	if (in->transport != IDENT_UDP)
+		return IDENT_NO_MATCH;
+	/* The usual NO_MATCH of ipmi_match_parse (ipmi_first -1 on either side)
+	 * from a first datagram without the RMCP header's fixed 06 00 start. */
+	for (int d = 0; d < 2; d++) {
+		struct reader r;
+		uint8_t v, res;
+		if (dgram_first(in, d, &r) &&
+		    (!rd_has(&r, 4) || (rd_peek_u8(&r, 0, &v) && v != 6) ||
+		     (rd_peek_u8(&r, 1, &res) && res != 0)))
+			return IDENT_NO_MATCH;
+	}
+	return ipmi_match_parse(in, ev);
 }
 
 const struct ident_proto ident_ipmi = {"ipmi", "RMCP/IPMI (DMTF ASF 2.0, IPMI v2.0)", IDENT_UDP,

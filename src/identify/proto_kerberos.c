@@ -177,7 +177,27 @@ static const char *krb_name(uint8_t t)
 	}
 }
 
-static enum ident_verdict kerberos_match(const struct ident_input *in, struct ident_evidence *ev)
+/* UDP: krb_first's KRB_BAD from the first datagram's first byte, before
+ * the parse: a whole datagram shorter than 16 bytes, or an APPLICATION
+ * tag that is none of the five messages. */
+static bool krb_udp_quick_bad(const struct ident_input *in, int d)
+{
+	if (in->transport != IDENT_UDP || in->ndgrams[d] == 0)
+		return false;
+	struct reader r, m;
+	uint8_t app;
+	rd_init(&r, in->data[d], in->len[d]);
+	m = rd_sub(&r, in->dgram_len[d][0]);
+	if (!rd_has(&m, 16))
+		return !in->truncated[d];
+	(void)rd_peek_u8(&m, 0, &app);
+	return app != 0x6a && app != 0x6b && app != 0x6c && app != 0x6d && app != 0x7e;
+}
+
+/* kerberos_match past its cheap NO_MATCH tests. Out of line: the tests run
+ * without this function's frame. */
+__attribute__((noinline)) static enum ident_verdict
+kerberos_match_parse(const struct ident_input *in, struct ident_evidence *ev)
 {
 	struct krb_msg c = {0}, s = {0};
 	enum krb_res rc = krb_first(in, 0, &c);
@@ -211,6 +231,15 @@ static enum ident_verdict kerberos_match(const struct ident_input *in, struct id
 	ev->server_confirmed = confirmed;
 	ev->confidence = confirmed ? 98 : 85;
 	return IDENT_MATCH;
+}
+
+static enum ident_verdict kerberos_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	/* The usual NO_MATCH of kerberos_match_parse (either side's krb_first
+	 * KRB_BAD). */
+	if (krb_udp_quick_bad(in, 0) || (in->len[1] && krb_udp_quick_bad(in, 1)))
+		return IDENT_NO_MATCH;
+	return kerberos_match_parse(in, ev);
 }
 
 const struct ident_proto ident_kerberos = {"kerberos", "Kerberos V5 (RFC 4120)",

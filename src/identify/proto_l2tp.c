@@ -47,6 +47,7 @@
  */
 #include "common/reader.h"
 #include "identify/identify.h"
+#include "identify/text_proto.h"
 
 enum l2tp_kind { L2TP_NONE = 0, L2TP_CTRL, L2TP_ZLB, L2TP_DATA };
 
@@ -326,10 +327,11 @@ static bool l2tp_claim(const struct l2tp_side *s)
 	return s->ctrl > 0 || (s->data > 0 && s->all && s->data_ids);
 }
 
-static enum ident_verdict l2tp_match(const struct ident_input *in, struct ident_evidence *ev)
+/* l2tp_match past its cheap NO_MATCH tests. Out of line: the tests run
+ * without this function's frame. */
+__attribute__((noinline)) static enum ident_verdict
+l2tp_match_parse(const struct ident_input *in, struct ident_evidence *ev)
 {
-	if (in->transport != IDENT_UDP)
-		return IDENT_NO_MATCH;
 	struct l2tp_side c, s;
 	l2tp_side(in, 0, &c);
 	l2tp_side(in, 1, &s);
@@ -366,6 +368,29 @@ static enum ident_verdict l2tp_match(const struct ident_input *in, struct ident_
 	l2tp_evidence(&c, &s, ev);
 	ev->confidence = c.ctrl ? 75 : 60;
 	return IDENT_MATCH;
+}
+
+static enum ident_verdict l2tp_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	if (in->transport != IDENT_UDP)
+		return IDENT_NO_MATCH;
+	/* The usual NO_MATCH of l2tp_match_parse (bad_first) from two bytes,
+	 * before the sides are parsed: a first datagram that starts neither a
+	 * control message (c8 02, c8 03) nor an L2TPv2 data message (reserved
+	 * bits 0, 02) fails l2tp_parse. */
+	for (int d = 0; d < 2; d++) {
+		struct reader r;
+		uint8_t b0, b1;
+		if (!dgram_first(in, d, &r))
+			continue;
+		if (!rd_peek_u8(&r, 0, &b0) || !rd_peek_u8(&r, 1, &b1))
+			return IDENT_NO_MATCH;
+		bool ctrl = b0 == 0xc8 && (b1 == 0x02 || b1 == 0x03);
+		bool data = (b0 & 0xb4) == 0 && b1 == 0x02;
+		if (!ctrl && !data)
+			return IDENT_NO_MATCH;
+	}
+	return l2tp_match_parse(in, ev);
 }
 
 const struct ident_proto ident_l2tp = {"l2tp", "L2TP (RFC 2661, RFC 3931)", IDENT_UDP, l2tp_match,

@@ -192,9 +192,10 @@ static enum ident_verdict netbios_dgm_match(const struct ident_input *in,
  *
  * A session that carries SMB after the request belongs to the smb
  * identifier; this one names a session request answered (or not) with no
- * session message following, as a name check or a refused call does. */
-static enum ident_verdict netbios_session_match(const struct ident_input *in,
-                                                struct ident_evidence *ev)
+ * session message following, as a name check or a refused call does.
+ * (Out of line: the UDP identification runs without its frame.) */
+__attribute__((noinline)) static enum ident_verdict
+netbios_session_match(const struct ident_input *in, struct ident_evidence *ev)
 {
 	struct reader c, s;
 	rd_init(&c, in->data[0], in->len[0]);
@@ -244,10 +245,39 @@ static enum ident_verdict netbios_session_match(const struct ident_input *in,
 	return IDENT_MATCH;
 }
 
-static enum ident_verdict netbios_match(const struct ident_input *in, struct ident_evidence *ev)
+/* nb_parse false from the header's first 8 bytes: too short, an opcode
+ * or flag bits NBNS does not use, more than one question or answer. */
+static bool nb_quick_bad(const struct reader *m)
 {
-	if (in->transport == IDENT_TCP)
-		return netbios_session_match(in, ev);
+	uint8_t b[8];
+	if (!rd_has(m, 12))
+		return true;
+	(void)rd_peek_u8(m, 4, &b[4]);
+	if (b[4]) /* QDCOUNT > 1, the usual case */
+		return true;
+	for (size_t i = 0; i < 8; i++)
+		(void)rd_peek_u8(m, i, &b[i]);
+	uint8_t op = (uint8_t)(b[2] >> 3 & 0xf);
+	return (op != 0 && (op < 5 || op > 9)) || (b[3] & 0x60) || b[5] > 1 || b[6] || b[7] > 1;
+}
+
+/* nb_dgm_parse false from the first two bytes: too short, no datagram
+ * MSG_TYPE, reserved flag bits set. */
+static bool nb_dgm_quick_bad(const struct reader *m)
+{
+	uint8_t type, flags;
+	if (!rd_has(m, 10))
+		return true;
+	(void)rd_peek_u8(m, 0, &type);
+	(void)rd_peek_u8(m, 1, &flags);
+	return type < 0x10 || type > 0x16 || (flags & 0xf0);
+}
+
+/* netbios_match past its cheap NO_MATCH tests. Out of line: the tests run
+ * without this function's frame. */
+__attribute__((noinline)) static enum ident_verdict
+netbios_match_parse(const struct ident_input *in, struct ident_evidence *ev)
+{
 	struct nb_msg c = {0}, s = {0};
 	int pc = nb_first(in, 0, &c), ps = nb_first(in, 1, &s);
 	if (pc < 0)
@@ -269,6 +299,27 @@ static enum ident_verdict netbios_match(const struct ident_input *in, struct ide
 	ev->server_confirmed = confirmed;
 	ev->confidence = confirmed ? 95 : 85;
 	return IDENT_MATCH;
+}
+
+static enum ident_verdict netbios_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	if (in->transport == IDENT_TCP)
+		return netbios_session_match(in, ev);
+	/* The usual NO_MATCH of netbios_match_parse before the parses: a
+	 * client's first datagram neither a name service message (nb_first -1)
+	 * nor a datagram service one; with no client datagram, a server's that
+	 * is no name service message. */
+	{
+		int d = in->ndgrams[0] ? 0 : 1;
+		if (in->ndgrams[d]) {
+			struct reader r, m;
+			rd_init(&r, in->data[d], in->len[d]);
+			m = rd_sub(&r, in->dgram_len[d][0]);
+			if (!rd_ok(&r) || (nb_quick_bad(&m) && (d == 1 || nb_dgm_quick_bad(&m))))
+				return IDENT_NO_MATCH;
+		}
+	}
+	return netbios_match_parse(in, ev);
 }
 
 const struct ident_proto ident_netbios = {"netbios", "NetBIOS Name, Datagram and Session Services (RFC 1002)", IDENT_UDP | IDENT_TCP,

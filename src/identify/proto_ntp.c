@@ -202,7 +202,31 @@ static int ntp_dir(const struct ident_input *in, int d, struct ntp_pkt *p)
 	return 1;
 }
 
-static enum ident_verdict ntp_match(const struct ident_input *in, struct ident_evidence *ev)
+/* ntp_parse false, told from the first bytes: the version, the mode and
+ * the length each mode needs, and the first range checks of each. */
+static bool ntp_quick_bad(const struct reader *r)
+{
+	uint8_t b0, b1, b2;
+	if (!rd_peek_u8(r, 0, &b0))
+		return true;
+	uint8_t version = b0 >> 3 & 7, mode = b0 & 7;
+	if (version < 1 || version > 4 || mode == 0)
+		return true;
+	if (mode == 6)
+		return !rd_has(r, 12) || version < 2 || (b0 & 0xc0);
+	if (!rd_has(r, mode == 7 ? 8 : NTP_HDR))
+		return true;
+	(void)rd_peek_u8(r, 1, &b1);
+	(void)rd_peek_u8(r, 2, &b2);
+	if (mode == 7)
+		return b2 != 0 && b2 != 2 && b2 != 3; /* implementation */
+	return b1 > 16 || b2 > 17;            /* stratum, poll */
+}
+
+/* ntp_match past its cheap NO_MATCH tests. Out of line: the tests run
+ * without this function's frame. */
+__attribute__((noinline)) static enum ident_verdict
+ntp_match_parse(const struct ident_input *in, struct ident_evidence *ev)
 {
 	struct ntp_pkt c = {0}, s = {0};
 	int hc = ntp_dir(in, 0, &c);
@@ -234,6 +258,20 @@ static enum ident_verdict ntp_match(const struct ident_input *in, struct ident_e
 	ident_add_u64(ev, "ntp_version", c.version);
 	ident_add_u64(ev, "ntp_mode", c.mode);
 	return IDENT_MATCH;
+}
+
+static enum ident_verdict ntp_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	/* The usual NO_MATCH of ntp_match_parse (ntp_dir -1 on either side)
+	 * from a first datagram's first bytes, before the parses. */
+	for (int d = 0; d < 2; d++) {
+		if (!in->ndgrams[d])
+			continue;
+		struct reader r = ntp_dgram(in, d, 0);
+		if (ntp_quick_bad(&r))
+			return IDENT_NO_MATCH;
+	}
+	return ntp_match_parse(in, ev);
 }
 
 const struct ident_proto ident_ntp = {"ntp", "NTP (RFC 5905, RFC 1305)", IDENT_UDP, ntp_match, NULL};

@@ -262,7 +262,10 @@ static const char *ovpn_opname(uint8_t op)
 	                                       : "P_CONTROL_HARD_RESET_CLIENT_V2";
 }
 
-static enum ident_verdict ovpn_match(const struct ident_input *in, struct ident_evidence *ev)
+/* ovpn_match past its cheap NO_MATCH tests. Out of line: the tests run
+ * without this function's frame. */
+__attribute__((noinline)) static enum ident_verdict
+ovpn_match_parse(const struct ident_input *in, struct ident_evidence *ev)
 {
 	struct reader cp, sp;
 	struct ovpn_reset c = {0};
@@ -328,6 +331,40 @@ static enum ident_verdict ovpn_match(const struct ident_input *in, struct ident_
 	                                  : c.auth == OVPN_TLS_AUTH ? "tls-auth"
 	                                                            : "tls-crypt");
 	return IDENT_MATCH;
+}
+
+static enum ident_verdict ovpn_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	/* UDP, the usual NO_MATCH of ovpn_match_parse (ovpn_client false) from
+	 * the client's first datagram's opcode byte, before it is parsed: no
+	 * hard reset with key id 0, or too short for the session id. */
+	if (in->transport == IDENT_UDP && in->ndgrams[0]) {
+		struct reader r, m;
+		uint8_t op;
+		rd_init(&r, in->data[0], in->len[0]);
+		m = rd_sub(&r, in->dgram_len[0][0]);
+		if (!rd_has(&m, 9))
+			return IDENT_NO_MATCH;
+		(void)rd_peek_u8(&m, 0, &op);
+		uint8_t type = op >> 3;
+		if ((op & 7) != 0 ||
+		    (type != OVPN_HARD_RESET_CLIENT_V2 && type != OVPN_HARD_RESET_CLIENT_V3))
+			return IDENT_NO_MATCH;
+	}
+	/* UDP, no client datagram: wait while the client may speak, or the
+	 * server's first datagram alone, which must be a server reset. */
+	if (in->transport == IDENT_UDP && !in->ndgrams[0]) {
+		if (!(in->done[0] && in->len[1] > 0))
+			return in->done[0] && in->done[1] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+		if (in->ndgrams[1]) {
+			struct reader r, m;
+			rd_init(&r, in->data[1], in->len[1]);
+			m = rd_sub(&r, in->dgram_len[1][0]);
+			if (rd_u8(&m) != OVPN_HARD_RESET_SERVER_V2 << 3)
+				return IDENT_NO_MATCH;
+		}
+	}
+	return ovpn_match_parse(in, ev);
 }
 
 const struct ident_proto ident_openvpn = {"openvpn", "OpenVPN (openvpn.net wire protocol)",

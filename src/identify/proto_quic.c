@@ -449,20 +449,11 @@ static bool zero_rtt_only(const struct ident_input *in)
 	return true;
 }
 
-static enum ident_verdict quic_match(const struct ident_input *in, struct ident_evidence *ev)
+/* quic_match past its cheap tests. Out of line: the tests run without
+ * this function's frame. */
+__attribute__((noinline)) static enum ident_verdict
+quic_match_parse(const struct ident_input *in, struct ident_evidence *ev)
 {
-	if (in->ndgrams[0] == 0) {
-		if (in->done[0] && gquic_server_only(in)) {
-			ident_add_str(ev, "quic_version", "gquic");
-			ident_add_str(ev, "quic_seen", "server-only");
-			ev->confidence = 60;
-			return IDENT_MATCH;
-		}
-		/* With the client done, the server's first datagram may still
-		 * come and be a REJ (NO_MATCH is final). */
-		return in->done[0] && (in->done[1] || in->ndgrams[1]) ? IDENT_NO_MATCH
-		                                                      : IDENT_NEED_MORE;
-	}
 	struct reader dg = dgram(in, 0, 0);
 	struct client c;
 	memset(&c, 0, sizeof c);
@@ -529,6 +520,50 @@ static enum ident_verdict quic_match(const struct ident_input *in, struct ident_
 	ev->server_confirmed = a == A_CONFIRM;
 	ev->confidence = a == A_CONFIRM ? 100 : c.fam == F_GREASE ? 60 : 80;
 	return IDENT_MATCH;
+}
+
+static enum ident_verdict quic_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	if (in->ndgrams[0] == 0) {
+		if (in->done[0] && gquic_server_only(in)) {
+			ident_add_str(ev, "quic_version", "gquic");
+			ident_add_str(ev, "quic_seen", "server-only");
+			ev->confidence = 60;
+			return IDENT_MATCH;
+		}
+		/* With the client done, the server's first datagram may still
+		 * come and be a REJ (NO_MATCH is final). */
+		return in->done[0] && (in->done[1] || in->ndgrams[1]) ? IDENT_NO_MATCH
+		                                                      : IDENT_NEED_MORE;
+	}
+	struct reader dg = dgram(in, 0, 0);
+	/* One client datagram, nothing from the server, too short for any
+	 * Initial (client_initial false): the verdict of the searches in
+	 * quic_match_parse from the first byte (and the version), without them.
+	 * Only a first byte that may start a REJ (gquic_rej) takes the long
+	 * way. */
+	uint8_t b0;
+	if (in->ndgrams[0] == 1 && in->ndgrams[1] == 0 && in->len[1] == 0 &&
+	    rd_remaining(&dg) < GQUIC_MIN_CHLO &&
+	    !(rd_peek_u8(&dg, 0, &b0) && (b0 & 0xcb) == 0x08)) {
+		size_t size = rd_remaining(&dg);
+		if (size == 0)
+			return IDENT_NO_MATCH;
+		if ((b0 & 0xc0) == 0x40) /* short_headers_only: wait for 3 */
+			return size >= 1 + 8 + 1 + 16 && (!in->done[0] || !in->done[1])
+			           ? IDENT_NEED_MORE
+			           : IDENT_NO_MATCH;
+		if (b0 & 0x80) { /* zero_rtt_only */
+			struct reader t = dg;
+			rd_skip(&t, 1);
+			uint32_t v = rd_be32(&t);
+			return !in->done[0] && rd_ok(&t) && family_of(v) == F_IETF
+			           ? IDENT_NEED_MORE
+			           : IDENT_NO_MATCH;
+		}
+		return IDENT_NO_MATCH;
+	}
+	return quic_match_parse(in, ev);
 }
 
 const struct ident_proto ident_quic = {"quic", "QUIC (RFC 9000, RFC 9369)", IDENT_UDP, quic_match, NULL};

@@ -186,10 +186,11 @@ static bool radius_answers(uint8_t q, uint8_t a)
 	return false;
 }
 
-static enum ident_verdict radius_match(const struct ident_input *in, struct ident_evidence *ev)
+/* radius_match past its cheap NO_MATCH tests. Out of line: the tests run
+ * without this function's frame. */
+__attribute__((noinline)) static enum ident_verdict
+radius_match_parse(const struct ident_input *in, struct ident_evidence *ev)
 {
-	if (in->transport != IDENT_UDP)
-		return IDENT_NO_MATCH;
 	struct radius_pkt c = {0}, s = {0};
 	bool exact = false;
 	int pc = radius_first(in, 0, &c, &exact), ps = radius_first(in, 1, &s, &exact);
@@ -241,6 +242,35 @@ static enum ident_verdict radius_match(const struct ident_input *in, struct iden
 	ev->server_confirmed = confirmed;
 	ev->confidence = malformed ? 60 : confirmed ? 95 : 85;
 	return IDENT_MATCH;
+}
+
+static enum ident_verdict radius_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	if (in->transport != IDENT_UDP)
+		return IDENT_NO_MATCH;
+	/* The usual NO_MATCH of radius_match_parse (radius_first -1 on either
+	 * side) from the first datagram's header, before the packets are
+	 * cleared and walked: not there in full, or radius_parse's 0 (a code, a
+	 * length that is the datagram's). */
+	for (int d = 0; d < 2; d++) {
+		if (!in->ndgrams[d])
+			continue;
+		struct reader r, m;
+		uint8_t code, l0, l1;
+		rd_init(&r, in->data[d], in->len[d]);
+		m = rd_sub(&r, in->dgram_len[d][0]);
+		if (!rd_ok(&r) || !rd_has(&m, 20))
+			return IDENT_NO_MATCH;
+		(void)rd_peek_u8(&m, 0, &code);
+		(void)rd_peek_u8(&m, 2, &l0);
+		(void)rd_peek_u8(&m, 3, &l1);
+		size_t len = (size_t)l0 << 8 | l1, have = rd_remaining(&m);
+		bool cut = in->truncated[d] && in->ndgrams[d] == 1;
+		if (!radius_code_ok(code) || len < 20 || len > 4096 ||
+		    (len != have && !(cut && len > have)))
+			return IDENT_NO_MATCH;
+	}
+	return radius_match_parse(in, ev);
 }
 
 const struct ident_proto ident_radius = {"radius", "RADIUS (RFC 2865, RFC 2866, RFC 5176)", IDENT_UDP,

@@ -56,6 +56,7 @@
  */
 #include "common/reader.h"
 #include "identify/identify.h"
+#include "identify/text_proto.h"
 
 #define X224_CR 0xe0
 #define X224_CC 0xd0
@@ -290,10 +291,11 @@ static enum ident_verdict rdp_udp_midstream(const struct ident_input *in,
 	return IDENT_MATCH;
 }
 
-static enum ident_verdict rdp_udp(const struct ident_input *in, struct ident_evidence *ev)
+/* rdp_udp past its cheap NO_MATCH tests. Out of line: the tests run
+ * without this function's frame. */
+__attribute__((noinline)) static enum ident_verdict
+rdp_udp_parse(const struct ident_input *in, struct ident_evidence *ev)
 {
-	if (in->ndgrams[0] == 0)
-		return in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
 	uint32_t isn, ack;
 	if (!rdpudp_syn(in->data[0], in->dgram_len[0][0], false, &isn, &ack))
 		return rdp_udp_midstream(in, ev);
@@ -312,10 +314,30 @@ static enum ident_verdict rdp_udp(const struct ident_input *in, struct ident_evi
 	return IDENT_MATCH;
 }
 
-static enum ident_verdict rdp_match(const struct ident_input *in, struct ident_evidence *ev)
+static enum ident_verdict rdp_udp(const struct ident_input *in, struct ident_evidence *ev)
 {
-	if (in->transport == IDENT_UDP)
-		return rdp_udp(in, ev);
+	if (in->ndgrams[0] == 0)
+		return in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+	/* The usual NO_MATCH of rdp_udp_midstream from the client's first
+	 * datagram's flags, when it cannot be a SYN (padded to the MTU) and
+	 * lacks the mid-stream shape (ACK set, SYN and unknown bits clear). */
+	{
+		struct reader r;
+		uint8_t f0, f1;
+		size_t n = in->dgram_len[0][0];
+		if ((n < RDPUDP_MTU_MIN || n > RDPUDP_MTU_MAX) && dgram_first(in, 0, &r) &&
+		    (!rd_has(&r, 8) || (rd_peek_u8(&r, 6, &f0) && rd_peek_u8(&r, 7, &f1) &&
+		                        ((f0 & 0xe0) || (f1 & RDPUDP_SYN) || !(f1 & RDPUDP_ACK)))))
+			return IDENT_NO_MATCH;
+	}
+	return rdp_udp_parse(in, ev);
+}
+
+/* TCP: the X.224 Connection Request and Confirm. Out of line: the UDP
+ * identification runs without its frame. */
+__attribute__((noinline)) static enum ident_verdict
+rdp_tcp(const struct ident_input *in, struct ident_evidence *ev)
+{
 	struct reader c, s;
 	rd_init(&c, in->data[0], in->len[0]);
 	rd_init(&s, in->data[1], in->len[1]);
@@ -365,6 +387,13 @@ static enum ident_verdict rdp_match(const struct ident_input *in, struct ident_e
 		ident_add(ev, "rdp_selected", (const uint8_t *)b, n);
 	}
 	return IDENT_MATCH;
+}
+
+static enum ident_verdict rdp_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	if (in->transport == IDENT_UDP)
+		return rdp_udp(in, ev);
+	return rdp_tcp(in, ev);
 }
 
 const struct ident_proto ident_rdp = {"rdp", "RDP (MS-RDPBCGR, X.224 over TPKT RFC 1006; MS-RDPEUDP)",

@@ -36,6 +36,7 @@
  */
 #include "common/reader.h"
 #include "identify/identify.h"
+#include "identify/text_proto.h"
 
 static const char *const rtcp_names[8] = {"SR", "RR", "SDES", "BYE", "APP", "RTPFB", "PSFB", "XR"};
 
@@ -178,10 +179,20 @@ static int rtcp_other_v2(const struct ident_input *in, int d)
 	return in->done[d] || in->ndgrams[d] >= IDENT_DGRAMS_MAX ? -1 : 0;
 }
 
-static enum ident_verdict rtcp_match(const struct ident_input *in, struct ident_evidence *ev)
+/* What rtcp_first needs of a first datagram before it parses: 8 bytes,
+ * version 2 and an SR or RR first (rtcp_compound and rtcp_srtcp both). */
+static inline bool rtcp_maybe(const struct reader *dg)
 {
-	if (in->transport != IDENT_UDP)
-		return IDENT_NO_MATCH;
+	uint8_t b0, b1;
+	return rd_has(dg, 8) && rd_peek_u8(dg, 0, &b0) && rd_peek_u8(dg, 1, &b1) &&
+	       (b0 >> 6) == 2 && (b1 == 200 || b1 == 201);
+}
+
+/* rtcp_match past its cheap NO_MATCH tests. Out of line: the tests run
+ * without this function's frame. */
+__attribute__((noinline)) static enum ident_verdict
+rtcp_match_parse(const struct ident_input *in, struct ident_evidence *ev)
+{
 	uint8_t pt = 0, opt = 0;
 	uint32_t ssrc = 0, ossrc = 0;
 	int d = 0;
@@ -223,6 +234,35 @@ static enum ident_verdict rtcp_match(const struct ident_input *in, struct ident_
 	ev->server_confirmed = confirmed && d == 0;
 	ev->confidence = confirmed ? 95 : 85;
 	return IDENT_MATCH;
+}
+
+static enum ident_verdict rtcp_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	if (in->transport != IDENT_UDP)
+		return IDENT_NO_MATCH;
+	/* The usual verdicts of rtcp_match_parse, before any parse: the
+	 * client's first datagram no RTCP (rtcp_first -1) is NO_MATCH; without
+	 * one, so is the server's, unless the client may still speak (see
+	 * below). */
+	struct reader dg;
+	if (dgram_first(in, 0, &dg)) {
+		if (!rtcp_maybe(&dg))
+			return IDENT_NO_MATCH;
+	} else if ((in->done[0] || in->ndgrams[1] != 0) && dgram_first(in, 1, &dg) &&
+	           !rtcp_maybe(&dg)) {
+		/* the server's datagrams not RTCP: NO_MATCH, unless the client
+		 * may still speak and rtcp_other_v2 (here from the first
+		 * datagram's first byte, or with only that datagram) does not
+		 * rule RTP out */
+		uint8_t b0;
+		if (in->done[0])
+			return IDENT_NO_MATCH;
+		if (rd_peek_u8(&dg, 0, &b0) && !(b0 <= 3 || (b0 >= 16 && b0 <= 63)))
+			return (b0 >> 6) == 2 ? IDENT_NEED_MORE : IDENT_NO_MATCH;
+		if (in->ndgrams[1] == 1)
+			return in->done[1] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+	}
+	return rtcp_match_parse(in, ev);
 }
 
 const struct ident_proto ident_rtcp = {

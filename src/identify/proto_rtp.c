@@ -38,6 +38,7 @@
  */
 #include "common/reader.h"
 #include "identify/identify.h"
+#include "identify/text_proto.h"
 
 struct rtp_hdr {
 	uint8_t pt;
@@ -84,7 +85,7 @@ static bool rtp_parse(struct reader *r, struct rtp_hdr *h)
 static bool rtp_msg(const struct ident_input *in, int d, unsigned k, struct reader *m)
 {
 	if (in->transport == IDENT_UDP)
-		return ident_dgram(in, d, k, m);
+		return k == 0 ? dgram_first(in, d, m) : ident_dgram(in, d, k, m);
 	struct reader r;
 	rd_init(&r, in->data[d], in->len[d]);
 	for (unsigned i = 0;; i++) {
@@ -144,7 +145,10 @@ static int rtp_lead(const struct ident_input *in, int d, unsigned *n)
 	int lead = 0;
 	struct reader r;
 	*n = 0;
-	for (unsigned k = 0; k < IDENT_DGRAMS_MAX && rtp_msg(in, d, k, &r); k++) {
+	for (unsigned k = 0; k < IDENT_DGRAMS_MAX; k++) {
+		/* (UDP: no datagram k at or past ndgrams, without asking) */
+		if ((in->transport == IDENT_UDP && k >= in->ndgrams[d]) || !rtp_msg(in, d, k, &r))
+			break;
 		*n = k + 1;
 		uint8_t b0 = rd_u8(&r);
 		if (lead != 0 || !rd_ok(&r) || b0 <= 3 || (b0 >= 16 && b0 <= 63))
@@ -171,23 +175,11 @@ static bool rtp_more(const struct ident_input *in, int d, unsigned n)
 	return !(rd_ok(&r) && len == 0);
 }
 
-static enum ident_verdict rtp_match(const struct ident_input *in, struct ident_evidence *ev)
+/* rtp_match past its cheap NO_MATCH tests. Out of line: the tests run
+ * without this function's frame. */
+__attribute__((noinline)) static enum ident_verdict
+rtp_match_walk(const struct ident_input *in, struct ident_evidence *ev)
 {
-	/* TCP: the framing is only known from the start of the stream, and
-	 * the first frame tells at once: a length an RTP packet can have
-	 * (12 bytes to 4 KiB; media packets fit a path MTU) before version 2 */
-	if (in->transport == IDENT_TCP) {
-		if (in->midstream[0] || in->midstream[1])
-			return IDENT_NO_MATCH;
-		for (int i = 0; i < 2; i++) {
-			struct reader r;
-			rd_init(&r, in->data[i], in->len[i]);
-			uint16_t n = rd_be16(&r);
-			uint8_t b0 = rd_u8(&r);
-			if (rd_ok(&r) && (n < 12 || n > 4096 || (b0 >> 6) != 2))
-				return IDENT_NO_MATCH;
-		}
-	}
 	/* a direction whose datagrams lack version 2 is not RTP's (nor
 	 * RTCP's) answer: the other one's claim falls with it. NO_MATCH is
 	 * final: that needs a datagram RFC 7983 keeps off an RTP session's
@@ -203,7 +195,10 @@ static enum ident_verdict rtp_match(const struct ident_input *in, struct ident_e
 			return IDENT_NO_MATCH;
 	}
 	struct rtp_hdr h[2];
-	int v[2] = {rtp_dir(in, 0, &h[0]), rtp_dir(in, 1, &h[1])};
+	/* a run of three needs three datagrams */
+	int v[2];
+	for (int i = 0; i < 2; i++)
+		v[i] = in->transport == IDENT_UDP && in->ndgrams[i] < 3 ? 0 : rtp_dir(in, i, &h[i]);
 	int d = v[0] > 0 ? 0 : v[1] > 0 ? 1 : -1;
 	if (d < 0) {
 		/* three in a row may still come in a direction that is not over
@@ -223,6 +218,60 @@ static enum ident_verdict rtp_match(const struct ident_input *in, struct ident_e
 	ev->server_confirmed = both;
 	ev->confidence = both ? 95 : 85;
 	return IDENT_MATCH;
+}
+
+static enum ident_verdict rtp_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	/* TCP: the framing is only known from the start of the stream, and
+	 * the first frame tells at once: a length an RTP packet can have
+	 * (12 bytes to 4 KiB; media packets fit a path MTU) before version 2 */
+	if (in->transport == IDENT_TCP) {
+		if (in->midstream[0] || in->midstream[1])
+			return IDENT_NO_MATCH;
+		for (int i = 0; i < 2; i++) {
+			struct reader r;
+			rd_init(&r, in->data[i], in->len[i]);
+			uint16_t n = rd_be16(&r);
+			uint8_t b0 = rd_u8(&r);
+			if (rd_ok(&r) && (n < 12 || n > 4096 || (b0 >> 6) != 2))
+				return IDENT_NO_MATCH;
+		}
+	}
+	/* UDP, at most one datagram a side (no run of three yet): the verdict
+	 * of the walks in rtp_match_walk from the first bytes alone (rtp_lead,
+	 * rtp_more: a direction not done may bring more). */
+	if (in->transport == IDENT_UDP && in->ndgrams[0] <= 1 && in->ndgrams[1] <= 1) {
+		bool more_any = false;
+		for (int i = 0; i < 2; i++) {
+			struct reader r;
+			uint8_t b0;
+			bool more = !in->done[i];
+			if (dgram_first(in, i, &r)) {
+				int lead = 0;
+				if (rd_peek_u8(&r, 0, &b0) && !(b0 <= 3 || (b0 >= 16 && b0 <= 63)))
+					lead = (b0 >> 6) == 2 ? 1 : -1;
+				if (lead < 0 || (lead == 0 && !more))
+					return IDENT_NO_MATCH;
+			}
+			more_any |= more;
+		}
+		return more_any ? IDENT_NEED_MORE : IDENT_NO_MATCH;
+	}
+	/* UDP, more datagrams: the usual NO_MATCH of rtp_match_walk, from the
+	 * first byte of each direction's first datagram alone (rtp_lead: a
+	 * first byte that neither RFC 7983 lets share the ports nor has version
+	 * 2) */
+	if (in->transport == IDENT_UDP) {
+		for (int i = 0; i < 2; i++) {
+			struct reader r;
+			uint8_t b0;
+			rd_init(&r, in->data[i], in->len[i]);
+			if (in->ndgrams[i] && in->dgram_len[i][0] && rd_peek_u8(&r, 0, &b0) &&
+			    !(b0 <= 3 || (b0 >= 16 && b0 <= 63)) && (b0 >> 6) != 2)
+				return IDENT_NO_MATCH;
+		}
+	}
+	return rtp_match_walk(in, ev);
 }
 
 const struct ident_proto ident_rtp = {

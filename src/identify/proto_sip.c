@@ -217,7 +217,50 @@ static enum sip_parse sip_dir(const struct ident_input *in, int d, struct sip_ms
 	return SIP_OK;
 }
 
-static enum ident_verdict sip_match(const struct ident_input *in, struct ident_evidence *ev)
+/* A byte that may start a start line: the first letter of a method in
+ * sip_methods, or of "SIP/2.0" (any case: sip_start_line reads it so). */
+static bool sip_initial(uint8_t b)
+{
+	switch (b) {
+	case 'I': case 'R': case 'O': case 'A': case 'B': case 'C': case 'S':
+	case 'N': case 'M': case 'P': case 'U': case 's':
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* sip_dir's answer where the first bytes tell it: SIP_BAD for a first
+ * datagram too long for a keepalive (UDP) or the first bytes of a stream
+ * (TCP) that start neither with a line end nor with what a start line can
+ * start with; SIP_NONE (UDP) for no datagram, or only one, a keepalive
+ * without a line end. SIP_SHORT: not told here. */
+static enum sip_parse sip_quick(const struct ident_input *in, int d)
+{
+	struct reader r;
+	uint8_t b0;
+	rd_init(&r, in->data[d], in->len[d]);
+	if (in->transport == IDENT_UDP) {
+		if (!in->ndgrams[d])
+			return SIP_NONE;
+		r = rd_sub(&r, in->dgram_len[d][0]);
+		if (rd_remaining(&r) <= SIP_KEEPALIVE_MAX) {
+			size_t n;
+			const uint8_t *b = rd_rest(&r, &n);
+			bool lf = n && memchr(b, '\n', n);
+			return in->ndgrams[d] == 1 && !lf ? SIP_NONE : SIP_SHORT;
+		}
+	}
+	/* TCP: a first word of no bytes (a space) could still start one */
+	return rd_peek_u8(&r, 0, &b0) && b0 != '\r' && b0 != '\n' && b0 != ' ' && !sip_initial(b0)
+	           ? SIP_BAD
+	           : SIP_SHORT;
+}
+
+/* sip_match past its cheap NO_MATCH tests. Out of line: the tests run
+ * without this function's frame. */
+__attribute__((noinline)) static enum ident_verdict
+sip_match_parse(const struct ident_input *in, struct ident_evidence *ev)
 {
 	struct sip_msg c = {0}, s = {0};
 	enum sip_parse pc = sip_dir(in, 0, &c);
@@ -252,6 +295,22 @@ static enum ident_verdict sip_match(const struct ident_input *in, struct ident_e
 	if (rsp)
 		ident_add_u64(ev, "sip_status", rsp->status);
 	return IDENT_MATCH;
+}
+
+static enum ident_verdict sip_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	/* Either side's first message SIP_BAD is NO_MATCH (sip_match_parse):
+	 * told from its first byte before the lines are looked for; and with
+	 * neither side's first message there yet, nothing can be said. */
+	enum sip_parse pc = sip_quick(in, 0);
+	if (pc == SIP_BAD)
+		return IDENT_NO_MATCH;
+	enum sip_parse ps = sip_quick(in, 1);
+	if (ps == SIP_BAD)
+		return IDENT_NO_MATCH;
+	if (pc == SIP_NONE && ps == SIP_NONE)
+		return in->done[0] && in->done[1] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+	return sip_match_parse(in, ev);
 }
 
 const struct ident_proto ident_sip = {"sip", "SIP (RFC 3261)", IDENT_UDP | IDENT_TCP, sip_match, NULL};

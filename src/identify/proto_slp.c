@@ -30,6 +30,7 @@
  */
 #include "common/reader.h"
 #include "identify/identify.h"
+#include "identify/text_proto.h"
 
 struct slp_msg {
 	uint8_t version, function;
@@ -307,7 +308,36 @@ static const char *const slp_functions[] = {
     "AttrRqst",  "AttrRply", "DAAdvert", "SrvTypeRqst", "SrvTypeRply", "SAAdvert",
 };
 
-static enum ident_verdict slp_match(const struct ident_input *in, struct ident_evidence *ev)
+/* slp_first -1 from the first two bytes, before the parse: a version
+ * other than 1 and 2 or a function it does not have (UDP: or a datagram
+ * without them; TCP: or bytes from the middle of the stream). */
+static bool slp_quick_bad(const struct ident_input *in, int d)
+{
+	struct reader r;
+	uint8_t ver, fn;
+	if (in->transport == IDENT_UDP) {
+		if (!dgram_first(in, d, &r))
+			return false;
+		if (!rd_peek_u8(&r, 0, &ver) || !rd_peek_u8(&r, 1, &fn))
+			return true;
+	} else {
+		if (in->midstream[d])
+			return true;
+		rd_init(&r, in->data[d], in->len[d]);
+		if (!rd_peek_u8(&r, 0, &ver))
+			return false;
+		if (ver != 1 && ver != 2)
+			return true;
+		if (!rd_peek_u8(&r, 1, &fn))
+			return false;
+	}
+	return (ver != 1 && ver != 2) || fn == 0 || fn > (ver == 2 ? 11 : 10);
+}
+
+/* slp_match past its cheap NO_MATCH tests. Out of line: the tests run
+ * without this function's frame. */
+__attribute__((noinline)) static enum ident_verdict
+slp_match_parse(const struct ident_input *in, struct ident_evidence *ev)
 {
 	struct slp_msg c = {0}, s = {0};
 	int pc = slp_first(in, 0, &c), ps = slp_first(in, 1, &s);
@@ -337,6 +367,15 @@ static enum ident_verdict slp_match(const struct ident_input *in, struct ident_e
 	ev->server_confirmed = pc > 0 && ps > 0;
 	ev->confidence = pc > 0 && ps > 0 ? 95 : 85;
 	return IDENT_MATCH;
+}
+
+static enum ident_verdict slp_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	/* The usual NO_MATCH of slp_match_parse (slp_first -1 on either side).
+	 */
+	if (slp_quick_bad(in, 0) || slp_quick_bad(in, 1))
+		return IDENT_NO_MATCH;
+	return slp_match_parse(in, ev);
 }
 
 const struct ident_proto ident_slp = {"slp", "SLP (RFC 2608, RFC 2165)", IDENT_TCP | IDENT_UDP,

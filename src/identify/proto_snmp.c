@@ -146,10 +146,11 @@ static int snmp_first(const struct ident_input *in, int d, struct snmp_msg *out,
 static const char *const snmp_pdus[] = {"get",  "getnext", "response", "set",   "trap",
                                         "getbulk", "inform", "trapv2",  "report"};
 
-static enum ident_verdict snmp_match(const struct ident_input *in, struct ident_evidence *ev)
+/* snmp_match past its cheap NO_MATCH tests. Out of line: the tests run
+ * without this function's frame. */
+__attribute__((noinline)) static enum ident_verdict
+snmp_match_parse(const struct ident_input *in, struct ident_evidence *ev)
 {
-	if (in->transport != IDENT_UDP)
-		return IDENT_NO_MATCH;
 	struct snmp_msg c = {0}, s = {0};
 	uint32_t cid[IDENT_DGRAMS_MAX], sid[IDENT_DGRAMS_MAX];
 	unsigned nc, ns;
@@ -189,6 +190,28 @@ static enum ident_verdict snmp_match(const struct ident_input *in, struct ident_
 	ev->server_confirmed = confirmed;
 	ev->confidence = confirmed ? 95 : 80;
 	return IDENT_MATCH;
+}
+
+static enum ident_verdict snmp_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	if (in->transport != IDENT_UDP)
+		return IDENT_NO_MATCH;
+	/* The usual NO_MATCH of snmp_match_parse (snmp_first -1 on either side)
+	 * from the first datagram's first two bytes, before the BER walk: a
+	 * message is a SEQUENCE (30) filling the datagram (a short-form length
+	 * then is the rest of it). */
+	for (int d = 0; d < 2; d++) {
+		if (!in->ndgrams[d])
+			continue;
+		struct reader r, m;
+		uint8_t tag, l0;
+		rd_init(&r, in->data[d], in->len[d]);
+		m = rd_sub(&r, in->dgram_len[d][0]);
+		if (!rd_ok(&r) || !rd_peek_u8(&m, 0, &tag) || !rd_peek_u8(&m, 1, &l0) ||
+		    tag != 0x30 || (l0 < 0x80 && (size_t)l0 + 2 != rd_remaining(&m)))
+			return IDENT_NO_MATCH;
+	}
+	return snmp_match_parse(in, ev);
 }
 
 const struct ident_proto ident_snmp = {"snmp", "SNMP (RFC 1157, RFC 3416, RFC 3412)", IDENT_UDP,

@@ -22,6 +22,7 @@
  */
 #include "common/reader.h"
 #include "identify/identify.h"
+#include "identify/text_proto.h"
 
 #define SSDP_LINE_MAX 1024
 #define SSDP_LINES 40
@@ -120,10 +121,11 @@ static int ssdp_first(const struct ident_input *in, int d, struct ssdp_msg *m)
 	return ssdp_parse(&r, m) ? 1 : -1;
 }
 
-static enum ident_verdict ssdp_match(const struct ident_input *in, struct ident_evidence *ev)
+/* ssdp_match past its cheap NO_MATCH tests. Out of line: the tests run
+ * without this function's frame. */
+__attribute__((noinline)) static enum ident_verdict
+ssdp_match_parse(const struct ident_input *in, struct ident_evidence *ev)
 {
-	if (in->transport != IDENT_UDP)
-		return IDENT_NO_MATCH;
 	struct ssdp_msg c = {0}, s = {0};
 	int pc = ssdp_first(in, 0, &c), ps = ssdp_first(in, 1, &s);
 	if (pc < 0 || ps < 0)
@@ -150,6 +152,23 @@ static enum ident_verdict ssdp_match(const struct ident_input *in, struct ident_
 	ev->server_confirmed = confirmed;
 	ev->confidence = confirmed ? 95 : 85;
 	return IDENT_MATCH;
+}
+
+static enum ident_verdict ssdp_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	if (in->transport != IDENT_UDP)
+		return IDENT_NO_MATCH;
+	/* The usual NO_MATCH of ssdp_match_parse (ssdp_first -1 on either side)
+	 * from one byte: a first datagram that does not start "M-SEARCH",
+	 * "NOTIFY" or "HTTP" has no start line ssdp_parse takes. */
+	for (int d = 0; d < 2; d++) {
+		struct reader r;
+		uint8_t b0;
+		if (dgram_first(in, d, &r) &&
+		    (!rd_peek_u8(&r, 0, &b0) || (b0 != 'M' && b0 != 'N' && b0 != 'H')))
+			return IDENT_NO_MATCH;
+	}
+	return ssdp_match_parse(in, ev);
 }
 
 const struct ident_proto ident_ssdp = {"ssdp", "SSDP (UPnP Device Architecture)", IDENT_UDP,

@@ -256,7 +256,34 @@ static bool stun_retransmitted(const struct ident_input *in)
 	return true;
 }
 
-static enum ident_verdict stun_match(const struct ident_input *in, struct ident_evidence *ev)
+/* UDP: stun_dir's ST_BAD from the first datagram's header alone: not
+ * there in full, shorter than a header, the top bits set, or a Message
+ * Length that does not make the datagram (an [MS-TURN] wrapper, 0xFF10,
+ * is left to stun_dir). */
+static bool stun_udp_quick_bad(const struct ident_input *in, int d)
+{
+	if (!in->ndgrams[d])
+		return false;
+	struct reader r, m;
+	size_t len = in->dgram_len[d][0];
+	uint8_t b0, b1, l0, l1;
+	rd_init(&r, in->data[d], in->len[d]);
+	m = rd_sub(&r, len);
+	if (!rd_ok(&r) || len < 20)
+		return true;
+	(void)rd_peek_u8(&m, 0, &b0);
+	(void)rd_peek_u8(&m, 1, &b1);
+	(void)rd_peek_u8(&m, 2, &l0);
+	(void)rd_peek_u8(&m, 3, &l1);
+	if (b0 == 0xff && b1 == 0x10)
+		return false;
+	return (b0 & 0xc0) || 20 + ((size_t)l0 << 8 | l1) != len;
+}
+
+/* stun_match past its cheap NO_MATCH tests. Out of line: the tests run
+ * without this function's frame. */
+__attribute__((noinline)) static enum ident_verdict
+stun_match_parse(const struct ident_input *in, struct ident_evidence *ev)
 {
 	struct stun_msg c[4], s[4];
 	unsigned nc = 0, ns = 0;
@@ -344,6 +371,16 @@ static enum ident_verdict stun_match(const struct ident_input *in, struct ident_
 	ev->server_confirmed = confirmed;
 	ev->confidence = confirmed ? 95 : 70;
 	return IDENT_MATCH;
+}
+
+static enum ident_verdict stun_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	/* The usual NO_MATCH of stun_match_parse (either side's stun_dir
+	 * ST_BAD), UDP, before the messages are parsed. */
+	if (in->transport == IDENT_UDP &&
+	    (stun_udp_quick_bad(in, 0) || (in->len[1] && stun_udp_quick_bad(in, 1))))
+		return IDENT_NO_MATCH;
+	return stun_match_parse(in, ev);
 }
 
 const struct ident_proto ident_stun = {"stun", "STUN/TURN (RFC 8489, RFC 5389, RFC 8656)",

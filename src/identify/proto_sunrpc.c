@@ -130,7 +130,10 @@ static void rpc_evidence(struct ident_evidence *ev, const struct rpc_call *c)
 	ident_add_u64(ev, "rpc_procedure", c->proc);
 }
 
-static enum ident_verdict sunrpc_match(const struct ident_input *in, struct ident_evidence *ev)
+/* sunrpc_match past its cheap NO_MATCH tests. Out of line: the tests run
+ * without this function's frame. */
+__attribute__((noinline)) static enum ident_verdict
+sunrpc_match_parse(const struct ident_input *in, struct ident_evidence *ev)
 {
 	struct reader cr, sr;
 	struct rpc_call c = {0};
@@ -157,6 +160,27 @@ static enum ident_verdict sunrpc_match(const struct ident_input *in, struct iden
 	ev->server_confirmed = ps == RPC_OK;
 	ev->confidence = ps == RPC_OK ? 95 : 60;
 	return IDENT_MATCH;
+}
+
+static enum ident_verdict sunrpc_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	/* UDP, the usual verdicts of sunrpc_match_parse from the call's first
+	 * words, before it is parsed: too short for a call header (RPC_SHORT),
+	 * or not a call (msg_type 0) of RPC version 2 (RPC_BAD). */
+	if (in->transport == IDENT_UDP && !in->ndgrams[0]) /* rpc_body: RPC_SHORT */
+		return in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+	if (in->transport == IDENT_UDP) {
+		struct reader r;
+		uint8_t w[12];
+		rd_init(&r, in->data[0], in->dgram_len[0][0]);
+		if (!rd_has(&r, 24))
+			return in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+		for (size_t i = 4; i < 12; i++)
+			(void)rd_peek_u8(&r, i, &w[i]);
+		if (w[4] | w[5] | w[6] | w[7] | w[8] | w[9] | w[10] || w[11] != 2)
+			return IDENT_NO_MATCH;
+	}
+	return sunrpc_match_parse(in, ev);
 }
 
 const struct ident_proto ident_sunrpc = {"sunrpc", "ONC RPC (RFC 5531)", IDENT_TCP | IDENT_UDP,

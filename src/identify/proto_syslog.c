@@ -262,13 +262,16 @@ static enum sl_res sl_dir(const struct ident_input *in, int d, struct ident_evid
 	return s == SL_SHORT ? SL_BAD : s;
 }
 
-static enum ident_verdict syslog_match(const struct ident_input *in, struct ident_evidence *ev)
+/* syslog_match past its cheap NO_MATCH tests. Out of line: the tests run
+ * without this function's frame. */
+__attribute__((noinline)) static enum ident_verdict
+syslog_match_parse(const struct ident_input *in, struct ident_evidence *ev)
 {
+	/* the sender, as syslog_match chose it */
+	int snd = in->len[0] == 0 && in->done[0] && in->len[1] > 0 ? 1 : 0;
 	uint8_t conf = 0, sconf = 0;
 	struct ident_evidence tmp;
 	ident_clear(&tmp);
-	/* the sender: the client, or the server when the client sent nothing */
-	int snd = in->len[0] == 0 && in->done[0] && in->len[1] > 0 ? 1 : 0;
 	enum sl_res c = sl_dir(in, snd, &tmp, &conf);
 	if (c == SL_BAD)
 		return IDENT_NO_MATCH;
@@ -311,6 +314,34 @@ static enum ident_verdict syslog_match(const struct ident_input *in, struct iden
 	ev->confidence = conf;
 	ev->server_confirmed = false;
 	return IDENT_MATCH;
+}
+
+static enum ident_verdict syslog_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	/* the sender: the client, or the server when the client sent nothing */
+	int snd = in->len[0] == 0 && in->done[0] && in->len[1] > 0 ? 1 : 0;
+	/* The usual NO_MATCH of syslog_match_parse (the sender's sl_dir SL_BAD)
+	 * from one byte: a message starts with '<' (TCP: or with the digits of
+	 * an octet count). */
+	{
+		struct reader r;
+		uint8_t b0;
+		rd_init(&r, in->data[snd], in->len[snd]);
+		if (in->transport == IDENT_UDP) {
+			if (in->ndgrams[snd]) {
+				struct reader m = rd_sub(&r, in->dgram_len[snd][0]);
+				if (!rd_ok(&r) || !rd_peek_u8(&m, 0, &b0) || b0 != '<')
+					return IDENT_NO_MATCH;
+			} else { /* sl_dir: SL_SHORT */
+				if (snd == 0 && in->len[0] == 0 && !in->done[1])
+					return IDENT_NEED_MORE;
+				return in->done[snd] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+			}
+		} else if (rd_peek_u8(&r, 0, &b0) && b0 != '<' && !(sl_digit(b0) && b0 != '0')) {
+			return IDENT_NO_MATCH;
+		}
+	}
+	return syslog_match_parse(in, ev);
 }
 
 const struct ident_proto ident_syslog = {"syslog", "Syslog (RFC 5424, RFC 3164, RFC 6587)",

@@ -280,10 +280,11 @@ static enum ident_verdict tftp_transfer(const struct ident_input *in, struct ide
 	return IDENT_NO_MATCH;
 }
 
-static enum ident_verdict tftp_match(const struct ident_input *in, struct ident_evidence *ev)
+/* tftp_match past its cheap NO_MATCH tests. Out of line: the tests run
+ * without this function's frame. */
+__attribute__((noinline)) static enum ident_verdict
+tftp_match_parse(const struct ident_input *in, struct ident_evidence *ev)
 {
-	if (in->transport != IDENT_UDP)
-		return IDENT_NO_MATCH;
 	if (in->ndgrams[0] == 0) {
 		enum ident_verdict v = tftp_transfer(in, ev);
 		/* the server spoke first: while the client may still send a
@@ -326,6 +327,36 @@ static enum ident_verdict tftp_match(const struct ident_input *in, struct ident_
 	/* Not a request: the transfer flow. (Ports: udp/any in ports.conf,
 	 * the transfer identifiers are chosen at random.) */
 	return tftp_transfer(in, ev);
+}
+
+static enum ident_verdict tftp_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	if (in->transport != IDENT_UDP)
+		return IDENT_NO_MATCH;
+	/* The usual NO_MATCH of tftp_match_parse from the opcode, before any
+	 * parse: a client's first datagram shorter than 4 bytes or with no
+	 * opcode of a request or a transfer (1-4, 6) is neither (tftp_side:
+	 * bad); with no client datagram, a server's that is no reply either
+	 * (5). */
+	{
+		int d = in->ndgrams[0] ? 0 : 1;
+		struct reader r, m;
+		uint8_t o0, o1;
+		if (in->ndgrams[d]) {
+			rd_init(&r, in->data[d], in->len[d]);
+			m = rd_sub(&r, in->dgram_len[d][0]);
+			if (rd_ok(&r) && in->dgram_len[d][0] < 4)
+				return IDENT_NO_MATCH;
+			if (rd_ok(&r) && rd_peek_u8(&m, 0, &o0) && rd_peek_u8(&m, 1, &o1)) {
+				unsigned op = (unsigned)o0 << 8 | o1;
+				bool known = d == 0 ? (op >= 1 && op <= 4) || op == 6
+				                    : op >= 3 && op <= 6;
+				if (!known)
+					return IDENT_NO_MATCH;
+			}
+		}
+	}
+	return tftp_match_parse(in, ev);
 }
 
 const struct ident_proto ident_tftp = {"tftp", "TFTP (RFC 1350, RFC 2347)", IDENT_UDP, tftp_match, NULL};

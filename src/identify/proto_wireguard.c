@@ -95,10 +95,11 @@ static int wg_dir(const struct ident_input *in, int d, struct wg_msg *first, boo
 	return in->ndgrams[d];
 }
 
-static enum ident_verdict wireguard_match(const struct ident_input *in, struct ident_evidence *ev)
+/* wireguard_match past its cheap NO_MATCH tests. Out of line: the tests run
+ * without this function's frame. */
+__attribute__((noinline)) static enum ident_verdict
+wireguard_match_walk(const struct ident_input *in, struct ident_evidence *ev)
 {
-	if (in->transport != IDENT_UDP)
-		return IDENT_NO_MATCH;
 	struct wg_msg c = {0}, s = {0};
 	bool crx, srx;
 	uint32_t ctx, stx;
@@ -156,6 +157,33 @@ static enum ident_verdict wireguard_match(const struct ident_input *in, struct i
 	ev->server_confirmed = confirmed;
 	ev->confidence = confirmed ? (c.type == 1 && s.type == 2 ? 95 : 85) : 60;
 	return IDENT_MATCH;
+}
+
+static enum ident_verdict wireguard_match(const struct ident_input *in, struct ident_evidence *ev)
+{
+	if (in->transport != IDENT_UDP)
+		return IDENT_NO_MATCH;
+	/* The usual NO_MATCH of wireguard_match_walk from four bytes, before
+	 * the walks: a first datagram (of either side) without a type 1-4 and
+	 * three zero bytes fails wg_parse, lax or not, and wg_dir's -1 on
+	 * either side, lax, is NO_MATCH. */
+	for (int d = 0; d < 2; d++) {
+		if (!in->ndgrams[d])
+			continue;
+		struct reader r, m;
+		uint8_t t, z0, z1, z2;
+		rd_init(&r, in->data[d], in->len[d]);
+		m = rd_sub(&r, in->dgram_len[d][0]);
+		if (!rd_ok(&r) || !rd_has(&m, 12))
+			continue;
+		(void)rd_peek_u8(&m, 0, &t);
+		(void)rd_peek_u8(&m, 1, &z0);
+		(void)rd_peek_u8(&m, 2, &z1);
+		(void)rd_peek_u8(&m, 3, &z2);
+		if (t < 1 || t > 4 || z0 | z1 | z2)
+			return IDENT_NO_MATCH;
+	}
+	return wireguard_match_walk(in, ev);
 }
 
 const struct ident_proto ident_wireguard = {"wireguard", "WireGuard (NDSS 2017, wireguard.com)",

@@ -1,7 +1,9 @@
 /*
  * text_proto.h - helpers shared by the line-based identifiers (SMTP, FTP,
  * IMAP, POP3): command words, reply codes, greetings and the client's
- * command lines. Private to src/identify/; text_proto.c.
+ * command lines; and dgram_first, the inline look at a direction's first
+ * datagram that the UDP identifiers' cheap NO_MATCH tests begin with.
+ * Private to src/identify/; text_proto.c.
  *
  * SMTP and FTP both greet with a "220" reply, so their identifiers read the
  * same banner and tell the two apart the same way, each from its own side
@@ -13,6 +15,22 @@
 
 #include "common/reader.h"
 #include "identify/identify.h"
+
+/* ---- the first datagram (UDP identifiers) ------------------------------- */
+
+/* ident_dgram(in, d, 0, out), inline: a reader over the bytes kept of
+ * direction d's first datagram; false when there is none. Cheap enough to
+ * run first in every identifier, on every flow. */
+static inline bool dgram_first(const struct ident_input *in, int d, struct reader *out)
+{
+	if (!in->ndgrams[d] || !in->len[d])
+		return false;
+	struct reader r;
+	rd_init(&r, in->data[d], in->len[d]);
+	size_t n = in->dgram_len[d][0];
+	*out = rd_sub(&r, n < in->len[d] ? n : in->len[d]);
+	return true;
+}
 
 /* ---- words and lines ---------------------------------------------------- */
 
