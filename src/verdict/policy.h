@@ -124,4 +124,9 @@ int policy_match(const struct policy *p, const struct policy_flow *f);
 typedef void (*policy_dead_fn)(void *ctx, unsigned rule, int by, const char *why);
 unsigned policy_dead_rules(const struct policy *p, policy_dead_fn report, void *ctx);
 
+/* Not for the engine (which wants policy_match's first match): true when
+ * rule i alone matches f, whatever the rules before it. For tests and
+ * fuzz/fuzz_policy.c, which check policy_dead_rules against it. */
+bool policy_rule_matches(const struct policy *p, unsigned i, const struct policy_flow *f);
+
 #endif
