@@ -469,9 +469,10 @@ NO_COV static bool is_type(const struct jv *v, const char *t)
 }
 
 /* Every line of the EVE output; counts the alert and flow records. */
-NO_COV static void check_json(const char *out, size_t len, uint64_t *alerts, uint64_t *flows)
+NO_COV static void check_json(const char *out, size_t len, uint64_t *alerts, uint64_t *flows,
+                              uint64_t *dedups)
 {
-	*alerts = *flows = 0;
+	*alerts = *flows = *dedups = 0;
 	if (len == 0)
 		FAIL("no EVE output at all (no stats record)");
 	if (out[len - 1] != '\n')
@@ -492,6 +493,8 @@ NO_COV static void check_json(const char *out, size_t len, uint64_t *alerts, uin
 			stats_seen = true;
 		else if (is_type(&v, "alert"))
 			(*alerts)++;
+		else if (is_type(&v, "dedup"))
+			(*dedups)++;
 		else if (is_type(&v, "flow"))
 			(*flows)++;
 		else
@@ -504,7 +507,18 @@ NO_COV static void check_json(const char *out, size_t len, uint64_t *alerts, uin
 
 /* The text output: printable ASCII lines; counts the alert lines (those
  * before the summary, which starts "offport: "). */
-NO_COV static void check_text(const char *out, size_t len, uint64_t *alerts)
+/* True when needle occurs in the n bytes at hay. */
+NO_COV static bool has(const char *hay, size_t n, const char *needle)
+{
+	size_t k = strlen(needle);
+	for (size_t i = 0; i + k <= n; i++)
+		if (memcmp(hay + i, needle, k) == 0)
+			return true;
+	return false;
+}
+
+NO_COV static void check_text(const char *out, size_t len, uint64_t *alerts, uint64_t *repeats,
+                              uint64_t *explains)
 {
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)out[i];
@@ -514,11 +528,20 @@ NO_COV static void check_text(const char *out, size_t len, uint64_t *alerts)
 	}
 	if (len == 0 || out[len - 1] != '\n')
 		FAIL("text output does not end with a newline");
-	*alerts = 0;
+	*alerts = *repeats = *explains = 0;
 	size_t at = 0;
 	while (at < len && !(len - at >= 9 && same(out + at, "offport: ", 9))) {
-		(*alerts)++;
 		const char *nl = memchr(out + at, '\n', len - at);
+		size_t n = (size_t)(nl - out) - at;
+		/* the kind of line shows right after the timestamp and the
+		 * signature id, before anything taken from the payload */
+		size_t head = n < 64 ? n : 64;
+		if (has(out + at, head, " [explain] "))
+			(*explains)++;
+		else if (has(out + at, head, ":1] repeats: "))
+			(*repeats)++;
+		else
+			(*alerts)++;
 		at = (size_t)(nl - out) + 1;
 	}
 	if (at >= len)
@@ -661,6 +684,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.stream.cap = cap_by[(h >> 14) & 3];
 	cfg.inspect_segments = 0; /* engine_init raises it to the cap */
 	cfg.decode.frag_max = (h >> 16) & 1 ? 2 : 16;
+	cfg.dedup = !((h >> 18) & 1);
+	cfg.explain = (h >> 19) & 1;
+	if ((h >> 20) & 1) { /* windows that close within the capture */
+		cfg.dedup_cfg.window_us = 1000000u;
+		cfg.dedup_cfg.max_groups = 2;
+		cfg.dedup_cfg.max_clients = 3;
+	}
 	if ((h >> 17) & 1) {
 		/* short timeouts, so that the captures' gaps expire flows and
 		 * fragments, and closed flows' tuples get reused */
@@ -707,10 +737,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 
 	check_accounting(&eng, &cap);
-	uint64_t alerts = sum(eng.totals.findings, FINDING__COUNT);
+	uint64_t alerts = sum(eng.totals.alerts, FINDING__COUNT);
+	uint64_t repeated = cfg.dedup ? eng.dedup.stats.closed_with_repeats : 0;
+	if (!cfg.dedup && alerts != sum(eng.totals.findings, FINDING__COUNT))
+		FAIL("--no-dedup: %llu alerts for %llu findings", (unsigned long long)alerts,
+		     (unsigned long long)sum(eng.totals.findings, FINDING__COUNT));
 	if (jbuf) {
-		uint64_t ja, jf;
-		check_json(jbuf, jlen, &ja, &jf);
+		uint64_t ja, jf, jd;
+		check_json(jbuf, jlen, &ja, &jf, &jd);
+		if (jd != repeated)
+			FAIL("%llu dedup records written, %llu groups closed with repeats",
+			     (unsigned long long)jd, (unsigned long long)repeated);
 		if (jf != eng.flows.stats.created)
 			FAIL("%llu flow records written, %llu flows created", (unsigned long long)jf,
 			     (unsigned long long)eng.flows.stats.created);
@@ -719,11 +756,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			     (unsigned long long)alerts);
 	}
 	if (tbuf) {
-		uint64_t ta;
-		check_text(tbuf, tlen, &ta);
+		uint64_t ta, tr, te;
+		check_text(tbuf, tlen, &ta, &tr, &te);
 		if (ta != alerts)
 			FAIL("%llu alert lines written, alert counters %llu", (unsigned long long)ta,
 			     (unsigned long long)alerts);
+		if (tr != repeated)
+			FAIL("%llu repeat lines written, %llu groups closed with repeats",
+			     (unsigned long long)tr, (unsigned long long)repeated);
+		if (te != (cfg.explain ? eng.totals.flows_reported : 0))
+			FAIL("%llu explain lines for %llu flows", (unsigned long long)te,
+			     (unsigned long long)eng.totals.flows_reported);
 	}
 
 	free(jbuf);

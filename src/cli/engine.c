@@ -47,6 +47,8 @@ void engine_config_defaults(struct engine_config *cfg)
 	/* As many payload segments as first-bytes bytes: a handshake sent one
 	 * byte per segment (an evasion) is still read whole. */
 	cfg->inspect_segments = 4096;
+	cfg->dedup = true;
+	dedup_config_defaults(&cfg->dedup_cfg);
 }
 
 static void emit(struct engine *e)
@@ -126,6 +128,26 @@ static void build_input(const struct engine *e, const struct flow *f, bool final
 	}
 }
 
+/* Who decided: the policy rule (rule >= 0 or VERDICT_BY_DEFAULT, under
+ * pol) or the ports registry (rule -1); label and loc are the buffers
+ * the note points into. */
+static void make_note(const struct engine *e, const struct flow *f, int rule,
+                      const struct policy *pol, char *label, size_t labellen, char *loc,
+                      size_t loclen, struct verdict_note *note)
+{
+	memset(note, 0, sizeof *note);
+	if (rule != -1 && pol) {
+		report_rule_label(pol, rule, label, labellen, loc, loclen);
+		note->decided_by = "policy";
+		note->rule = label;
+		note->rule_location = loc;
+	} else {
+		report_entry_spec(e->ports, f->proto, f->srv_port, label, labellen);
+		note->decided_by = "registry";
+		note->rule = label;
+	}
+}
+
 static void decide(struct engine *e, struct flow *f, int proto, const struct ident_evidence *ev,
                    const struct ident_input *in, uint64_t now_us)
 {
@@ -145,7 +167,6 @@ static void decide(struct engine *e, struct flow *f, int proto, const struct ide
 	struct finding fd;
 	verdict_judge(e->ports, &vi, &fd);
 	f->user_proto = (int16_t)proto;
-	f->user_kind = (uint8_t)fd.kind;
 	f->user_flags |= REPORT_UF_DECIDED;
 	if (proto >= 0 && proto < PORTS_MAX_PROTOS) {
 		e->totals.app_proto[proto]++;
@@ -156,18 +177,72 @@ static void decide(struct engine *e, struct flow *f, int proto, const struct ide
 		f->user_flags = (uint8_t)((f->user_flags & ~REPORT_UF_PAYLOAD_MASK) |
 		                          ((unsigned)vi.payload << REPORT_UF_PAYLOAD_SHIFT));
 	}
+	int rule = -1;
+	if (e->policy) {
+		const struct ident_field *sni = proto >= 0 ? ident_get(ev, "sni") : NULL;
+		const struct ident_field *host = proto >= 0 ? ident_get(ev, "http_host") : NULL;
+		struct policy_flow pf = {
+			.proto = proto,
+			.transport = vi.transport,
+			.server_port = f->srv_port,
+			.ip_version = f->ip_version,
+			.server_ip = f->srv_ip,
+			.client_ip = f->cli_ip,
+			.sni = sni ? sni->value : NULL,
+			.sni_len = sni ? sni->len : 0,
+			.host = host ? host->value : NULL,
+			.host_len = host ? host->len : 0,
+		};
+		bool registry_finding = fd.kind != FINDING_NONE;
+		rule = verdict_apply_policy(e->policy, &pf, &vi, &fd);
+		if (rule != -1) {
+			if (rule == VERDICT_BY_DEFAULT)
+				e->totals.policy_by_default++;
+			if (fd.kind == FINDING_NONE) {
+				e->totals.policy_allowed++;
+				e->totals.policy_allowed_findings += registry_finding;
+			} else {
+				e->totals.policy_alerted++;
+				e->totals.policy_alerted_new += !registry_finding;
+			}
+		}
+	}
+	f->user_reason = (uint8_t)fd.reason;
+	f->user_rule = rule >= 0 ? (uint16_t)(rule + 1) : rule == VERDICT_BY_DEFAULT ? UINT16_MAX : 0;
+	f->user_gen = e->policy_gen;
+	f->user_kind = (uint8_t)fd.kind;
 	if (fd.kind != FINDING_NONE) {
 		e->totals.findings[fd.kind]++;
+		if (e->cfg.dedup) {
+			struct dedup_key k = {
+				.ip_version = f->ip_version,
+				.transport = f->proto,
+				.srv_port = f->srv_port,
+				.proto = (int16_t)proto,
+				.sid = fd.sid,
+			};
+			memcpy(k.srv_ip, f->srv_ip, sizeof k.srv_ip);
+			if (!dedup_offer(&e->dedup, &k, f->cli_ip, now_us, f->flow_id, fd.severity, NULL)) {
+				f->user_flags |= REPORT_UF_REPEAT;
+				release(e, f);
+				return;
+			}
+		}
+		e->totals.alerts[fd.kind]++;
 		if (proto >= 0 && proto < PORTS_MAX_PROTOS && !e->expected_ports_made[proto]) {
 			ports_of_proto(e->ports, proto, e->expected_ports[proto],
 			               sizeof e->expected_ports[proto]);
 			e->expected_ports_made[proto] = true;
 		}
+		char label[128], loc[128];
+		struct verdict_note note;
+		make_note(e, f, rule, e->policy, label, sizeof label, loc, sizeof loc, &note);
 		struct alert_info a = {
 			.f = f, .ts_us = now_us, .proto = proto, .finding = &fd,
 			.ev = proto >= 0 ? ev : NULL, .ports = e->ports,
 			.expected_ports = proto >= 0 && proto < PORTS_MAX_PROTOS ? e->expected_ports[proto]
 			                                                         : NULL,
+			.note = &note,
 		};
 		if (e->cfg.json_out) {
 			report_alert_json(&e->json, &a);
@@ -286,10 +361,75 @@ static void on_flow_end(void *ctx, struct flow *f)
 			e->totals.app_none++;
 	}
 	e->totals.flows_reported++;
+	if (!e->cfg.json_out && !(e->cfg.explain && e->cfg.text_out))
+		return;
+	/* The verdict's note: shown for findings and for flows a policy rule
+	 * decided, and for every decided flow with --explain. */
+	bool inspected = f->user_slot != SLOT_EXHAUSTED;
+	int rule = f->user_rule == 0 ? -1 : f->user_rule == UINT16_MAX ? VERDICT_BY_DEFAULT
+	                                                                : (int)f->user_rule - 1;
+	const struct policy *pol = engine_policy_of(e, f->user_gen);
+	bool gone = rule != -1 && !pol;
+	char label[128], loc[128], why[1024];
+	struct verdict_note note = {0}, *np = NULL;
+	if ((f->user_flags & REPORT_UF_DECIDED) &&
+	    (f->user_kind || rule != -1 || e->cfg.explain)) {
+		if (gone) {
+			note.decided_by = "policy";
+			note.rule = "(a policy since replaced)";
+		} else {
+			make_note(e, f, rule, pol, label, sizeof label, loc, sizeof loc, &note);
+		}
+		np = &note;
+	}
+	if (e->cfg.explain) {
+		report_explain(why, sizeof why, f, e->ports, gone ? NULL : (rule != -1 || pol) ? pol : NULL,
+		               gone, inspected, e->cfg.dedup_cfg.window_us);
+		note.explanation = why;
+		np = &note;
+		if (e->cfg.text_out && report_explain_text(e->cfg.text_out, f, why) != 0 &&
+		    !e->write_errno)
+			e->write_errno = errno ? errno : EIO;
+	}
 	if (!e->cfg.json_out)
 		return;
-	report_flow_json(&e->json, f, f->user_len, f->user_slot != SLOT_EXHAUSTED);
+	report_flow_json(&e->json, f, f->user_len, inspected, np);
 	emit(e);
+}
+
+static void on_dedup_close(void *ctx, const struct dedup_group *g, enum dedup_close why)
+{
+	struct engine *e = ctx;
+	if (g->flows < 2)
+		return; /* the alert said it all */
+	if (e->cfg.json_out) {
+		report_dedup_json(&e->json, g, why, e->cfg.dedup_cfg.window_us);
+		emit(e);
+	}
+	if (e->cfg.text_out && report_dedup_text(e->cfg.text_out, g) != 0 && !e->write_errno)
+		e->write_errno = errno ? errno : EIO;
+}
+
+void engine_set_policy(struct engine *e, struct policy *p)
+{
+	if (e->policy || p) {
+		e->policy_gen++;
+		struct policy **slot = &e->policies[e->policy_gen % ENGINE_POLICIES];
+		policy_free(*slot); /* ENGINE_POLICIES generations ago */
+		*slot = p;
+	}
+	e->policy = p;
+	e->totals.policy_file = p ? policy_file(p) : NULL;
+	e->totals.policy_rules = p ? policy_rule_count(p) : 0;
+	static const char *const dnames[] = {"registry", "allow", "alert"};
+	e->totals.policy_default = p ? dnames[policy_default_action(p)] : NULL;
+}
+
+const struct policy *engine_policy_of(const struct engine *e, uint8_t gen)
+{
+	if ((uint8_t)(e->policy_gen - gen) >= ENGINE_POLICIES)
+		return NULL;
+	return e->policies[gen % ENGINE_POLICIES];
 }
 
 int engine_init(struct engine *e, const struct engine_config *cfg, char *err, size_t errlen)
@@ -334,7 +474,22 @@ int engine_init(struct engine *e, const struct engine_config *cfg, char *err, si
 		free(e->ports);
 		return -1;
 	}
-	e->totals.memory_bytes = sizeof *e + sizeof *e->ports + e->dec.mem_bytes +
+	if (e->cfg.dedup) {
+		if (!e->cfg.dedup_cfg.seed)
+			e->cfg.dedup_cfg.seed = e->flows.cfg.seed;
+		if (dedup_init(&e->dedup, &e->cfg.dedup_cfg, on_dedup_close, e, err, errlen) != 0) {
+			stream_pool_free(&e->streams);
+			free(e->ruled_out);
+			free(e->slot);
+			flow_table_free(&e->flows);
+			decoder_free(&e->dec);
+			free(e->ports);
+			return -1;
+		}
+		e->totals.dedup = &e->dedup.stats;
+		e->totals.dedup_window_us = e->cfg.dedup_cfg.window_us;
+	}
+	e->totals.memory_bytes = e->dedup.mem_bytes + sizeof *e + sizeof *e->ports + e->dec.mem_bytes +
 	                         e->flows.mem_bytes + e->streams.mem_bytes +
 	                         nslots * (sizeof *e->ruled_out + sizeof *e->slot);
 	e->totals.decode = &e->dec.stats;
@@ -347,6 +502,12 @@ int engine_init(struct engine *e, const struct engine_config *cfg, char *err, si
 
 void engine_free(struct engine *e)
 {
+	dedup_free(&e->dedup);
+	for (int i = 0; i < ENGINE_POLICIES; i++) {
+		policy_free(e->policies[i]);
+		e->policies[i] = NULL;
+	}
+	e->policy = NULL;
 	stream_pool_free(&e->streams);
 	free(e->ruled_out);
 	e->ruled_out = NULL;
@@ -456,7 +617,12 @@ void engine_packet(struct engine *e, int dlt, const struct capture_pkt *cp)
 	enum flow_dir dir;
 	bool created;
 	struct flow *f = flow_packet(&e->flows, &p, p.frame_bytes, &dir, &created);
+	if (e->dedup.oldest && e->dedup.groups[e->dedup.oldest - 1].window_end_us <= p.ts_us)
+		dedup_expire(&e->dedup, p.ts_us);
 	if (created) {
+		f->user_reason = 0;
+		f->user_rule = 0;
+		f->user_gen = 0;
 		f->user_slot = STREAM_NONE;
 		f->user_len[0] = f->user_len[1] = 0;
 		f->user_proto = -1;
@@ -471,12 +637,16 @@ void engine_tick(struct engine *e, uint64_t now_us)
 {
 	decode_expire(&e->dec, now_us);
 	flow_expire(&e->flows, now_us);
+	if (e->cfg.dedup)
+		dedup_expire(&e->dedup, now_us);
 }
 
 void engine_finish(struct engine *e)
 {
 	decode_flush(&e->dec);
 	flow_flush(&e->flows);
+	if (e->cfg.dedup)
+		dedup_flush(&e->dedup);
 }
 
 int engine_write_stats(struct engine *e)

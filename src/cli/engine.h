@@ -11,10 +11,12 @@
 #include "capture/capture.h"
 #include "decode/decode.h"
 #include "flow/flow.h"
+#include "output/dedup.h"
 #include "output/json.h"
 #include "output/report.h"
 #include "stream/stream.h"
 #include "identify/identify.h"
+#include "verdict/policy.h"
 #include "verdict/ports.h"
 #include "verdict/verdict.h"
 
@@ -27,7 +29,15 @@ struct engine_config {
 	const char *ports_file; /* --ports: entries over etc/ports.conf, or NULL */
 	uint32_t inspect_segments; /* payload packets inspected per flow at most */
 	bool unknown_all;          /* --unknown all */
+	bool dedup;                /* one alert per server, port and protocol
+	                              per window (default on; --no-dedup) */
+	struct dedup_config dedup_cfg;
+	bool explain;              /* --explain: say why for every flow */
 };
+
+/* Policies kept after a reload, so that flows decided under one still
+ * name its rules (struct flow user_gen). */
+#define ENGINE_POLICIES 4
 
 /* Defaults for every bound (documented in offport(8)). */
 void engine_config_defaults(struct engine_config *cfg);
@@ -59,6 +69,12 @@ struct engine {
 		uint32_t older, newer;
 	} *slot;
 	uint32_t slot_oldest, slot_newest;
+	struct dedup dedup;
+	/* the site policy (NULL: none) and the ones it replaced, by
+	 * generation: policies[gen % ENGINE_POLICIES] is the current one */
+	struct policy *policies[ENGINE_POLICIES];
+	struct policy *policy;
+	uint8_t policy_gen;
 	struct run_totals totals;
 	int write_errno;  /* first output write error, 0 = none */
 	struct json json; /* record buffer */
@@ -67,6 +83,14 @@ struct engine {
 /* Returns 0, or -1 with a message. */
 int engine_init(struct engine *e, const struct engine_config *cfg, char *err, size_t errlen);
 void engine_free(struct engine *e);
+
+/* Puts a site policy in force (the engine owns it from now; NULL: none).
+ * Flows already decided keep their verdicts. */
+void engine_set_policy(struct engine *e, struct policy *p);
+
+/* The policy of generation gen, or NULL when it is gone (replaced more
+ * than ENGINE_POLICIES - 1 times since) or there was none. */
+const struct policy *engine_policy_of(const struct engine *e, uint8_t gen);
 
 /* One captured frame of link type dlt. */
 void engine_packet(struct engine *e, int dlt, const struct capture_pkt *pkt);

@@ -27,15 +27,17 @@
 #include "cli/engine.h"
 #include "decode/decode.h"
 #include "identify/identify.h"
+#include "verdict/policy.h"
 #include "verdict/ports.h"
 
-enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2, EXIT_DAMAGED = 3 };
+enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2, EXIT_DAMAGED = 3, EXIT_DEAD_RULES = 4 };
 
 #define MAX_INPUTS 256
 
 static const char usage_text[] =
     "usage: offport [-hV] [--json] [--eve path] [-r file]... [-i interface] [options] [expression]\n"
-    "       offport [--ports file] --list-protocols | --list-ports\n";
+    "       offport [--ports file] --list-protocols | --list-ports\n"
+    "       offport --check-policy file\n";
 
 static const char help_text[] =
     "offport - find traffic using a protocol on a port it does not belong to\n"
@@ -43,6 +45,7 @@ static const char help_text[] =
     "\n"
     "usage: offport [-hV] [--json] [--eve path] [-r file]... [-i interface] [options] [expression]\n"
     "       offport [--ports file] --list-protocols | --list-ports\n"
+    "       offport --check-policy file\n"
     "\n"
     "Input (one of):\n"
     "  -r, --read FILE          read a pcap or pcapng capture; '-' reads standard\n"
@@ -66,6 +69,18 @@ static const char help_text[] =
     "      --unknown MODE       which unidentified payloads on a port with an\n"
     "                           entry are findings: 'opaque' (random-looking\n"
     "                           first bytes only) or 'all' (default opaque)\n"
+    "      --policy FILE        site policy: ordered allow and alert rules over\n"
+    "                           the registry's verdicts (etc/policy.conf format);\n"
+    "                           SIGHUP reloads it\n"
+    "      --check-policy FILE  validate a policy file, list rules that can never\n"
+    "                           match, and exit (0 good, 1 invalid, 4 dead rules)\n"
+    "      --explain            say for every flow why it is or is not a finding\n"
+    "                           (a text line per flow; in JSON, the flow record's\n"
+    "                           offport.explanation)\n"
+    "      --no-dedup           an alert for every flow that is a finding (default:\n"
+    "                           one per server address, port and protocol per\n"
+    "                           window, and a dedup record counting the repeats)\n"
+    "      --dedup-window S     the window, in seconds of capture time (default 3600)\n"
     "\n"
     "Bounds:\n"
     "      --max-flows N        flows tracked at once (default 262144); a full\n"
@@ -92,7 +107,7 @@ static const char help_text[] =
     "  -h, --help               show this help\n"
     "  -V, --version            show the version\n"
     "\n"
-    "Exit status: 0 success, 1 error, 2 usage error, 3 damaged input.\n"
+    "Exit status: 0 success, 1 error, 2 usage error, 3 damaged input, 4 dead rules.\n"
     "See offport(8).\n";
 
 enum {
@@ -114,6 +129,11 @@ enum {
 	OPT_LIST_PROTOCOLS,
 	OPT_LIST_PORTS,
 	OPT_UNKNOWN,
+	OPT_POLICY,
+	OPT_CHECK_POLICY,
+	OPT_EXPLAIN,
+	OPT_NO_DEDUP,
+	OPT_DEDUP_WINDOW,
 };
 
 static const struct option long_opts[] = {
@@ -139,6 +159,11 @@ static const struct option long_opts[] = {
     {"list-protocols", no_argument, NULL, OPT_LIST_PROTOCOLS},
     {"list-ports", no_argument, NULL, OPT_LIST_PORTS},
     {"unknown", required_argument, NULL, OPT_UNKNOWN},
+    {"policy", required_argument, NULL, OPT_POLICY},
+    {"check-policy", required_argument, NULL, OPT_CHECK_POLICY},
+    {"explain", no_argument, NULL, OPT_EXPLAIN},
+    {"no-dedup", no_argument, NULL, OPT_NO_DEDUP},
+    {"dedup-window", required_argument, NULL, OPT_DEDUP_WINDOW},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -154,6 +179,13 @@ static const char *long_name(int val)
 
 static struct capture *volatile g_current; /* the capture a signal stops */
 static volatile sig_atomic_t g_stop, g_stop_twice;
+static volatile sig_atomic_t g_reload; /* SIGHUP: reload the policy */
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	g_reload = 1;
+}
 
 static void on_signal(int sig)
 {
@@ -198,6 +230,8 @@ struct opts {
 	bool json;
 	const char *eve;
 	int list; /* OPT_LIST_PROTOCOLS or OPT_LIST_PORTS */
+	const char *policy;       /* --policy */
+	const char *check_policy; /* --check-policy */
 	struct engine_config ecfg;
 	struct capture_live_opts live;
 	char filter[8192];
@@ -241,6 +275,24 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case OPT_LIST_PROTOCOLS:
 		case OPT_LIST_PORTS:
 			o->list = c;
+			break;
+		case OPT_POLICY:
+			o->policy = optarg;
+			break;
+		case OPT_CHECK_POLICY:
+			o->check_policy = optarg;
+			break;
+		case OPT_EXPLAIN:
+			o->ecfg.explain = true;
+			break;
+		case OPT_NO_DEDUP:
+			o->ecfg.dedup = false;
+			break;
+		case OPT_DEDUP_WINDOW:
+			if (!parse_u64(optarg, 1, 86400u * 365u, &v))
+				return usage_error("--dedup-window wants seconds from 1 to 31536000, not '%s'",
+				                   optarg);
+			o->ecfg.dedup_cfg.window_us = v * 1000000u;
 			break;
 		case 's':
 			if (!parse_u64(optarg, 64, 262144, &v))
@@ -329,7 +381,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			return EXIT_USAGE;
 		}
 	}
-	if (o->list)
+	if (o->list || o->check_policy)
 		return -1;
 	if (o->json && o->eve)
 		return usage_error("%s", "give either --json (standard output) or --eve PATH, not both");
@@ -465,6 +517,54 @@ static int list_and_exit(const struct opts *o)
 	return fflush(stdout) == 0 && !ferror(stdout) ? EXIT_OK : EXIT_ERROR;
 }
 
+/* --check-policy: the file's summary and its dead rules, then exit. */
+struct dead_ctx {
+	const struct policy *p;
+	unsigned n;
+};
+
+static void print_dead(void *ctx, unsigned rule, int by, const char *why)
+{
+	struct dead_ctx *d = ctx;
+	const struct policy_rule_info *r = policy_rule(d->p, rule);
+	printf("%s:%u: rule ", policy_file(d->p), r->line);
+	if (r->name)
+		printf("'%s' ", r->name);
+	if (by >= 0) {
+		const struct policy_rule_info *b = policy_rule(d->p, (unsigned)by);
+		printf("can never match: the rule at line %u", b->line);
+		if (b->name)
+			printf(" ('%s')", b->name);
+		printf(" comes first and matches every flow it would (%s)\n", why ? why : "shadowed");
+	} else {
+		printf("can never match: %s\n", why ? why : "it contradicts itself");
+	}
+	d->n++;
+}
+
+static int check_policy_and_exit(const char *path)
+{
+	char err[1024];
+	struct policy *p;
+	if (policy_load_file(path, &p, err, sizeof err) != 0) {
+		fprintf(stderr, "offport: %s\n", err);
+		return EXIT_ERROR;
+	}
+	static const char *const dnames[] = {"registry", "allow", "alert"};
+	unsigned n = policy_rule_count(p);
+	printf("%s: valid: %u rule%s, default %s (line %u), home network %s\n", policy_file(p), n,
+	       n == 1 ? "" : "s", dnames[policy_default_action(p)], policy_default_line(p),
+	       policy_has_home(p) ? "defined" : "not defined");
+	struct dead_ctx d = {p, 0};
+	policy_dead_rules(p, print_dead, &d);
+	if (d.n)
+		printf("%s: %u rule%s can never match\n", policy_file(p), d.n, d.n == 1 ? "" : "s");
+	policy_free(p);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		return EXIT_ERROR;
+	return d.n ? EXIT_DEAD_RULES : EXIT_OK;
+}
+
 static uint64_t wall_us(void)
 {
 	struct timeval tv;
@@ -494,7 +594,29 @@ static void flush_output(struct engine *e)
  * packet the kernel counted. The drain ends when a read times out with
  * nothing (the buffer is empty), after LIVE_DRAIN_US, or at a second
  * signal. */
-static int run_input(struct engine *e, struct capture *c)
+/* SIGHUP: the policy file read again. A file that no longer loads leaves
+ * the policy in force unchanged (and says why). */
+static void reload_policy(struct engine *e, const char *path)
+{
+	g_reload = 0;
+	if (!path) {
+		fprintf(stderr, "offport: SIGHUP: no --policy file to reload\n");
+		return;
+	}
+	char err[1024];
+	struct policy *p;
+	if (policy_load_file(path, &p, err, sizeof err) != 0) {
+		e->totals.policy_reload_failures++;
+		fprintf(stderr, "offport: SIGHUP: %s; the policy in force is kept\n", err);
+		return;
+	}
+	engine_set_policy(e, p);
+	e->totals.policy_reloads++;
+	fprintf(stderr, "offport: SIGHUP: policy reloaded from %s: %u rule%s, default %s\n", path,
+	        policy_rule_count(p), policy_rule_count(p) == 1 ? "" : "s", e->totals.policy_default);
+}
+
+static int run_input(struct engine *e, struct capture *c, const char *policy_path)
 {
 	struct capture_pkt pkt;
 	char err[512];
@@ -505,6 +627,8 @@ static int run_input(struct engine *e, struct capture *c)
 		capture_stop(c);
 	for (;;) {
 		enum capture_status st = capture_next(c, &pkt, err, sizeof err);
+		if (g_reload)
+			reload_policy(e, policy_path);
 		if (st == CAPTURE_PACKET) {
 			engine_packet(e, c->dlt, &pkt);
 			if (e->write_errno)
@@ -564,12 +688,19 @@ int main(int argc, char **argv)
 {
 	static struct opts o;
 	static struct capture caps[MAX_INPUTS];
-	char err[512];
+	char err[2048];
 	int rc = parse_args(argc, argv, &o);
 	if (rc >= 0)
 		return rc;
 	if (o.list)
 		return list_and_exit(&o);
+	if (o.check_policy)
+		return check_policy_and_exit(o.check_policy);
+	struct policy *policy = NULL;
+	if (o.policy && policy_load_file(o.policy, &policy, err, sizeof err) != 0) {
+		fprintf(stderr, "offport: %s\n", err);
+		return EXIT_ERROR;
+	}
 
 	/* Signals first: a stop that arrives while the inputs are opened and
 	 * the tables allocated is a stop like any other (nothing is read, the
@@ -580,6 +711,11 @@ int main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	/* SIGHUP only asks for a reload at the next packet: a read it
+	 * interrupts (a pipe, standard input) resumes instead of failing. */
+	sa.sa_handler = on_hup;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN); /* a closed pipe shows as a write error */
 
 	/* Open every input first: a missing file, an unsupported link type or
@@ -598,12 +734,14 @@ int main(int argc, char **argv)
 		if (orc != 0) {
 			for (int k = 0; k < i; k++)
 				capture_close(&caps[k]);
+			policy_free(policy);
 			return EXIT_ERROR;
 		}
 		filter_checked = true;
 	}
 	if (!filter_checked && capture_check_filter(o.filter, err, sizeof err) != 0) {
 		fprintf(stderr, "offport: %s\n", err);
+		policy_free(policy);
 		return EXIT_ERROR; /* no input is open */
 	}
 
@@ -621,6 +759,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "offport: %s: %s\n", o.eve, strerror(errno));
 			for (int i = 0; i < ncaps; i++)
 				capture_close(&caps[i]);
+			policy_free(policy);
 			return EXIT_ERROR;
 		}
 		setvbuf(eve, NULL, _IOFBF, 1 << 20);
@@ -634,8 +773,11 @@ int main(int argc, char **argv)
 			fclose(eve);
 		for (int i = 0; i < ncaps; i++)
 			capture_close(&caps[i]);
+		policy_free(policy);
 		return EXIT_ERROR;
 	}
+	engine_set_policy(e, policy); /* the engine owns it from here */
+	policy = NULL;
 	e->totals.inputs = (uint32_t)ncaps;
 	e->totals.inputs_damaged = damaged_at_open;
 
@@ -644,7 +786,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < ncaps && !g_stop && !e->write_errno; i++) {
 		if (!caps[i].p)
 			continue; /* damaged: not a readable capture */
-		if (run_input(e, &caps[i]) == EXIT_DAMAGED)
+		if (run_input(e, &caps[i], o.policy) == EXIT_DAMAGED)
 			status = EXIT_DAMAGED;
 	}
 	engine_finish(e);

@@ -9,10 +9,13 @@
 
 #include <arpa/inet.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "output/community_id.h"
+
+static void put_safe(FILE *out, const uint8_t *v, size_t n);
 
 void report_ip(uint8_t ipver, const uint8_t addr[16], char out[46])
 {
@@ -58,9 +61,11 @@ bool report_accounted(const struct run_totals *t)
 	uint64_t results = sum(t->decode->result, DECODE__COUNT);
 	uint64_t drops = sum(t->decode->drop, DROP__COUNT);
 	uint64_t ended = sum(t->flow->ended, FLOW_END__COUNT);
+	uint64_t repeats = t->dedup ? t->dedup->repeats : 0;
 	return results == t->packets && drops == t->decode->result[DECODE_MALFORMED] &&
 	       ended + t->flow->active == t->flow->created &&
-	       t->flows_reported == ended;
+	       t->flows_reported == ended &&
+	       sum(t->findings, FINDING__COUNT) == sum(t->alerts, FINDING__COUNT) + repeats;
 }
 
 /* Suricata's "reason": timeout, forced or shutdown. */
@@ -149,8 +154,22 @@ static void eve_header(struct json *j, const struct flow *f, uint64_t ts_us, con
 	vlan(j, f);
 }
 
+static void verdict_note_json(struct json *j, const struct verdict_note *note)
+{
+	if (!note)
+		return;
+	if (note->decided_by) {
+		json_own(j, "decided_by", note->decided_by);
+		json_str(j, "rule", note->rule ? note->rule : "");
+		if (note->rule_location)
+			json_str(j, "rule_location", note->rule_location);
+	}
+	if (note->explanation)
+		json_str(j, "explanation", note->explanation);
+}
+
 void report_flow_json(struct json *j, const struct flow *f, const uint32_t first_bytes[2],
-                      bool inspected)
+                      bool inspected, const struct verdict_note *note)
 {
 	char ts[40], hx[3];
 	eve_header(j, f, f->first_ts_us, "flow", report_app_proto(f));
@@ -203,6 +222,9 @@ void report_flow_json(struct json *j, const struct flow *f, const uint32_t first
 		json_own(j, "payload_class", ident_payload_name((enum ident_payload)pc));
 	json_u64(j, "first_bytes_toserver", first_bytes[DIR_TO_SERVER]);
 	json_u64(j, "first_bytes_toclient", first_bytes[DIR_TO_CLIENT]);
+	if (f->user_flags & REPORT_UF_REPEAT)
+		json_bool(j, "repeat", true);
+	verdict_note_json(j, note);
 	json_end_obj(j);
 }
 
@@ -292,8 +314,40 @@ void report_stats_json(struct json *j, const struct run_totals *t)
 	json_obj(j, "detection");
 	json_obj(j, "alerts");
 	for (int k = 1; k < FINDING__COUNT; k++)
+		json_u64(j, finding_kind_name((enum finding_kind)k), t->alerts[k]);
+	json_end_obj(j);
+	json_obj(j, "findings");
+	for (int k = 1; k < FINDING__COUNT; k++)
 		json_u64(j, finding_kind_name((enum finding_kind)k), t->findings[k]);
 	json_end_obj(j);
+	json_obj(j, "dedup");
+	json_bool(j, "enabled", t->dedup != NULL);
+	if (t->dedup) {
+		json_u64(j, "window", t->dedup_window_us / 1000000u);
+		json_u64(j, "groups", t->dedup->groups);
+		json_u64(j, "repeats", t->dedup->repeats);
+		json_obj(j, "closed");
+		for (int c = 0; c < DEDUP_CLOSE__COUNT; c++)
+			json_u64(j, dedup_close_name((enum dedup_close)c), t->dedup->closed[c]);
+		json_end_obj(j);
+		json_u64(j, "closed_with_repeats", t->dedup->closed_with_repeats);
+		json_u64(j, "clients_inexact", t->dedup->clients_inexact);
+	}
+	json_end_obj(j);
+	if (t->policy_file) {
+		json_obj(j, "policy");
+		json_str(j, "file", t->policy_file);
+		json_u64(j, "rules", t->policy_rules);
+		json_own(j, "default", t->policy_default);
+		json_u64(j, "allowed", t->policy_allowed);
+		json_u64(j, "allowed_findings", t->policy_allowed_findings);
+		json_u64(j, "alerted", t->policy_alerted);
+		json_u64(j, "alerted_beyond_registry", t->policy_alerted_new);
+		json_u64(j, "by_default", t->policy_by_default);
+		json_u64(j, "reloads", t->policy_reloads);
+		json_u64(j, "reload_failures", t->policy_reload_failures);
+		json_end_obj(j);
+	}
 	json_obj(j, "app_proto");
 	for (unsigned i = 0; i < ident_count && i < PORTS_MAX_PROTOS; i++)
 		json_u64(j, ident_registry[i]->name, t->app_proto[i]);
@@ -313,6 +367,9 @@ void report_stats_json(struct json *j, const struct run_totals *t)
 	json_u64(j, "packets_decoded_or_dropped", sum(d->result, DECODE__COUNT));
 	json_u64(j, "flows_created", fs->created);
 	json_u64(j, "flows_reported", t->flows_reported);
+	json_u64(j, "findings", sum(t->findings, FINDING__COUNT));
+	json_u64(j, "alerts_written", sum(t->alerts, FINDING__COUNT));
+	json_u64(j, "repeats_counted", t->dedup ? t->dedup->repeats : 0);
 	json_u64(j, "records_too_large", t->output_overflow);
 	json_bool(j, "complete", report_accounted(t));
 	json_end_obj(j);
@@ -387,10 +444,31 @@ int report_summary_text(FILE *out, const struct run_totals *t)
 	uint64_t nalerts = 0;
 	for (int k = 1; k < FINDING__COUNT; k++) {
 		names[k] = finding_kind_name((enum finding_kind)k);
-		nalerts += t->findings[k];
+		nalerts += t->alerts[k];
 	}
-	fprintf(out, "  alerts: %" PRIu64 "\n", nalerts);
-	line_counts(out, "  alerts by kind: ", names, t->findings, 1, FINDING__COUNT);
+	fprintf(out, "  alerts: %" PRIu64, nalerts);
+	if (t->dedup && t->dedup->repeats)
+		fprintf(out,
+		        " (and %" PRIu64 " repeats: findings on a server, port and protocol already "
+		        "alerted within %" PRIu64 " s, counted, not shown; --no-dedup shows them)",
+		        t->dedup->repeats, t->dedup_window_us / 1000000u);
+	fputc('\n', out);
+	line_counts(out, "  alerts by kind: ", names, t->alerts, 1, FINDING__COUNT);
+	if (t->policy_file) {
+		fputs("  policy ", out);
+		put_safe(out, (const uint8_t *)t->policy_file, strlen(t->policy_file));
+		fprintf(out,
+		        ": %u rule%s, default %s; allowed %" PRIu64 " flows (%" PRIu64
+		        " of them registry findings), alerted on %" PRIu64 " (%" PRIu64
+		        " beyond the registry)",
+		        t->policy_rules, t->policy_rules == 1 ? "" : "s", t->policy_default,
+		        t->policy_allowed, t->policy_allowed_findings, t->policy_alerted,
+		        t->policy_alerted_new);
+		if (t->policy_reloads || t->policy_reload_failures)
+			fprintf(out, "; reloaded %" PRIu64 " times, %" PRIu64 " failed", t->policy_reloads,
+			        t->policy_reload_failures);
+		fputc('\n', out);
+	}
 	bool any = false;
 	for (unsigned i = 0; i < ident_count && i < PORTS_MAX_PROTOS; i++) {
 		if (!t->app_proto[i])
@@ -485,6 +563,10 @@ static void signature(const struct alert_info *a, char *out, size_t outlen)
 		         "OFFPORT T1571 fake TLS on %s/%u: a TLS record header without a TLS handshake",
 		         tr, f->srv_port);
 		break;
+	case FINDING_POLICY:
+		snprintf(out, outlen, "OFFPORT T1571 %s on %s/%u, which the site policy alerts on",
+		         a->proto >= 0 ? name : "unidentified protocol", tr, f->srv_port);
+		break;
 	default:
 		snprintf(out, outlen, "OFFPORT T1571");
 		break;
@@ -552,6 +634,7 @@ void report_alert_json(struct json *j, const struct alert_info *a)
 	}
 	json_end_arr(j);
 	json_u64(j, "confidence", a->finding->confidence);
+	verdict_note_json(j, a->note);
 	json_own(j, "orientation", flow_orient_guessed(f->orient) ? "guessed" : "syn");
 	json_own(j, "orientation_basis", flow_orient_name((enum flow_orient)f->orient));
 	unsigned pc = (f->user_flags & REPORT_UF_PAYLOAD_MASK) >> REPORT_UF_PAYLOAD_SHIFT;
@@ -590,10 +673,20 @@ int report_alert_text(FILE *out, const struct alert_info *a)
 	report_ip(f->ip_version, f->srv_ip, srv);
 	signature(a, sig, sizeof sig);
 	bool v6 = f->ip_version == 6;
-	fprintf(out, "%s [**] [%u:%u:1] %s [**] [Priority: %u] [Confidence: %u] {%s} %s%s%s:%u -> %s%s%s:%u",
-	        ts, OFFPORT_GID, (unsigned)a->finding->sid, sig, a->finding->severity,
-	        a->finding->confidence, proto_name(f->proto), v6 ? "[" : "", cli, v6 ? "]" : "",
-	        f->cli_port, v6 ? "[" : "", srv, v6 ? "]" : "", f->srv_port);
+	fprintf(out, "%s [**] [%u:%u:1] %s [**] [Priority: %u] [Confidence: %u] ", ts, OFFPORT_GID,
+	        (unsigned)a->finding->sid, sig, a->finding->severity, a->finding->confidence);
+	if (a->note && a->note->decided_by) {
+		fprintf(out, "[Rule: %s ", a->note->decided_by);
+		put_safe(out, (const uint8_t *)a->note->rule, strlen(a->note->rule));
+		if (a->note->rule_location) {
+			fputs(" at ", out);
+			put_safe(out, (const uint8_t *)a->note->rule_location,
+			         strlen(a->note->rule_location));
+		}
+		fputs("] ", out);
+	}
+	fprintf(out, "{%s} %s%s%s:%u -> %s%s%s:%u", proto_name(f->proto), v6 ? "[" : "", cli,
+	        v6 ? "]" : "", f->cli_port, v6 ? "[" : "", srv, v6 ? "]" : "", f->srv_port);
 	if (a->ev) {
 		for (unsigned i = 0; i < a->ev->nfields; i++) {
 			fprintf(out, " %s=\"", a->ev->field[i].key);
@@ -604,5 +697,236 @@ int report_alert_text(FILE *out, const struct alert_info *a)
 			fputs(" tls_upgrade=\"true\"", out);
 	}
 	fputc('\n', out);
+	return ferror(out) ? -1 : 0;
+}
+
+/* ---- who decided, and why ------------------------------------------------ */
+
+void report_entry_spec(const struct ports *ports, uint8_t ip_proto, uint16_t port, char *out,
+                       size_t outlen)
+{
+	(void)ports; /* the entry is the port's own: ranges are a file's shorthand */
+	snprintf(out, outlen, "%s/%u", transport_name(ip_proto), port);
+}
+
+void report_rule_label(const struct policy *pol, int rule, char *label, size_t labellen,
+                       char *loc, size_t loclen)
+{
+	if (rule == VERDICT_BY_DEFAULT || rule < 0) {
+		snprintf(label, labellen, "default");
+		snprintf(loc, loclen, "%s:%u", policy_file(pol), policy_default_line(pol));
+		return;
+	}
+	const struct policy_rule_info *r = policy_rule(pol, (unsigned)rule);
+	snprintf(loc, loclen, "%s:%u", policy_file(pol), r->line);
+	snprintf(label, labellen, "%s", r->name ? r->name : loc);
+}
+
+static const char *default_name(enum policy_default d)
+{
+	return d == POLICY_DEFAULT_ALLOW ? "allow" : d == POLICY_DEFAULT_ALERT ? "alert" : "registry";
+}
+
+/* Appends to a bounded string. */
+__attribute__((format(printf, 4, 5))) static void add(char *out, size_t outlen, size_t *used,
+                                                      const char *fmt, ...)
+{
+	if (*used >= outlen)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(out + *used, outlen - *used, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*used = *used + (size_t)n < outlen ? *used + (size_t)n : outlen - 1;
+}
+
+void report_explain(char *out, size_t outlen, const struct flow *f, const struct ports *ports,
+                    const struct policy *pol, bool policy_gone, bool inspected,
+                    uint64_t dedup_window_us)
+{
+	size_t used = 0;
+	const char *tr = transport_name(f->proto);
+	out[0] = 0;
+	if (!(f->user_flags & REPORT_UF_DECIDED)) {
+		if (!(f->user_flags & REPORT_UF_PAYLOAD))
+			add(out, outlen, &used, "no payload on %s/%u: nothing to identify => no finding",
+			    tr, f->srv_port);
+		else if (!inspected)
+			add(out, outlen, &used,
+			    "payload on %s/%u not inspected: every stream slot was taken "
+			    "(--stream-slots) => no finding",
+			    tr, f->srv_port);
+		else
+			add(out, outlen, &used, "payload on %s/%u left undecided => no finding", tr,
+			    f->srv_port);
+		return;
+	}
+	char exp[256];
+	const struct proto_set *set =
+	    ports_expected(ports, f->proto == 17 ? PORTS_UDP : PORTS_TCP, f->srv_port);
+	set_names(set, exp, sizeof exp);
+	if (f->user_proto >= 0) {
+		add(out, outlen, &used, "%s on %s/%u", report_app_proto(f), tr, f->srv_port);
+	} else {
+		unsigned pc = (f->user_flags & REPORT_UF_PAYLOAD_MASK) >> REPORT_UF_PAYLOAD_SHIFT;
+		add(out, outlen, &used, "unidentified %s%spayload on %s/%u",
+		    pc ? ident_payload_name((enum ident_payload)pc) : "", pc ? " " : "", tr,
+		    f->srv_port);
+	}
+	const char *name = report_app_proto(f);
+	switch ((enum verdict_reason)f->user_reason) {
+	case VR_EXPECTED:
+		add(out, outlen, &used, ", where the ports registry expects %s", exp);
+		break;
+	case VR_CARRIER:
+		add(out, outlen, &used, ", inside %s, which the ports registry expects there (%s)",
+		    f->user_proto >= 0 ? ident_registry[f->user_proto]->carrier : "?", exp);
+		break;
+	case VR_ANYWHERE:
+		add(out, outlen, &used,
+		    ", a port without a registry entry, where %s is accepted (%s/any)", name, tr);
+		break;
+	case VR_UNEXPECTED:
+		add(out, outlen, &used, ", where the ports registry expects %s: a finding (unexpected)",
+		    exp);
+		break;
+	case VR_OFF_PORT:
+		add(out, outlen, &used, ", a port without a registry entry: a finding (off-port)");
+		break;
+	case VR_MIDSTREAM:
+		add(out, outlen, &used,
+		    ", seen from the middle of the connection (no SYN), which proves nothing");
+		break;
+	case VR_FAKE_TLS:
+		add(out, outlen, &used, ": a TLS record header without a TLS handshake: a finding "
+		                        "(fake-tls)");
+		break;
+	case VR_UNKNOWN:
+		add(out, outlen, &used, ", where the ports registry expects %s: a finding (unknown)",
+		    exp);
+		break;
+	case VR_UNKNOWN_NOT_OPAQUE:
+		add(out, outlen, &used,
+		    ", where the ports registry expects %s; only opaque bytes are a finding "
+		    "(--unknown all judges the rest)",
+		    exp);
+		break;
+	case VR_UNKNOWN_NO_ENTRY:
+		add(out, outlen, &used,
+		    ", a port without a registry entry: not knowing a protocol is no evidence");
+		break;
+	case VR_UNKNOWN_SILENT:
+		add(out, outlen, &used, ", no payload bytes kept to judge");
+		break;
+	default:
+		break;
+	}
+	if (policy_gone) {
+		add(out, outlen, &used, "; decided under a site policy since replaced");
+	} else if (pol) {
+		char label[128], loc[128];
+		int rule = f->user_rule == 0        ? -1
+		           : f->user_rule == UINT16_MAX ? VERDICT_BY_DEFAULT
+		                                        : (int)f->user_rule - 1;
+		report_rule_label(pol, rule, label, sizeof label, loc, sizeof loc);
+		if (rule >= 0) {
+			const struct policy_rule_info *r = policy_rule(pol, (unsigned)rule);
+			add(out, outlen, &used, "; policy rule %s%s%s%s %s it", label,
+			    r->name ? " (" : "", r->name ? loc : "", r->name ? ")" : "",
+			    r->action == POLICY_ALLOW ? "allows" : "alerts on");
+		} else if (rule == VERDICT_BY_DEFAULT) {
+			add(out, outlen, &used, "; no policy rule matches, and the default (%s) %s it",
+			    loc, policy_default_action(pol) == POLICY_DEFAULT_ALLOW ? "allows" : "alerts on");
+		} else {
+			add(out, outlen, &used,
+			    "; no policy rule matches, and the default (%s) is %s: the ports registry "
+			    "decides",
+			    loc, default_name(policy_default_action(pol)));
+		}
+	}
+	if (!f->user_kind)
+		add(out, outlen, &used, " => no finding");
+	else if (f->user_flags & REPORT_UF_REPEAT)
+		add(out, outlen, &used,
+		    " => finding (%s), not alerted: a repeat of an alert on the same server, port "
+		    "and protocol within the last %" PRIu64 " s (--no-dedup alerts on every flow)",
+		    finding_kind_name((enum finding_kind)f->user_kind), dedup_window_us / 1000000u);
+	else
+		add(out, outlen, &used, " => alert (%s)",
+		    finding_kind_name((enum finding_kind)f->user_kind));
+}
+
+int report_explain_text(FILE *out, const struct flow *f, const char *explanation)
+{
+	char ts[40], cli[46], srv[46];
+	json_format_ts(f->last_ts_us, ts);
+	report_ip(f->ip_version, f->cli_ip, cli);
+	report_ip(f->ip_version, f->srv_ip, srv);
+	bool v6 = f->ip_version == 6;
+	fprintf(out, "%s [explain] {%s} %s%s%s:%u -> %s%s%s:%u ", ts, proto_name(f->proto),
+	        v6 ? "[" : "", cli, v6 ? "]" : "", f->cli_port, v6 ? "[" : "", srv, v6 ? "]" : "",
+	        f->srv_port);
+	put_safe(out, (const uint8_t *)explanation, strlen(explanation));
+	fputc('\n', out);
+	return ferror(out) ? -1 : 0;
+}
+
+/* ---- repeats -------------------------------------------------------------- */
+
+static const char *group_proto(const struct dedup_group *g)
+{
+	return g->key.proto >= 0 && (unsigned)g->key.proto < ident_count
+	           ? ident_registry[g->key.proto]->name
+	           : "unknown";
+}
+
+void report_dedup_json(struct json *j, const struct dedup_group *g, enum dedup_close why,
+                       uint64_t window_us)
+{
+	char ts[40], ip[46];
+	json_begin(j);
+	json_format_ts(g->last_ts_us, ts);
+	json_own(j, "timestamp", ts);
+	json_u64(j, "flow_id", g->alert_flow_id);
+	json_own(j, "event_type", "dedup");
+	report_ip(g->key.ip_version, g->key.srv_ip, ip);
+	json_own(j, "dest_ip", ip);
+	json_u64(j, "dest_port", g->key.srv_port);
+	json_own(j, "proto", proto_name(g->key.transport));
+	json_own(j, "app_proto", group_proto(g));
+	json_obj(j, "dedup");
+	json_u64(j, "signature_id", g->key.sid);
+	json_own(j, "reason",
+	         finding_kind_name((enum finding_kind)(g->key.sid - OFFPORT_SID_BASE)));
+	json_own(j, "observed_protocol", group_proto(g));
+	json_u64(j, "severity", g->severity);
+	json_u64(j, "flows", g->flows);
+	json_u64(j, "repeats", g->flows - 1);
+	json_u64(j, "clients", g->clients);
+	json_bool(j, "clients_exact", g->clients_exact);
+	json_format_ts(g->first_ts_us, ts);
+	json_own(j, "first", ts);
+	json_format_ts(g->last_ts_us, ts);
+	json_own(j, "last", ts);
+	json_u64(j, "window", window_us / 1000000u);
+	json_own(j, "closed", dedup_close_name(why));
+	json_end_obj(j);
+}
+
+int report_dedup_text(FILE *out, const struct dedup_group *g)
+{
+	char first[40], last[40], srv[46];
+	json_format_ts(g->first_ts_us, first);
+	json_format_ts(g->last_ts_us, last);
+	report_ip(g->key.ip_version, g->key.srv_ip, srv);
+	bool v6 = g->key.ip_version == 6;
+	fprintf(out,
+	        "%s [**] [%u:%u:1] repeats: %" PRIu64 " more %s flows like the alert of %s "
+	        "(flow %" PRIu64 "), %" PRIu64 " in all from %s%" PRIu64 " client%s {%s} -> %s%s%s:%u\n",
+	        last, OFFPORT_GID, (unsigned)g->key.sid, g->flows - 1, group_proto(g), first,
+	        g->alert_flow_id, g->flows, g->clients_exact ? "" : "at least ", g->clients,
+	        g->clients == 1 ? "" : "s", proto_name(g->key.transport), v6 ? "[" : "", srv,
+	        v6 ? "]" : "", g->key.srv_port);
 	return ferror(out) ? -1 : 0;
 }

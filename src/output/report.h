@@ -11,6 +11,7 @@
 
 #include "decode/decode.h"
 #include "flow/flow.h"
+#include "output/dedup.h"
 #include "output/json.h"
 #include "stream/stream.h"
 #include "identify/identify.h"
@@ -37,7 +38,20 @@ struct run_totals {
 	const struct stream_stats *stream;
 	const struct stream_config *stream_cfg;
 	/* detection */
-	uint64_t findings[FINDING__COUNT];   /* alerts per kind */
+	uint64_t findings[FINDING__COUNT];   /* flows judged a finding, per kind */
+	uint64_t alerts[FINDING__COUNT];     /* alert records written, per kind */
+	const struct dedup_stats *dedup;     /* NULL: --no-dedup */
+	uint64_t dedup_window_us;
+	/* the site policy: NULL when none */
+	const char *policy_file;
+	unsigned policy_rules;
+	const char *policy_default;
+	uint64_t policy_allowed;             /* flows a rule or the default allowed */
+	uint64_t policy_allowed_findings;    /* of those, registry findings */
+	uint64_t policy_alerted;             /* flows a rule or the default alerted on */
+	uint64_t policy_alerted_new;         /* of those, not registry findings */
+	uint64_t policy_by_default;          /* flows the default line decided */
+	uint64_t policy_reloads, policy_reload_failures;
 	uint64_t app_proto[PORTS_MAX_PROTOS]; /* flows decided per protocol */
 	uint64_t app_unknown;                /* flows with payload, unidentified */
 	uint64_t unknown_payload[4];         /* of those, per enum ident_payload */
@@ -48,6 +62,17 @@ struct run_totals {
 /* An alert lists at most this many bytes of expected ports (whole entries). */
 #define REPORT_PORTS_MAX 512
 
+/* Who decided a flow's verdict, for the alert and flow records. */
+struct verdict_note {
+	const char *decided_by;    /* "registry" or "policy"; NULL: not shown */
+	const char *rule;          /* registry: the entry consulted ("tcp/443",
+	                              "udp/6665-6669"; the port itself when it
+	                              has none); policy: the rule's name, else
+	                              its FILE:LINE, or "default" */
+	const char *rule_location; /* policy: FILE:LINE; NULL for the registry */
+	const char *explanation;   /* --explain: why, in a sentence; or NULL */
+};
+
 struct alert_info {
 	const struct flow *f;
 	uint64_t ts_us;                  /* when it was decided (capture time) */
@@ -57,6 +82,7 @@ struct alert_info {
 	const struct ports *ports;
 	const char *expected_ports;      /* ports_of_proto(ports, proto), or NULL
 	                                    to have it listed here */
+	const struct verdict_note *note; /* or NULL */
 };
 
 /* Meaning of the pipeline's per-flow fields (struct flow user_*) for the
@@ -69,6 +95,7 @@ struct alert_info {
 #define REPORT_UF_PAYLOAD_SHIFT 4
 #define REPORT_UF_PAYLOAD_MASK 0x30
 #define REPORT_UF_INSPECTION_CUT 0x40 /* decided early: its slot went to a new flow */
+#define REPORT_UF_REPEAT 0x80 /* a finding not alerted: a repeat (dedup.h) */
 
 /* The flow's observed protocol name: a protocol, "unknown" (payload that
  * no identifier recognised) or "none" (no payload). */
@@ -89,7 +116,34 @@ bool report_accounted(const struct run_totals *t);
  * contiguous first bytes kept per direction; inspected is false when the
  * flow found the stream pool empty. */
 void report_flow_json(struct json *j, const struct flow *f, const uint32_t first_bytes[2],
-                      bool inspected);
+                      bool inspected, const struct verdict_note *note);
+
+/* The explanation of a flow's verdict (--explain), a sentence into out:
+ * what was seen, what the registry says of it, what the policy did.
+ * pol is the policy the flow was decided under (NULL: none, or gone when
+ * policy_gone); inspected as for report_flow_json. */
+void report_explain(char *out, size_t outlen, const struct flow *f, const struct ports *ports,
+                    const struct policy *pol, bool policy_gone, bool inspected,
+                    uint64_t dedup_window_us);
+
+/* One line for people per flow (--explain). Returns 0 or -1. */
+int report_explain_text(FILE *out, const struct flow *f, const char *explanation);
+
+/* The registry entry a verdict consulted: "tcp/443", "tcp/6665-6669", or
+ * the port itself when it has no entry. */
+void report_entry_spec(const struct ports *ports, uint8_t ip_proto, uint16_t port, char *out,
+                       size_t outlen);
+
+/* The label of a policy rule (its name, else FILE:LINE; "default" for
+ * rule VERDICT_BY_DEFAULT) and its location (FILE:LINE). */
+void report_rule_label(const struct policy *pol, int rule, char *label, size_t labellen,
+                       char *loc, size_t loclen);
+
+/* A closed deduplication group that held repeats: one EVE "dedup"
+ * record, and the text line. */
+void report_dedup_json(struct json *j, const struct dedup_group *g, enum dedup_close why,
+                       uint64_t window_us);
+int report_dedup_text(FILE *out, const struct dedup_group *g);
 
 /* The final EVE "stats" record. */
 void report_stats_json(struct json *j, const struct run_totals *t);

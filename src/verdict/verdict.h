@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "identify/identify.h"
+#include "verdict/policy.h"
 #include "verdict/ports.h"
 
 enum finding_kind {
@@ -35,6 +36,8 @@ enum finding_kind {
 	FINDING_UNEXPECTED, /* known protocol, port that expects others */
 	FINDING_UNKNOWN,    /* unidentified bytes, port that expects protocols */
 	FINDING_FAKE_TLS,   /* TLS record header without a TLS handshake */
+	FINDING_POLICY,     /* a site policy rule alerts where the registry
+	                       would not (verdict/policy.h) */
 	FINDING__COUNT
 };
 
@@ -60,8 +63,32 @@ struct verdict_input {
 	                              counts, not only opaque bytes */
 };
 
+/* Why verdict_judge judged as it did: one value per way through it, so
+ * that --explain can say it and the flow record can show it. */
+enum verdict_reason {
+	VR_NONE = 0,           /* not judged */
+	VR_EXPECTED,           /* the port's entry lists the protocol */
+	VR_CARRIER,            /* it rides inside a protocol the entry lists */
+	VR_ANYWHERE,           /* no entry; the protocol is accepted on any
+	                          such port (tcp/any, udp/any) */
+	VR_UNEXPECTED,         /* finding: the entry lists other protocols */
+	VR_OFF_PORT,           /* finding: a known protocol, no entry */
+	VR_MIDSTREAM,          /* unidentified, seen from the middle */
+	VR_FAKE_TLS,           /* finding */
+	VR_UNKNOWN,            /* finding: unidentified bytes where the entry
+	                          expects protocols */
+	VR_UNKNOWN_NOT_OPAQUE, /* unidentified text or structured bytes on a
+	                          port with an entry (--unknown all judges them) */
+	VR_UNKNOWN_NO_ENTRY,   /* unidentified, on a port without an entry */
+	VR_UNKNOWN_SILENT,     /* unidentified, no payload bytes kept */
+	VR__COUNT
+};
+
+const char *verdict_reason_name(enum verdict_reason r);
+
 struct finding {
 	enum finding_kind kind;
+	enum verdict_reason reason;
 	uint32_t sid;
 	uint8_t severity;          /* 1 high, 2 medium, 3 low (Suricata's scale) */
 	uint8_t confidence;        /* 0-100 */
@@ -70,5 +97,24 @@ struct finding {
 
 /* Fills f; f->kind is FINDING_NONE when the flow belongs on its port. */
 void verdict_judge(const struct ports *p, const struct verdict_input *in, struct finding *f);
+
+/* The severity of a known protocol found on a port without an entry: a
+ * protocol bound to one port (rdp, smb, dns) 1, a web protocol 3, the
+ * others 2. Also the default of a policy alert on a known protocol. */
+uint8_t verdict_off_port_severity(int proto);
+
+/* verdict_apply_policy's answer when the policy's default line decided. */
+#define VERDICT_BY_DEFAULT (-2)
+
+/* The site policy over the registry's verdict f (from verdict_judge on
+ * in): the first rule matching pf allows (f->kind becomes FINDING_NONE)
+ * or alerts (a registry finding keeps its kind, with the rule's severity
+ * when it sets one; otherwise the kind becomes FINDING_POLICY); with no
+ * rule matching, the default line does the same, or leaves the registry's
+ * verdict ("default registry"). f->reason keeps the registry's reason.
+ * Returns the deciding rule's index, VERDICT_BY_DEFAULT, or -1 when the
+ * registry decided (pol NULL, or default registry and no rule matched). */
+int verdict_apply_policy(const struct policy *pol, const struct policy_flow *pf,
+                         const struct verdict_input *in, struct finding *f);
 
 #endif

@@ -88,8 +88,65 @@ def check_accounting(records):
             elif fr["app_proto"] != a["app_proto"] or \
                     fr["offport"].get("finding") != a["offport"]["reason"]:
                 problems.append(f"alert and flow record of {a['flow_id']} disagree")
-        if sum(1 for r in flows if "finding" in r["offport"]) != len(alerts):
-            problems.append("flows marked with a finding != alerts")
+        repeats = [r for r in flows if r["offport"].get("repeat")]
+        if sum(1 for r in flows if "finding" in r["offport"]) != len(alerts) + len(repeats):
+            problems.append("flows marked with a finding != alerts + repeats")
+        problems += check_dedup(records, det, alerts, flows, repeats)
+    return problems
+
+
+def group_key(r):
+    """What makes findings one alert: server, port, transport, protocol, kind."""
+    kind = r["offport"]["reason"] if r["event_type"] == "alert" else \
+        r["offport"].get("finding") if r["event_type"] == "flow" else r["dedup"]["reason"]
+    return (r["dest_ip"], r["dest_port"], r["proto"], r["app_proto"], kind)
+
+
+def check_dedup(records, det, alerts, flows, repeats):
+    """Deduplication: repeats counted, one dedup record per group that held
+    repeats, its counts equal to the flows of the group."""
+    problems = []
+    dd = det.get("dedup", {})
+    if not dd.get("enabled"):
+        if repeats or any(r.get("event_type") == "dedup" for r in records):
+            problems.append("repeats or dedup records with dedup disabled")
+        if sum(det["findings"].values()) != len(alerts):
+            problems.append("findings != alerts with dedup disabled")
+        return problems
+    dedups = [r for r in records if r.get("event_type") == "dedup"]
+    if dd["repeats"] != len(repeats):
+        problems.append(f"stats dedup.repeats {dd['repeats']} != {len(repeats)} repeat flows")
+    if sum(det["findings"].values()) != len(alerts) + len(repeats):
+        problems.append("findings != alerts + repeats")
+    if dd["closed_with_repeats"] != len(dedups):
+        problems.append(f"{len(dedups)} dedup records, stats say {dd['closed_with_repeats']}")
+    if sum(d["dedup"]["repeats"] for d in dedups) != len(repeats):
+        problems.append("dedup records' repeats do not add up to the repeat flows")
+    alert_ids = {a["flow_id"]: a for a in alerts}
+    keys = {}
+    for a in alerts:
+        keys.setdefault(group_key(a), []).append(a)
+    for d in dedups:
+        a = alert_ids.get(d["flow_id"])
+        if a is None or group_key(a) != group_key(d):
+            problems.append(f"dedup record for flow {d['flow_id']} names no alert of its key")
+            continue
+        if d["dedup"]["flows"] != d["dedup"]["repeats"] + 1:
+            problems.append("dedup flows != repeats + 1")
+        if len(keys[group_key(a)]) == 1:
+            # one group for this key in the whole run: its flows are all here
+            members = [r for r in flows if r["offport"].get("finding") and
+                       group_key(r) == group_key(a)]
+            if len(members) != d["dedup"]["flows"]:
+                problems.append(f"dedup record counts {d['dedup']['flows']} flows, "
+                                f"{len(members)} flows have its key")
+            clients = {r["src_ip"] for r in members}
+            if d["dedup"]["clients_exact"] and len(clients) != d["dedup"]["clients"]:
+                problems.append(f"dedup record counts {d['dedup']['clients']} clients, "
+                                f"the flows have {len(clients)}")
+    for r in repeats:
+        if group_key(r) not in keys:
+            problems.append(f"repeat flow {r['flow_id']} with no alert of its key")
     return problems
 
 

@@ -345,7 +345,7 @@ static void test_flow_record(void)
 	f.vlan_id = 7;
 	f.user_proto = -1;
 	uint32_t fb[2] = {10, 20};
-	report_flow_json(&J, &f, fb, true);
+	report_flow_json(&J, &f, fb, true, NULL);
 	int rc;
 	const char *got = emit_str(&rc);
 	CHECK_EQ_U(rc, 0);
@@ -366,7 +366,7 @@ static void test_flow_record(void)
 	f.tunnel.outer_ipver = 4;
 	f.tunnel.outer_src[0] = 203, f.tunnel.outer_src[3] = 1;
 	f.tunnel.outer_dst[0] = 203, f.tunnel.outer_dst[3] = 2;
-	report_flow_json(&J, &f, fb, false);
+	report_flow_json(&J, &f, fb, false, NULL);
 	got = emit_str(&rc);
 	CHECK(strstr(got, "\"tunnel\":{\"type\":\"vxlan\",\"id\":4242,\"src_ip\":\"203.0.0.1\","
 	                  "\"dest_ip\":\"203.0.0.2\",\"depth\":1}") != NULL);
