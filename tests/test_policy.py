@@ -290,6 +290,19 @@ def check_check_policy():
         check(code2 == 1 and err2 == err and not out2,
               f"--policy refuses the same file before reading input ({msg})", err2.strip())
 
+    # the policies of docs/policy.md are valid, and its error line is real
+    guide = (REPO / "docs" / "policy.md").read_text()
+    blocks = re.findall(r"```conf\n(.*?)```", guide, re.S)
+    check(blocks, "docs/policy.md has example policies")
+    for i, b in enumerate(blocks):
+        code, out, err, p = cp(b, f"guide{i}.conf")
+        check(code == 0, f"docs/policy.md example {i + 1} is valid, every rule can match",
+              f"{code} {out} {err}")
+    code, out, err, p = cp(blocks[0].replace("proto=unknown", "proto=htpp"), "site.conf")
+    m = re.search(r"site\.conf:\d+: .*", err)
+    check(code == 1 and m and "offport: " + m.group(0) in guide,
+          "docs/policy.md quotes an error offport writes", err.strip())
+
     # every example in etc/policy.conf, uncommented, is valid
     conf = (REPO / "etc" / "policy.conf").read_text()
     code, out, err = run(["--check-policy", str(REPO / "etc" / "policy.conf")])
