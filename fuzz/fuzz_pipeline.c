@@ -704,6 +704,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (engine_init(&eng, &cfg, err, sizeof err) != 0)
 		FAIL("engine_init: %s", err);
 	eng.totals.inputs = 1;
+	if ((h >> 21) & 1) {
+		/* a site policy touching every key, with each of two defaults */
+		static const char pol[] =
+		    "set home 10.0.0.0/8, 192.168.0.0/16, 127.0.0.0/8, fd00::/8\n"
+		    "set web 0.0.0.0/0, ::/0\n"
+		    "allow proto=tls sni=*.example.com,localhost name=a\n"
+		    "alert proto=unknown port=tcp/1-1023 severity=1 name=b\n"
+		    "allow proto=http host=localhost,127.0.0.1 name=c\n"
+		    "alert proto=!tls,dns direction=outbound,external name=d\n"
+		    "allow transport=udp port=5000-6000 client=$home name=e\n"
+		    "alert server=!$web severity=low\n";
+		char text[sizeof pol + 32];
+		snprintf(text, sizeof text, "%sdefault %s\n", pol, (h >> 22) & 1 ? "alert" : "registry");
+		struct policy *p;
+		if (policy_load_text("fuzz.conf", text, strlen(text), &p, err, sizeof err) != 0)
+			FAIL("the fuzz policy does not load: %s", err);
+		engine_set_policy(&eng, p);
+	}
 
 	/* run_input, for a file */
 	struct capture_pkt pkt;
