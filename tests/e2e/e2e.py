@@ -18,6 +18,11 @@ asserts, for offport's live output and for offport run on the capture:
   dropped, and the accounting is complete;
 - the scenario's own checks (evidence, tunnel, orientation, timing).
 
+One scenario, policy_reload_ssh_443, runs offport itself, live only: a
+--policy file rewritten under a running offport and reloaded by SIGHUP
+(allowed, then alerted by the new rule, then a broken file that leaves the
+policy in force); it has no capture and is skipped without root.
+
 The captures of the last recording are kept in tests/e2e/captures/ and are
 golden test cases (tests/golden/cases.tsv, e2e_*). Without the privileges
 for namespaces, the same assertions run on those stored captures and the
@@ -525,9 +530,16 @@ asyncio.run(client() if len(sys.argv) > 3 else serve())
 # ---- scenarios --------------------------------------------------------------
 
 class Scenario:
-    def __init__(self, name, what, run, alerts=(), flows=(), check=None, store=True):
+    """run drives the clients inside the suite's Capture; a scenario with
+    live instead runs offport itself (live(offport, work, scenario) asserts
+    and returns what to print): live only, no capture, skipped in replay."""
+
+    def __init__(self, name, what, run, alerts=(), flows=(), check=None, store=True, live=None):
         self.name, self.what, self.run = name, what, run
         self.alerts, self.flows, self.check, self.store = list(alerts), list(flows), check, store
+        self.live = live
+        if live:
+            self.store = False
 
 
 def need(cond, msg):
@@ -615,6 +627,158 @@ def check_vxlan(recs, where):
 def check_dns_both(recs, where):
     fl = [f for f in flows(recs) if f["dest_port"] == 53 and f.get("app_proto") == "dns"]
     need({f["proto"] for f in fl} == {"UDP", "TCP"}, f"{where}: dns flows {[f['proto'] for f in fl]}")
+
+
+# ---- the site policy reloaded live (SIGHUP) --------------------------------------
+
+POLICY_ALLOW = "default registry\nallow proto=ssh port=tcp/443 name=first-allow\n"
+POLICY_ALERT = "default registry\nalert proto=ssh severity=1 name=second\n"
+POLICY_BROKEN = "default registry\nalert proto=nosuchproto name=broken\n"
+
+# A datagram every 100 ms to udp/4782 (a port without a registry entry:
+# no finding), from one socket, for at most argv[2] seconds. offport's flow
+# table is swept by the time of TCP and UDP packets (a quiet interface's
+# read returns nothing), so these let a closed flow end and be reported.
+TICKER = r"""
+import socket, sys, time
+addr, secs = sys.argv[1], float(sys.argv[2])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+end = time.monotonic() + secs
+while time.monotonic() < end:
+    s.sendto(b"offport-e2e-tick", (addr, 4782))
+    time.sleep(0.1)
+"""
+
+
+def offport_pid(p, offport, secs=5):
+    """The PID of offport itself under `ip netns exec`: iproute2 execs in
+    place (then p.pid is offport's), but a forking `ip` would leave it in a
+    child; either way the answer is the process whose executable is offport."""
+    want = os.path.realpath(offport)
+    end = time.monotonic() + secs
+    while time.monotonic() < end:
+        todo = [p.pid]
+        while todo:
+            pid = todo.pop()
+            try:
+                if os.readlink(f"/proc/{pid}/exe") == want:
+                    return pid
+                with open(f"/proc/{pid}/task/{pid}/children") as f:
+                    todo += [int(x) for x in f.read().split()]
+            except OSError:
+                pass
+        if p.poll() is not None:
+            break
+        time.sleep(0.05)
+    raise Fail(f"no offport process under PID {p.pid}")
+
+
+def read_records(path):
+    """The complete JSON lines written so far (a last line may be partial)."""
+    data = pathlib.Path(path).read_bytes()
+    return [json.loads(line) for line in data[:data.rfind(b"\n") + 1].decode().splitlines()]
+
+
+def policy_reload(k, offport, work, name):
+    """offport live with a policy that allows SSH on 443; one SSH
+    connection (no alert); the policy rewritten to alert on SSH and SIGHUP
+    (reloaded); a second connection (an alert by rule "second"); a broken
+    file and SIGHUP (the policy in force is kept); a third connection (an
+    alert by rule "second" still); SIGINT. Each connection's flow record is
+    awaited before the next step (--timeout-tcp-closed 1 ends a closed flow a
+    second after its FINs; TICKER's datagrams keep the clock moving), so no
+    packet of it can meet the next policy."""
+    n = k.n
+    pol = work / f"{name}.policy"
+    pol.write_text(POLICY_ALLOW)
+    k.sshd(443)
+    out_path = work / f"{name}.live.json"
+    out = open(out_path, "wb")
+    p = subprocess.Popen(["ip", "netns", "exec", n.c, offport, "--json", "--no-dedup", "--policy", str(pol),
+                          "--timeout-tcp-closed", "1", "-i", n.vc],
+                         stdout=out, stderr=subprocess.PIPE)
+    out.close()
+    err = ""
+    try:
+        err += wait_line(p, "listening on")
+        pid = offport_pid(p, offport)
+
+        ticker = n.bg(n.c, [PY, "-c", TICKER, S_IP, "40"], secs=45)
+
+        def connect(count):
+            k.ssh(443)
+            end = time.monotonic() + 10
+            while time.monotonic() < end:
+                if len([f for f in flows(read_records(out_path)) if f["dest_port"] == 443]) >= count:
+                    return
+                if p.poll() is not None or ticker.poll() is not None:
+                    break
+                time.sleep(0.05)
+            raise Fail(f"no flow record of SSH connection {count} within 10 s")
+
+        def reload(text, needle):
+            nonlocal err
+            pol.write_text(text)
+            os.kill(pid, signal.SIGHUP)
+            err += wait_line(p, needle)
+
+        connect(1)
+        reload(POLICY_ALERT, "policy reloaded from")
+        need(f"policy reloaded from {pol}: 1 rule, default registry" in err,
+             f"reload message: {err[-300:]}")
+        connect(2)
+        reload(POLICY_BROKEN, "the policy in force is kept")
+        need(f"{pol}:2: unknown protocol 'nosuchproto'" in err, f"failed reload message: {err[-300:]}")
+        connect(3)
+        stop(ticker)
+    finally:
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(5)
+        err += p.stderr.read().decode(errors="replace")
+        p.stderr.close()
+    need(p.returncode == 0, f"offport live exited {p.returncode}: {err[-400:]}")
+    return read_records(out_path), pid
+
+
+def check_policy_reload(recs, where):
+    conns = sorted((f for f in flows(recs) if f["dest_port"] == 443), key=lambda f: ts(f["flow"]["start"]))
+    need(len(conns) == 3, f"{where}: {len(conns)} flows to 443, want 3 SSH connections")
+    by_flow = {tuple5(a): a for a in alerts(recs)}
+    want = [None, "second", "second"]
+    for i, (f, rule) in enumerate(zip(conns, want), 1):
+        a = by_flow.get(tuple5(f))
+        o = f["offport"]
+        if rule is None:
+            need(a is None, f"{where}: connection 1 alerted ({a and a['offport'].get('rule')}), "
+                 "want none: allowed by rule first-allow")
+            need(o.get("decided_by") == "policy" and o.get("rule") == "first-allow",
+                 f"{where}: connection 1 decided by {o.get('decided_by')} rule {o.get('rule')}, "
+                 "want policy first-allow")
+            continue
+        need(a is not None, f"{where}: connection {i} did not alert, want rule {rule}")
+        ao = a["offport"]
+        need(ao.get("decided_by") == "policy" and ao.get("rule") == rule,
+             f"{where}: connection {i} alert decided by {ao.get('decided_by')} rule {ao.get('rule')}, "
+             f"want policy {rule}")
+    pol = stats(recs)["detection"]["policy"]
+    need(pol["reloads"] == 1 and pol["reload_failures"] == 1,
+         f"{where}: stats policy reloads {pol['reloads']}, reload_failures {pol['reload_failures']}, "
+         "want 1 and 1")
+    need(pol["allowed"] == 1 and pol["alerted"] == 2,
+         f"{where}: stats policy allowed {pol['allowed']}, alerted {pol['alerted']}, want 1 and 2")
+
+
+def run_policy_reload(k, sc, offport, work):
+    recs, pid = policy_reload(k, offport, work, sc.name)
+    check_records(sc, recs, "live")
+    check_live_capture(stats(recs), "live")
+    return (f"SIGHUP to PID {pid}: allowed by first-allow; reloaded, alert by second; "
+            "broken file kept, alert by second; reloads 1, failures 1")
 
 
 def scenarios(k):
@@ -756,6 +920,10 @@ def scenarios(k):
         Scenario("http_to_ssh_22", "an HTTP client at an SSH server on 22: the server's SSH decides",
                  lambda: (k.sshd(22), n.run(n.c, ["curl", "-s", "--max-time", "3", f"http://{S_IP}:22/"])),
                  [], [("ssh", 22)]),
+        # -- the site policy reloaded without a restart (live only) ---------------
+        Scenario("policy_reload_ssh_443", "SIGHUP reloads --policy live: SSH on 443 allowed, then alerted, then a broken file kept (sshd, ssh)",
+                 None, [("unexpected", "ssh", 443)] * 2, [("ssh", 443)], check_policy_reload,
+                 live=lambda offport, work, sc: run_policy_reload(k, sc, offport, work)),
     ]
 
 
@@ -811,6 +979,9 @@ def main():
     why = live_possible()
     if why:
         failed, total = replay(offport, names)
+        for s in scenarios(None):
+            if s.live and (not names or s.name in names):
+                print(f"skip {s.name} (live only, nothing stored to replay: {why})")
         print(f"e2e: {total - failed} of {total} stored captures pass; live scenarios "
               f"SKIPPED: {why}")
         if failed:
@@ -835,6 +1006,13 @@ def main():
             pcap = work / f"{sc.name}.pcap"
             t1 = time.monotonic()
             try:
+                if sc.live:
+                    what = sc.live(offport, work, sc)
+                    net.stop_all()
+                    passed += 1
+                    print(f"ok   {sc.name:24} {time.monotonic() - t1:4.1f}s  SIGINT  live only: {what}"
+                          f"  ({sc.what})", flush=True)
+                    continue
                 # SIGINT and SIGTERM in turn: both must end a live run cleanly.
                 sig = signal.SIGTERM if index % 2 else signal.SIGINT
                 index += 1
