@@ -28,6 +28,8 @@ HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 from checklib import check, summary  # noqa: E402
+sys.path.insert(0, str(HERE / "captures"))
+from derive import csum  # noqa: E402  (the Internet checksum)
 
 CAPS = HERE / "e2e" / "captures"
 OFFPORT = None
@@ -329,15 +331,6 @@ def read_pcap(path):
         pkts.append([sec, usec, bytearray(data[off + 16:off + 16 + caplen])])
         off += 16 + caplen
     return data[:24], pkts
-
-
-def csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack(f"!{len(b) // 2}H", b))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
 
 
 def rewrite(frame, client, cport, old_client, old_cport):

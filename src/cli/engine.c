@@ -467,24 +467,14 @@ int engine_init(struct engine *e, const struct engine_config *cfg, char *err, si
 	    stream_pool_init(&e->streams, &cfg->stream, err, errlen) != 0) {
 		if (!e->ruled_out || !e->slot)
 			snprintf(err, errlen, "out of memory");
-		free(e->ruled_out);
-		free(e->slot);
-		flow_table_free(&e->flows);
-		decoder_free(&e->dec);
-		free(e->ports);
-		return -1;
+		goto fail;
 	}
 	if (e->cfg.dedup) {
 		if (!e->cfg.dedup_cfg.seed)
 			e->cfg.dedup_cfg.seed = e->flows.cfg.seed;
 		if (dedup_init(&e->dedup, &e->cfg.dedup_cfg, on_dedup_close, e, err, errlen) != 0) {
 			stream_pool_free(&e->streams);
-			free(e->ruled_out);
-			free(e->slot);
-			flow_table_free(&e->flows);
-			decoder_free(&e->dec);
-			free(e->ports);
-			return -1;
+			goto fail;
 		}
 		e->totals.dedup = &e->dedup.stats;
 		e->totals.dedup_window_us = e->cfg.dedup_cfg.window_us;
@@ -498,6 +488,13 @@ int engine_init(struct engine *e, const struct engine_config *cfg, char *err, si
 	e->totals.stream = &e->streams.stats;
 	e->totals.stream_cfg = &e->streams.cfg;
 	return 0;
+fail: /* the tables made before the stream pool */
+	free(e->ruled_out);
+	free(e->slot);
+	flow_table_free(&e->flows);
+	decoder_free(&e->dec);
+	free(e->ports);
+	return -1;
 }
 
 void engine_free(struct engine *e)
