@@ -9,6 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The text's length: "1:" and the 28 base64 characters of 20 bytes. */
+#define COMMUNITY_ID_LEN 30
+
 /* Writes "1:<base64 of SHA-1>" (31 bytes with the NUL) into out[32].
  * Addresses as in struct packet (IPv4 in the first 4 bytes); ports in
  * host order; seed 0 unless configured. */

@@ -10,6 +10,7 @@
 #ifndef OFFPORT_OUTPUT_JSON_H
 #define OFFPORT_OUTPUT_JSON_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -45,6 +46,49 @@ void json_bool_k(struct json *j, const char *key, size_t klen, bool v);
 
 #define JSON_KLEN(key) ((key) ? strlen(key) : 0)
 
+/* Decimal digits of v at o; returns how many (at most 20). It writes 20
+ * bytes at o: the ones past the digits are scratch. */
+size_t json_fmt_u64(char *o, uint64_t v);
+
+#ifndef NDEBUG
+/* The n bytes at s are printable ASCII without a quote or a backslash
+ * (for the assertions on keys and the program's own strings). */
+bool json_plain_text(const char *s, size_t n);
+#endif
+
+/*
+ * The fast path of the writers below (a flood writes a flow record per
+ * new flow, millions of them): inline, so that a constant key is copied
+ * with a few moves of a length known at build time, and one room check
+ * covers the comma, the quoted key, its colon and the longest value
+ * (vmax bytes). Returns where the value goes, or NULL when that much room
+ * is not left (or the record already overflowed): the caller then takes
+ * the out-of-line writer, which checks piece by piece and sets overflow
+ * only when the record really does not fit, exactly as before. The
+ * bookkeeping is member()'s in json.c: the first member at a depth has no
+ * comma.
+ */
+static inline char *json__member_fast(struct json *j, const char *key, size_t klen, size_t vmax)
+{
+	/* keys: the program's own names, plain (checked in debug builds) */
+	assert(!key || (json_plain_text(key, klen) && key[klen] == 0));
+	if (j->overflow || 1 + klen + 3 + vmax > sizeof j->buf - j->len)
+		return NULL;
+	char *o = j->buf + j->len;
+	bool *first = &j->first[j->depth];
+	*o = ',';
+	o += !*first; /* the comma stays only after another member */
+	*first = false;
+	if (key) {
+		*o++ = '"';
+		memcpy(o, key, klen);
+		o += klen;
+		*o++ = '"';
+		*o++ = ':';
+	}
+	return o;
+}
+
 /* "key":{ (key NULL inside arrays) */
 static inline void json_obj(struct json *j, const char *key) { json_obj_k(j, key, JSON_KLEN(key)); }
 /* "key":[ */
@@ -55,10 +99,26 @@ static inline void json_str(struct json *j, const char *key, const char *s)
 }
 /* A string of the program's own making (a timestamp, an address, a name
  * from its tables; never bytes from the wire): printable ASCII without a
- * quote or backslash, written without escaping. */
+ * quote or backslash, written without escaping. json_own_n takes its
+ * length (a timestamp, an address: known to their writer). */
+static inline void json_own_n(struct json *j, const char *key, const char *s, size_t n)
+{
+	size_t klen = JSON_KLEN(key);
+	assert(json_plain_text(s, n) && s[n] == 0);
+	char *o = json__member_fast(j, key, klen, n + 2);
+	if (!o) {
+		json_own_k(j, key, klen, s, n);
+		return;
+	}
+	*o++ = '"';
+	memcpy(o, s, n);
+	o += n;
+	*o++ = '"';
+	j->len = (size_t)(o - j->buf);
+}
 static inline void json_own(struct json *j, const char *key, const char *s)
 {
-	json_own_k(j, key, JSON_KLEN(key), s, strlen(s));
+	json_own_n(j, key, s, strlen(s));
 }
 static inline void json_strn(struct json *j, const char *key, const uint8_t *s, size_t n)
 {
@@ -66,7 +126,13 @@ static inline void json_strn(struct json *j, const char *key, const uint8_t *s, 
 }
 static inline void json_u64(struct json *j, const char *key, uint64_t v)
 {
-	json_u64_k(j, key, JSON_KLEN(key), v);
+	size_t klen = JSON_KLEN(key);
+	char *o = json__member_fast(j, key, klen, 20);
+	if (!o) {
+		json_u64_k(j, key, klen, v);
+		return;
+	}
+	j->len = (size_t)(o + json_fmt_u64(o, v) - j->buf);
 }
 static inline void json_i64(struct json *j, const char *key, int64_t v)
 {
@@ -78,14 +144,28 @@ static inline void json_double(struct json *j, const char *key, double v, int de
 }
 static inline void json_bool(struct json *j, const char *key, bool v)
 {
-	json_bool_k(j, key, JSON_KLEN(key), v);
+	size_t klen = JSON_KLEN(key);
+	char *o = json__member_fast(j, key, klen, 5);
+	if (!o) {
+		json_bool_k(j, key, klen, v);
+		return;
+	}
+	if (v) {
+		memcpy(o, "true", 4);
+		o += 4;
+	} else {
+		memcpy(o, "false", 5);
+		o += 5;
+	}
+	j->len = (size_t)(o - j->buf);
 }
 
 /* Closes the record and writes it with a newline to f. Returns 0, -1 when
  * the record overflowed the buffer (nothing written), -2 on a write error. */
 int json_emit(struct json *j, FILE *f);
 
-/* Formats a capture timestamp as Suricata does: 2024-05-01T10:12:34.123456+0000 */
-void json_format_ts(uint64_t ts_us, char out[40]);
+/* Formats a capture timestamp as Suricata does: 2024-05-01T10:12:34.123456+0000
+ * (NUL-terminated); returns its length. */
+size_t json_format_ts(uint64_t ts_us, char out[40]);
 
 #endif

@@ -17,7 +17,7 @@
 
 static void put_safe(FILE *out, const uint8_t *v, size_t n);
 
-void report_ip(uint8_t ipver, const uint8_t addr[16], char out[46])
+size_t report_ip(uint8_t ipver, const uint8_t addr[16], char out[46])
 {
 	if (ipver != 6) { /* by hand: inet_ntop formats IPv4 with sprintf */
 		char *o = out;
@@ -30,10 +30,11 @@ void report_ip(uint8_t ipver, const uint8_t addr[16], char out[46])
 			*o++ = (char)('0' + v % 10);
 			*o++ = i < 3 ? '.' : 0;
 		}
-		return;
+		return (size_t)(o - 1 - out); /* the NUL not counted */
 	}
 	if (!inet_ntop(AF_INET6, addr, out, 46))
 		snprintf(out, 46, "?");
+	return strlen(out);
 }
 
 static const char *proto_name(uint8_t proto)
@@ -101,7 +102,7 @@ static void community(struct json *j, const struct flow *f)
 	char cid[32];
 	community_id_v1(0, f->ip_version, f->proto, f->cli_ip, f->cli_port, f->srv_ip, f->srv_port,
 	                cid);
-	json_own(j, "community_id", cid);
+	json_own_n(j, "community_id", cid, COMMUNITY_ID_LEN);
 }
 
 static void vlan(struct json *j, const struct flow *f)
@@ -122,10 +123,8 @@ static void tunnel(struct json *j, const struct flow *f)
 	json_own(j, "type", tunnel_type_name((enum tunnel_type)f->tunnel.type));
 	if (f->tunnel.id_valid)
 		json_u64(j, "id", f->tunnel.id);
-	report_ip(f->tunnel.outer_ipver, f->tunnel.outer_src, ip);
-	json_own(j, "src_ip", ip);
-	report_ip(f->tunnel.outer_ipver, f->tunnel.outer_dst, ip);
-	json_own(j, "dest_ip", ip);
+	json_own_n(j, "src_ip", ip, report_ip(f->tunnel.outer_ipver, f->tunnel.outer_src, ip));
+	json_own_n(j, "dest_ip", ip, report_ip(f->tunnel.outer_ipver, f->tunnel.outer_dst, ip));
 	json_u64(j, "depth", f->tunnel.depth);
 	json_end_obj(j);
 }
@@ -138,15 +137,12 @@ static void eve_header(struct json *j, const struct flow *f, uint64_t ts_us, con
 {
 	char ts[40], ip[46];
 	json_begin(j);
-	json_format_ts(ts_us, ts);
-	json_own(j, "timestamp", ts);
+	json_own_n(j, "timestamp", ts, json_format_ts(ts_us, ts));
 	json_u64(j, "flow_id", f->flow_id);
 	json_own(j, "event_type", event);
-	report_ip(f->ip_version, f->cli_ip, ip);
-	json_own(j, "src_ip", ip);
+	json_own_n(j, "src_ip", ip, report_ip(f->ip_version, f->cli_ip, ip));
 	json_u64(j, "src_port", f->cli_port);
-	report_ip(f->ip_version, f->srv_ip, ip);
-	json_own(j, "dest_ip", ip);
+	json_own_n(j, "dest_ip", ip, report_ip(f->ip_version, f->srv_ip, ip));
 	json_u64(j, "dest_port", f->srv_port);
 	json_own(j, "proto", proto_name(f->proto));
 	json_own(j, "app_proto", app_proto);
@@ -173,15 +169,14 @@ void report_flow_json(struct json *j, const struct flow *f, const uint32_t first
 {
 	char ts[40], hx[3];
 	eve_header(j, f, f->first_ts_us, "flow", report_app_proto(f));
-	json_format_ts(f->first_ts_us, ts);
+	size_t tslen = json_format_ts(f->first_ts_us, ts);
 	json_obj(j, "flow");
 	json_u64(j, "pkts_toserver", f->pkts[DIR_TO_SERVER]);
 	json_u64(j, "pkts_toclient", f->pkts[DIR_TO_CLIENT]);
 	json_u64(j, "bytes_toserver", f->bytes[DIR_TO_SERVER]);
 	json_u64(j, "bytes_toclient", f->bytes[DIR_TO_CLIENT]);
-	json_own(j, "start", ts);
-	json_format_ts(f->last_ts_us, ts);
-	json_own(j, "end", ts);
+	json_own_n(j, "start", ts, tslen);
+	json_own_n(j, "end", ts, json_format_ts(f->last_ts_us, ts));
 	json_u64(j, "age", (f->last_ts_us - f->first_ts_us) / 1000000u);
 	json_own(j, "state", flow_state_name((enum flow_state)f->state));
 	json_own(j, "reason", suricata_reason(f->end_reason));
@@ -190,11 +185,11 @@ void report_flow_json(struct json *j, const struct flow *f, const uint32_t first
 		uint8_t all = f->tcp_flags[0] | f->tcp_flags[1];
 		json_obj(j, "tcp");
 		tcp_flags_hex(all, hx);
-		json_own(j, "tcp_flags", hx);
+		json_own_n(j, "tcp_flags", hx, 2);
 		tcp_flags_hex(f->tcp_flags[DIR_TO_SERVER], hx);
-		json_own(j, "tcp_flags_ts", hx);
+		json_own_n(j, "tcp_flags_ts", hx, 2);
 		tcp_flags_hex(f->tcp_flags[DIR_TO_CLIENT], hx);
-		json_own(j, "tcp_flags_tc", hx);
+		json_own_n(j, "tcp_flags_tc", hx, 2);
 		static const struct {
 			uint8_t bit;
 			const char *name;

@@ -152,6 +152,6 @@ void report_stats_json(struct json *j, const struct run_totals *t);
 int report_summary_text(FILE *out, const struct run_totals *t);
 
 /* Address as text (inet_ntop); out must hold 46 bytes. */
-void report_ip(uint8_t ipver, const uint8_t addr[16], char out[46]);
+size_t report_ip(uint8_t ipver, const uint8_t addr[16], char out[46]);
 
 #endif
