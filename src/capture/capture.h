@@ -36,6 +36,9 @@ struct capture {
 	volatile int stop;     /* set by capture_stop() */
 	bool draining;         /* live: reading what was captured before the stop */
 	int timeout_ms;        /* live: the kernel's block timeout */
+	int poll_fd;           /* live: reads are non-blocking and capture_next
+	                          polls this descriptor between them; -1 when
+	                          libpcap offers none (blocking reads) */
 	uint64_t packets;      /* packets returned by capture_next() */
 	uint64_t bytes;        /* their wire lengths, summed */
 };
