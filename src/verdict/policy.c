@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/file.h"
 #include "identify/identify.h"
 
 #define POLICY_LINE_MAX 4096
@@ -1116,37 +1117,11 @@ int policy_load_text(const char *name, const char *text, size_t len, struct poli
 int policy_load_file(const char *path, struct policy **out, char *err, size_t errlen)
 {
 	*out = NULL;
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return fail(err, errlen, path, 0, "%s", strerror(errno));
-	size_t cap = 1 << 16, len = 0;
-	char *buf = malloc(cap);
-	int rc = 0;
-	while (buf) {
-		size_t n = fread(buf + len, 1, cap - len, f);
-		len += n;
-		if (len < cap)
-			break;
-		if (cap >= POLICY_FILE_MAX) {
-			rc = fail(err, errlen, path, 0, "larger than %u MiB", POLICY_FILE_MAX >> 20);
-			break;
-		}
-		char *nb = realloc(buf, cap * 2);
-		if (!nb) {
-			free(buf);
-			buf = NULL;
-			break;
-		}
-		buf = nb;
-		cap *= 2;
-	}
-	if (!buf)
-		rc = fail(err, errlen, path, 0, "out of memory");
-	else if (rc == 0 && ferror(f))
-		rc = fail(err, errlen, path, 0, "read error");
-	fclose(f);
-	if (rc == 0)
-		rc = policy_load_text(path, buf, len, out, err, errlen);
+	char *buf;
+	size_t len;
+	if (file_read_all(path, POLICY_FILE_MAX, &buf, &len, err, errlen) != 0)
+		return -1;
+	int rc = policy_load_text(path, buf, len, out, err, errlen);
 	free(buf);
 	return rc;
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/file.h"
 #include "identify/identify.h"
 
 extern const char ports_default_text[];
@@ -209,43 +210,11 @@ int ports_load_default(struct ports *p, char *err, size_t errlen)
 
 int ports_load_file(struct ports *p, const char *path, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	char *buf;
+	size_t len;
+	if (file_read_all(path, 16u << 20, &buf, &len, err, errlen) != 0)
 		return -1;
-	}
-	size_t cap = 1 << 16, len = 0;
-	char *buf = malloc(cap);
-	int rc = 0;
-	while (buf) {
-		size_t n = fread(buf + len, 1, cap - len, f);
-		len += n;
-		if (len < cap)
-			break;
-		if (cap >= (16u << 20)) {
-			snprintf(err, errlen, "%s: larger than 16 MiB", path);
-			rc = -1;
-			break;
-		}
-		char *nb = realloc(buf, cap * 2);
-		if (!nb) {
-			free(buf);
-			buf = NULL;
-			break;
-		}
-		buf = nb;
-		cap *= 2;
-	}
-	if (!buf) {
-		snprintf(err, errlen, "%s: out of memory", path);
-		rc = -1;
-	} else if (ferror(f)) {
-		snprintf(err, errlen, "%s: read error", path);
-		rc = -1;
-	}
-	fclose(f);
-	if (rc == 0)
-		rc = ports_load_text(p, path, buf, len, true, err, errlen);
+	int rc = ports_load_text(p, path, buf, len, true, err, errlen);
 	free(buf);
 	return rc;
 }

@@ -1,0 +1,58 @@
+/*
+ * file.c - see file.h.
+ */
+#include "common/file.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int file_read_all(const char *path, size_t max, char **out, size_t *outlen, char *err,
+                  size_t errlen)
+{
+	*out = NULL;
+	*outlen = 0;
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	errno = 0;
+	size_t cap = 1 << 16, len = 0;
+	char *buf = malloc(cap);
+	int rc = 0;
+	while (buf) {
+		len += fread(buf + len, 1, cap - len, f);
+		if (len < cap)
+			break; /* end of file or an error, told apart below */
+		if (cap >= max) {
+			snprintf(err, errlen, "%s: larger than %zu MiB", path, max >> 20);
+			rc = -1;
+			break;
+		}
+		char *nb = realloc(buf, cap * 2);
+		if (!nb) {
+			free(buf);
+			buf = NULL;
+			break;
+		}
+		buf = nb;
+		cap *= 2;
+	}
+	if (!buf) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		rc = -1;
+	} else if (rc == 0 && ferror(f)) {
+		snprintf(err, errlen, "%s: %s", path, errno ? strerror(errno) : "read error");
+		rc = -1;
+	}
+	fclose(f);
+	if (rc != 0) {
+		free(buf);
+		return -1;
+	}
+	*out = buf;
+	*outlen = len;
+	return 0;
+}
