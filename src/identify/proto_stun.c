@@ -161,9 +161,15 @@ static enum stun_res stun_dir(const struct ident_input *in, int d, struct stun_m
 		}
 		return *nout ? ST_OK : ST_SHORT;
 	}
-	uint8_t b0, b1;
-	if (!rd_peek_u8(&r, 0, &b0) || !rd_peek_u8(&r, 1, &b1) || !rd_has(&r, 20))
-		return in->len[d] && rd_peek_u8(&r, 0, &b0) && (b0 & 0xc0) ? ST_BAD : ST_SHORT;
+	/* A message starts with a type whose top two bits are zero; with an
+	 * RFC 4571 length in front, that type is at byte 2 and the length
+	 * may take any value. So top bits in byte 0 and in byte 2 rule out
+	 * both forms; top bits in byte 0 alone rule out the unframed one. */
+	uint8_t b0, b2;
+	bool b0_high = rd_peek_u8(&r, 0, &b0) && (b0 & 0xc0);
+	bool b2_high = rd_peek_u8(&r, 2, &b2) && (b2 & 0xc0);
+	if (!rd_has(&r, 20))
+		return b0_high && b2_high ? ST_BAD : ST_SHORT;
 	/* The magic cookie at offset 4 (or 6 after an RFC 4571 length) tells
 	 * at once: no need to wait for a long message that is not STUN. */
 	{
@@ -187,6 +193,8 @@ static enum stun_res stun_dir(const struct ident_input *in, int d, struct stun_m
 		framed = rd_ok(&t) && !(mtype & 0xc000) && ck == STUN_COOKIE &&
 		         flen == (uint32_t)mlen + 20;
 	}
+	if (!framed && b0_high)
+		return ST_BAD;
 	while (*nout < 4 && rd_remaining(&r) > 0) {
 		size_t flen = 0;
 		if (framed) {
