@@ -21,6 +21,7 @@
  */
 #include "common/reader.h"
 #include "identify/identify.h"
+#include "identify/text_proto.h"
 
 static const char *bacnet_fn_name(uint8_t f)
 {
@@ -85,12 +86,12 @@ bacnet_match_parse(const struct ident_input *in, struct ident_evidence *ev)
 	uint8_t fc = 0, fs = 0;
 	bool c = false, s = false;
 	if (in->ndgrams[0]) {
-		if (!bacnet_dgram(in->data[0], in->dgram_len[0][0], &fc))
+		if (!bacnet_dgram(in->data[0], dgram_first_len(in, 0), &fc))
 			return IDENT_NO_MATCH;
 		c = true;
 	}
 	if (in->ndgrams[1]) {
-		if (!bacnet_dgram(in->data[1], in->dgram_len[1][0], &fs))
+		if (!bacnet_dgram(in->data[1], dgram_first_len(in, 1), &fs))
 			return IDENT_NO_MATCH;
 		s = true;
 	}
@@ -117,7 +118,7 @@ static enum ident_verdict bacnet_match(const struct ident_input *in, struct iden
 		uint8_t type;
 		if (!in->ndgrams[d])
 			continue;
-		rd_init(&r, in->data[d], in->dgram_len[d][0]);
+		rd_init(&r, in->data[d], dgram_first_len(in, d));
 		if (!rd_peek_u8(&r, 0, &type) || type != 0x81)
 			return IDENT_NO_MATCH;
 	}

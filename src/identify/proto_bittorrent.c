@@ -32,6 +32,7 @@
  */
 #include "common/reader.h"
 #include "identify/identify.h"
+#include "identify/text_proto.h"
 
 /* One bencoded value; false when malformed or cut. */
 static bool bt_bencode(struct reader *r, int depth)
@@ -280,7 +281,7 @@ bt_udp_parse(const struct ident_input *in, struct ident_evidence *ev)
 {
 	bool hc = in->ndgrams[0] > 0, hs = in->ndgrams[1] > 0, qc = false, qs = false;
 	const uint8_t *c = in->data[0], *s = in->data[1];
-	size_t lc = hc ? in->dgram_len[0][0] : 0, ls = hs ? in->dgram_len[1][0] : 0;
+	size_t lc = hc ? dgram_first_len(in, 0) : 0, ls = hs ? dgram_first_len(in, 1) : 0;
 	const uint8_t *hash;
 	if (bt_lsd(c, lc, &hash)) {
 		/* multicast: nobody answers in this flow */
@@ -343,7 +344,7 @@ static enum ident_verdict bt_udp(const struct ident_input *in, struct ident_evid
 {
 	bool hc = in->ndgrams[0] > 0, hs = in->ndgrams[1] > 0;
 	const uint8_t *c = in->data[0], *s = in->data[1];
-	size_t lc = hc ? in->dgram_len[0][0] : 0, ls = hs ? in->dgram_len[1][0] : 0;
+	size_t lc = hc ? dgram_first_len(in, 0) : 0, ls = hs ? dgram_first_len(in, 1) : 0;
 	if (!hc && !(hs && in->done[0]))
 		return in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
 	/* The usual NO_MATCH of bt_udp_parse from one byte, before the parses:

@@ -21,6 +21,7 @@
  */
 #include "common/reader.h"
 #include "identify/identify.h"
+#include "identify/text_proto.h"
 
 struct coap_msg {
 	uint8_t type, tkl, code;
@@ -126,9 +127,9 @@ coap_match_parse(const struct ident_input *in, struct ident_evidence *ev)
 {
 	struct coap_msg c = {0}, s = {0};
 	bool hc = in->ndgrams[0] > 0, hs = in->ndgrams[1] > 0;
-	if (hc && !coap_parse(in->data[0], in->dgram_len[0][0], &c))
+	if (hc && !coap_parse(in->data[0], dgram_first_len(in, 0), &c))
 		return IDENT_NO_MATCH;
-	if (hs && !coap_parse(in->data[1], in->dgram_len[1][0], &s))
+	if (hs && !coap_parse(in->data[1], dgram_first_len(in, 1), &s))
 		return IDENT_NO_MATCH;
 	if (!hc)
 		return in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
@@ -170,7 +171,7 @@ static enum ident_verdict coap_match(const struct ident_input *in, struct ident_
 			continue;
 		struct reader r;
 		uint8_t b0, code;
-		rd_init(&r, in->data[d], in->dgram_len[d][0]);
+		rd_init(&r, in->data[d], dgram_first_len(in, d));
 		if (!rd_has(&r, 4) || !rd_peek_u8(&r, 0, &b0) || !rd_peek_u8(&r, 1, &code) ||
 		    (b0 >> 6) != 1 || (b0 & 15) > 8 || !coap_code_ok(code))
 			return IDENT_NO_MATCH;

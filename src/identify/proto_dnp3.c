@@ -18,6 +18,7 @@
  */
 #include "common/reader.h"
 #include "identify/identify.h"
+#include "identify/text_proto.h"
 
 /* CRC-16 DNP over the next n bytes of r (consumed). */
 static uint16_t dnp3_crc(struct reader *r, size_t n)
@@ -114,8 +115,8 @@ dnp3_match_parse(const struct ident_input *in, struct ident_evidence *ev)
 	struct dnp3_frame c = {0}, s = {0};
 	uint32_t l0 = in->len[0], l1 = in->len[1];
 	if (in->transport == IDENT_UDP) {
-		l0 = in->ndgrams[0] ? in->dgram_len[0][0] : 0;
-		l1 = in->ndgrams[1] ? in->dgram_len[1][0] : 0;
+		l0 = in->ndgrams[0] ? dgram_first_len(in, 0) : 0;
+		l1 = in->ndgrams[1] ? dgram_first_len(in, 1) : 0;
 	}
 	enum dnp3_parse pc = l0 ? dnp3_frame(in->data[0], l0, &c) : DNP3_SHORT;
 	enum dnp3_parse ps = l1 ? dnp3_frame(in->data[1], l1, &s) : DNP3_SHORT;
@@ -156,8 +157,8 @@ static enum ident_verdict dnp3_match(const struct ident_input *in, struct ident_
 {
 	uint32_t l0 = in->len[0], l1 = in->len[1];
 	if (in->transport == IDENT_UDP) {
-		l0 = in->ndgrams[0] ? in->dgram_len[0][0] : 0;
-		l1 = in->ndgrams[1] ? in->dgram_len[1][0] : 0;
+		l0 = in->ndgrams[0] ? dgram_first_len(in, 0) : 0;
+		l1 = in->ndgrams[1] ? dgram_first_len(in, 1) : 0;
 	}
 	/* The usual NO_MATCH of dnp3_match_parse (either side DNP3_BAD) from
 	 * the start bytes, before the header and its CRC are read. */

@@ -32,6 +32,7 @@
 
 #include "common/reader.h"
 #include "identify/identify.h"
+#include "identify/text_proto.h"
 
 /* ---- TCP ---------------------------------------------------------------- */
 
@@ -267,7 +268,7 @@ static bool gnu_udp_quick_bad(const struct ident_input *in, int d)
 	if (in->ndgrams[d] == 0)
 		return false;
 	struct reader r, m;
-	size_t n = in->dgram_len[d][0];
+	size_t n = dgram_first_len(in, d);
 	uint8_t b0, f, ttl, hops;
 	rd_init(&r, in->data[d], in->len[d]);
 	if (!rd_has(&r, n))

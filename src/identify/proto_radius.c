@@ -33,6 +33,7 @@
  */
 #include "common/reader.h"
 #include "identify/identify.h"
+#include "identify/text_proto.h"
 
 /* A packet whose attribute walk breaks is kept when at least this many
  * attributes of assigned types come first (see radius_parse). */
@@ -255,11 +256,9 @@ static enum ident_verdict radius_match(const struct ident_input *in, struct iden
 	for (int d = 0; d < 2; d++) {
 		if (!in->ndgrams[d])
 			continue;
-		struct reader r, m;
+		struct reader m;
 		uint8_t code, l0, l1;
-		rd_init(&r, in->data[d], in->len[d]);
-		m = rd_sub(&r, in->dgram_len[d][0]);
-		if (!rd_ok(&r) || !rd_has(&m, 20))
+		if (!dgram_first(in, d, &m) || !rd_has(&m, 20))
 			return IDENT_NO_MATCH;
 		(void)rd_peek_u8(&m, 0, &code);
 		(void)rd_peek_u8(&m, 2, &l0);

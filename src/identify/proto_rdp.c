@@ -297,7 +297,7 @@ __attribute__((noinline)) static enum ident_verdict
 rdp_udp_parse(const struct ident_input *in, struct ident_evidence *ev)
 {
 	uint32_t isn, ack;
-	if (!rdpudp_syn(in->data[0], in->dgram_len[0][0], false, &isn, &ack))
+	if (!rdpudp_syn(in->data[0], dgram_first_len(in, 0), false, &isn, &ack))
 		return rdp_udp_midstream(in, ev);
 	if (in->ndgrams[1] == 0) {
 		if (!in->done[1])
@@ -305,7 +305,7 @@ rdp_udp_parse(const struct ident_input *in, struct ident_evidence *ev)
 		ev->confidence = 60;
 	} else {
 		uint32_t sisn, sack;
-		if (!rdpudp_syn(in->data[1], in->dgram_len[1][0], true, &sisn, &sack) || sack != isn)
+		if (!rdpudp_syn(in->data[1], dgram_first_len(in, 1), true, &sisn, &sack) || sack != isn)
 			return IDENT_NO_MATCH;
 		ev->server_confirmed = true;
 		ev->confidence = 95;
@@ -324,7 +324,7 @@ static enum ident_verdict rdp_udp(const struct ident_input *in, struct ident_evi
 	{
 		struct reader r;
 		uint8_t f0, f1;
-		size_t n = in->dgram_len[0][0];
+		size_t n = dgram_first_len(in, 0);
 		if ((n < RDPUDP_MTU_MIN || n > RDPUDP_MTU_MAX) && dgram_first(in, 0, &r) &&
 		    (!rd_has(&r, 8) || (rd_peek_u8(&r, 6, &f0) && rd_peek_u8(&r, 7, &f1) &&
 		                        ((f0 & 0xe0) || (f1 & RDPUDP_SYN) || !(f1 & RDPUDP_ACK)))))

@@ -25,6 +25,7 @@
 #include "common/reader.h"
 #include "identify/ber.h"
 #include "identify/identify.h"
+#include "identify/text_proto.h"
 
 /* A BER tag and definite length (short or long form up to 4 bytes); the
  * value must fit in r. Returns a sub-reader over the value. */
@@ -203,11 +204,9 @@ static enum ident_verdict snmp_match(const struct ident_input *in, struct ident_
 	for (int d = 0; d < 2; d++) {
 		if (!in->ndgrams[d])
 			continue;
-		struct reader r, m;
+		struct reader m;
 		uint8_t tag, l0;
-		rd_init(&r, in->data[d], in->len[d]);
-		m = rd_sub(&r, in->dgram_len[d][0]);
-		if (!rd_ok(&r) || !rd_peek_u8(&m, 0, &tag) || !rd_peek_u8(&m, 1, &l0) ||
+		if (!dgram_first(in, d, &m) || !rd_peek_u8(&m, 0, &tag) || !rd_peek_u8(&m, 1, &l0) ||
 		    tag != 0x30 || (l0 < 0x80 && (size_t)l0 + 2 != rd_remaining(&m)))
 			return IDENT_NO_MATCH;
 	}

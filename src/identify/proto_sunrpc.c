@@ -18,6 +18,7 @@
  */
 #include "common/reader.h"
 #include "identify/identify.h"
+#include "identify/text_proto.h"
 
 struct rpc_call {
 	uint32_t xid, prog, vers, proc;
@@ -48,7 +49,7 @@ static enum rpc_parse rpc_body(const struct ident_input *in, int d, struct reade
 	if (in->transport == IDENT_UDP) {
 		if (!in->ndgrams[d])
 			return RPC_SHORT;
-		rd_init(out, in->data[d], in->dgram_len[d][0]);
+		rd_init(out, in->data[d], dgram_first_len(in, d));
 		return RPC_OK;
 	}
 	rd_init(&r, in->data[d], in->len[d]);
@@ -172,7 +173,7 @@ static enum ident_verdict sunrpc_match(const struct ident_input *in, struct iden
 	if (in->transport == IDENT_UDP) {
 		struct reader r;
 		uint8_t w[12];
-		rd_init(&r, in->data[0], in->dgram_len[0][0]);
+		rd_init(&r, in->data[0], dgram_first_len(in, 0));
 		if (!rd_has(&r, 24))
 			return in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
 		for (size_t i = 4; i < 12; i++)

@@ -30,6 +30,7 @@
  */
 #include "common/reader.h"
 #include "identify/identify.h"
+#include "identify/text_proto.h"
 
 struct wg_msg {
 	uint8_t type;
@@ -170,11 +171,9 @@ static enum ident_verdict wireguard_match(const struct ident_input *in, struct i
 	for (int d = 0; d < 2; d++) {
 		if (!in->ndgrams[d])
 			continue;
-		struct reader r, m;
+		struct reader m;
 		uint8_t t, z0, z1, z2;
-		rd_init(&r, in->data[d], in->len[d]);
-		m = rd_sub(&r, in->dgram_len[d][0]);
-		if (!rd_ok(&r) || !rd_has(&m, 12))
+		if (!dgram_first(in, d, &m) || !rd_has(&m, 12))
 			continue;
 		(void)rd_peek_u8(&m, 0, &t);
 		(void)rd_peek_u8(&m, 1, &z0);

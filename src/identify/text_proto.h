@@ -32,6 +32,18 @@ static inline bool dgram_first(const struct ident_input *in, int d, struct reade
 	return true;
 }
 
+/* The length of direction d's first datagram, bounded by the bytes kept
+ * (0 when there is none): what an identifier that reads the datagram
+ * through a plain pointer may read. The stream module keeps the two
+ * consistent; this makes the bound local. */
+static inline size_t dgram_first_len(const struct ident_input *in, int d)
+{
+	if (!in->ndgrams[d])
+		return 0;
+	size_t n = in->dgram_len[d][0];
+	return n < in->len[d] ? n : in->len[d];
+}
+
 /* ---- words and lines ---------------------------------------------------- */
 
 /* True when the reader (one line) contains s, ignoring case. */
