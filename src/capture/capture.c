@@ -21,7 +21,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pcap/pcap.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -530,16 +529,6 @@ int capture_open_live(struct capture *c, const char *ifname, const struct captur
 		return -1;
 	}
 	c->dlt = pcap_datalink(c->p);
-	/* A blocking read waits for the kernel to hand over a buffer block,
-	 * which its timeout does only for a block that holds packets: on a
-	 * quiet interface the read would wait for ever, and nothing would
-	 * time flows out, flush the output or take a SIGHUP. Reads are
-	 * non-blocking instead, and capture_next polls the descriptor for at
-	 * most the timeout when nothing is ready. */
-	c->poll_fd = -1;
-	int fd = pcap_get_selectable_fd(c->p);
-	if (fd >= 0 && pcap_setnonblock(c->p, 1, ebuf) == 0)
-		c->poll_fd = fd;
 	return 0;
 }
 
@@ -623,12 +612,11 @@ enum capture_status capture_next(struct capture *c, struct capture_pkt *pkt, cha
 	if (c->stop)
 		return CAPTURE_STOPPED;
 	int rc = pcap_next_ex(c->p, &h, &data);
-	if (rc == 0 && c->live && c->poll_fd >= 0 && !c->draining && !c->stop) {
-		/* nothing ready: wait for a block, at most the timeout (a signal
-		 * ends the wait early: a stop, or a SIGHUP for the caller) */
-		struct pollfd pfd = {.fd = c->poll_fd, .events = POLLIN};
-		if (poll(&pfd, 1, c->timeout_ms > 0 ? c->timeout_ms : 100) > 0 && !c->stop)
-			rc = pcap_next_ex(c->p, &h, &data);
+	if (rc == PCAP_ERROR_BREAK && c->tick && !c->stop) {
+		c->tick = 0; /* a capture_tick(), not a stop */
+		if (!c->draining)
+			return CAPTURE_TIMEOUT;
+		rc = pcap_next_ex(c->p, &h, &data);
 	}
 	if (rc == PCAP_ERROR_BREAK && c->draining && !c->stop)
 		rc = pcap_next_ex(c->p, &h, &data); /* the break of the stop that began the drain */
@@ -662,6 +650,14 @@ void capture_stop(struct capture *c)
 	c->stop = 1;
 	if (c->p)
 		pcap_breakloop(c->p);
+}
+
+void capture_tick(struct capture *c)
+{
+	if (c->p && c->live && !c->stop) {
+		c->tick = 1;
+		pcap_breakloop(c->p);
+	}
 }
 
 void capture_drain(struct capture *c)

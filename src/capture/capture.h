@@ -36,9 +36,7 @@ struct capture {
 	volatile int stop;     /* set by capture_stop() */
 	bool draining;         /* live: reading what was captured before the stop */
 	int timeout_ms;        /* live: the kernel's block timeout */
-	int poll_fd;           /* live: reads are non-blocking and capture_next
-	                          polls this descriptor between them; -1 when
-	                          libpcap offers none (blocking reads) */
+	volatile int tick;     /* live: set by capture_tick() */
 	uint64_t packets;      /* packets returned by capture_next() */
 	uint64_t bytes;        /* their wire lengths, summed */
 };
@@ -96,6 +94,13 @@ enum capture_status capture_next(struct capture *c, struct capture_pkt *pkt, cha
 
 /* Async-signal-safe: make a blocked capture_next() return CAPTURE_STOPPED. */
 void capture_stop(struct capture *c);
+
+/* Live: makes a blocking read return CAPTURE_TIMEOUT now (async-signal
+ * safe; a timer signal calls it). On a quiet interface a read waits for
+ * the kernel to hand over a buffer block, which its timeout does only for
+ * a block holding packets: without a tick nothing would time flows out,
+ * flush the output or take a SIGHUP until the next packet. */
+void capture_tick(struct capture *c);
 
 /* Live, after a stop: read on what the kernel already holds. capture_next()
  * then returns CAPTURE_STOPPED at the first timeout without a packet (the

@@ -187,6 +187,23 @@ static void on_hup(int sig)
 	g_reload = 1;
 }
 
+/* Live: the read timeout's tick (see capture_tick), every LIVE_TICK_US. */
+#define LIVE_TICK_US 100000
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	struct capture *c = g_current;
+	if (c && !g_stop)
+		capture_tick(c);
+}
+
+static void live_ticks(bool on)
+{
+	struct itimerval it = {{0, on ? LIVE_TICK_US : 0}, {0, on ? LIVE_TICK_US : 0}};
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
 static void on_signal(int sig)
 {
 	(void)sig;
@@ -625,6 +642,8 @@ static int run_input(struct engine *e, struct capture *c, const char *policy_pat
 	g_current = c;
 	if (g_stop)
 		capture_stop(c);
+	if (c->live)
+		live_ticks(true);
 	for (;;) {
 		enum capture_status st = capture_next(c, &pkt, err, sizeof err);
 		if (g_reload)
@@ -650,6 +669,7 @@ static int run_input(struct engine *e, struct capture *c, const char *policy_pat
 			continue;
 		}
 		if (st == CAPTURE_STOPPED && c->live && !c->draining && !g_stop_twice) {
+			live_ticks(false); /* the drain's reads do not block */
 			drain_until = wall_us() + LIVE_DRAIN_US;
 			capture_drain(c);
 			continue;
@@ -672,6 +692,7 @@ static int run_input(struct engine *e, struct capture *c, const char *policy_pat
 		break; /* EOF, stopped or broken */
 	}
 	if (c->live) {
+		live_ticks(false);
 		uint64_t rx, drop, ifdrop;
 		if (capture_kernel_stats(c, &rx, &drop, &ifdrop)) {
 			e->totals.kernel_valid = true;
@@ -716,6 +737,9 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_hup;
 	sa.sa_flags = SA_RESTART;
 	sigaction(SIGHUP, &sa, NULL);
+	/* The live tick: SA_RESTART, so that it never fails a write. */
+	sa.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN); /* a closed pipe shows as a write error */
 
 	/* Open every input first: a missing file, an unsupported link type or
