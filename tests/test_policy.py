@@ -502,6 +502,22 @@ def check_reload():
           "SIGHUP without --policy: said, not fatal", err.decode())
 
 
+def check_evidence_lists():
+    """policy.c's lists of the protocols that carry an SNI or an HTTP Host
+    (--check-policy's contradictions) follow the identifiers."""
+    src = (REPO / "src" / "verdict" / "policy.c").read_text()
+    lists = {}
+    for key in ("sni", "host"):
+        m = re.search(key + r"_protos\[\] = \{([^}]*)\}", src)
+        lists[key] = set(re.findall(r'"(\w+)"', m.group(1))) if m else set()
+    for f in sorted((REPO / "src" / "identify").glob("proto_*.c")):
+        text, name = f.read_text(), f.stem[len("proto_"):]
+        if '"sni"' in text:
+            check(name in lists["sni"], f"policy.c lists {name} among the protocols with an SNI")
+        if '"http_host"' in text:
+            check(name in lists["host"], f"policy.c lists {name} among those with an HTTP Host")
+
+
 def main():
     global OFFPORT, WORK
     ap = argparse.ArgumentParser()
@@ -511,6 +527,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="offport-policy-") as d:
         WORK = pathlib.Path(d)
         check_rule_kinds()
+        check_evidence_lists()
         check_alerts_and_defaults()
         check_explain()
         check_check_policy()
