@@ -744,6 +744,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FAIL("capture_next returned %d for a file", (int)st);
 		break;
 	}
+	eng.totals.short_wirelen += cap.short_wirelen; /* as run_input */
 	engine_finish(&eng);
 	if (engine_write_stats(&eng) != 0)
 		FAIL("engine_write_stats: write error");

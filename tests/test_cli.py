@@ -91,14 +91,14 @@ def test_open_errors():
               f"decompress it first, e.g. zcat {notpcap} | offport -r -" in err,
               "a gzip file: exit 3, named, with the offset and a hint", err)
         st = stats(records(out)) if out else {}
-        check(st.get("inputs") == {"opened": 1, "damaged": 1} and st.get("packets") == 0,
+        check(st.get("inputs") == {"opened": 1, "damaged": 1, "short_wire_length": 0} and st.get("packets") == 0,
               "a gzip file: stats written, counted as damaged", out[-300:])
         code, out, err = run("--json", "-r", "-", stdin=notpcap.read_bytes())
         check(code == 3 and "(stdin): not a capture, at byte offset 0: gzip-compressed" in err,
               "gzip on standard input: exit 3 with the hint", err)
         code, out, err = run("--json", "-r", str(notpcap), "-r", str(SAMPLE))
         st = stats(records(out)) if out else {}
-        check(code == 3 and st.get("inputs") == {"opened": 2, "damaged": 1} and
+        check(code == 3 and st.get("inputs") == {"opened": 2, "damaged": 1, "short_wire_length": 0} and
               st.get("packets", 0) > 0, "a damaged input is skipped, the next one read", err)
     with tempfile.TemporaryDirectory() as d:
         empty = os.path.join(d, "empty")
@@ -138,6 +138,31 @@ def test_damaged():
         st = stats(recs)
         check(st["inputs"]["damaged"] == 1, f"{name}: counted as damaged")
         check(st["accounting"]["complete"], f"{name}: accounting complete")
+
+
+def test_short_wire_length():
+    """Records whose wire length is below their captured length (or 0)
+    are read with the captured length, and counted."""
+    b = bytearray((DATA / "link_en10mb.pcap").read_bytes())
+    pos, n, changed = 24, 0, 0
+    while pos + 16 <= len(b):
+        caplen = int.from_bytes(b[pos + 8:pos + 12], "little")
+        if n in (0, 2):
+            b[pos + 12:pos + 16] = (0 if n == 0 else max(caplen - 10, 0)).to_bytes(4, "little")
+            changed += 1
+        pos, n = pos + 16 + caplen, n + 1
+    with tempfile.NamedTemporaryFile(suffix=".pcap") as f:
+        f.write(b)
+        f.flush()
+        code, out, err = run("--json", "-r", f.name)
+        st = stats(records(out))
+        check(code == 0 and st["inputs"]["short_wire_length"] == changed == 2 and
+              st["packets"] == n and st["accounting"]["complete"],
+              "a wire length below the captured length (or 0) is counted, the packet read",
+              f"{code} {err} {st.get('inputs')}")
+        code, out, err = run("-r", f.name)
+        check("records whose wire length is below their captured length (taken as the "
+              "captured length): 2" in out, "the summary says so", out)
 
 
 def test_filter_and_inputs():
@@ -338,7 +363,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--offport", required=True)
     OFFPORT = ap.parse_args().offport
-    for t in (test_usage, test_open_errors, test_damaged, test_filter_and_inputs,
+    for t in (test_usage, test_open_errors, test_damaged, test_short_wire_length,
+              test_filter_and_inputs,
               test_detection_options, test_write_errors, test_live_loopback):
         try:
             t()

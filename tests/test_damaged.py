@@ -91,9 +91,10 @@ class Expect:
     """What reading a file should give. exit None: not determined (a link
     type a flip made, which offport may or may not support)."""
 
-    def __init__(self, exit, offset=None, packets=0, at_open=False, what=""):
+    def __init__(self, exit, offset=None, packets=0, at_open=False, what="", short=0):
         self.exit, self.offset, self.packets, self.at_open, self.what = \
             exit, offset, packets, at_open, what
+        self.short = short  # records read whose wire length < captured length
 
     def __repr__(self):
         return (f"Expect(exit={self.exit}, offset={self.offset}, packets={self.packets}, "
@@ -121,21 +122,23 @@ def model_pcap(b, orig_linktype):
     swap = "yes" if major == 543 or minor < 3 else "maybe" if minor == 3 else "no"
     if linktype & 0x03FFFFFF != orig_linktype & 0x03FFFFFF:
         return Expect(None, what="link type changed")
-    pos, n = 24, 0
+    pos, n, short = 24, 0, 0
+    snap = adjust_snapshot(snaplen)
     while True:
         if pos == len(b):
-            return Expect(0, None, n, what="end")
+            return Expect(0, None, n, what="end", short=short)
         if pos + hdrsize > len(b):
-            return Expect(3, pos, n, what="short record header")
+            return Expect(3, pos, n, what="short record header", short=short)
         caplen, length = struct.unpack_from(e + "II", b, pos + 8)
         if swap == "yes" or (swap == "maybe" and caplen > length):
             caplen, length = length, caplen
         if caplen > MAX_SNAPLEN:
-            return Expect(3, pos, n, what="caplen too large")
+            return Expect(3, pos, n, what="caplen too large", short=short)
         if pos + hdrsize + caplen > len(b):
-            return Expect(3, pos, n, what="record data cut")
+            return Expect(3, pos, n, what="record data cut", short=short)
         pos += hdrsize + caplen
         n += 1
+        short += length < min(caplen, snap)  # libpcap reads at most the snapshot
 
 
 def adjust_snapshot(snap):
@@ -201,7 +204,7 @@ def model_pcapng(b, orig_linktype):
     major, minor = struct.unpack_from(e + "HH", b, 12)
     if not (major == 1 and minor in (0, 2)):
         return Expect(3, 0, at_open=True, what="section header version")
-    pos, last, n = shb_len, 0, 0
+    pos, last, n, short = shb_len, 0, 0, 0
     dlt = snapshot = None
     ifcount = 0
 
@@ -245,52 +248,53 @@ def model_pcapng(b, orig_linktype):
             break
     while True:  # packets
         if pos == len(b):
-            return Expect(0, None, n, what="end")
+            return Expect(0, None, n, what="end", short=short)
         r = block(pos)
         if isinstance(r, str):
-            return Expect(3, pos, n, what=r)
+            return Expect(3, pos, n, what=r, short=short)
         t, body = r
         if t in (BT_EPB, BT_PB):
             if len(body) < 20:
-                return Expect(3, pos, n, what="packet block too short")
+                return Expect(3, pos, n, what="packet block too short", short=short)
             if t == BT_EPB:
-                ifid, _, _, caplen, _ = struct.unpack_from(e + "IIIII", body)
+                ifid, _, _, caplen, length = struct.unpack_from(e + "IIIII", body)
             else:
-                ifid, _, _, _, caplen, _ = struct.unpack_from(e + "HHIIII", body)
+                ifid, _, _, _, caplen, length = struct.unpack_from(e + "HHIIII", body)
             if ifid >= ifcount:
-                return Expect(3, pos, n, what="unknown interface")
+                return Expect(3, pos, n, what="unknown interface", short=short)
             if caplen > snapshot:
-                return Expect(3, pos, n, what="caplen above snaplen")
+                return Expect(3, pos, n, what="caplen above snaplen", short=short)
             if caplen > len(body) - 20:
-                return Expect(3, pos, n, what="caplen beyond block")
+                return Expect(3, pos, n, what="caplen beyond block", short=short)
             n += 1
+            short += length < caplen
         elif t == BT_SPB:
             if len(body) < 4:
-                return Expect(3, pos, n, what="simple packet block too short")
+                return Expect(3, pos, n, what="simple packet block too short", short=short)
             caplen = min(struct.unpack_from(e + "I", body)[0], snapshot)
             if ifcount == 0:
-                return Expect(3, pos, n, what="no interface 0")
+                return Expect(3, pos, n, what="no interface 0", short=short)
             if caplen > len(body) - 4:
-                return Expect(3, pos, n, what="caplen beyond block")
+                return Expect(3, pos, n, what="caplen beyond block", short=short)
             n += 1
         elif t == BT_IDB:
             if len(body) < 8:
-                return Expect(3, pos, n, what="IDB too short")
+                return Expect(3, pos, n, what="IDB too short", short=short)
             lt, _, snap = struct.unpack_from(e + "HHI", body)
             if lt != dlt:
-                return Expect(3, pos, n, what="IDB link type differs")
+                return Expect(3, pos, n, what="IDB link type differs", short=short)
             if adjust_snapshot(snap) != snapshot:
-                return Expect(3, pos, n, what="IDB snaplen differs")
+                return Expect(3, pos, n, what="IDB snaplen differs", short=short)
             if not idb_options(body[8:], e):
-                return Expect(3, pos, n, what="IDB options")
+                return Expect(3, pos, n, what="IDB options", short=short)
             ifcount += 1
         elif t == BT_SHB:
             if len(body) < 16:
-                return Expect(3, pos, n, what="SHB too short")
+                return Expect(3, pos, n, what="SHB too short", short=short)
             if body[0:4] != bom:
-                return Expect(3, pos, n, what="SHB byte order")
+                return Expect(3, pos, n, what="SHB byte order", short=short)
             if struct.unpack_from(e + "H", body, 4)[0] != 1:
-                return Expect(3, pos, n, what="SHB major version")
+                return Expect(3, pos, n, what="SHB major version", short=short)
             ifcount = 0
         pos += len(body) + 12
 
@@ -692,8 +696,11 @@ def judge(name, path, exp, mode, code, out, err):
     if want is not None:
         check(st["packets"] == exp.packets, f"{tag}: {exp.packets} packets read",
               str(st["packets"]))
-    check(st["inputs"] == {"opened": 1, "damaged": 1 if code == 3 else 0},
-          f"{tag}: inputs opened 1, damaged iff exit 3", str(st["inputs"]))
+    check(st["inputs"] == {"opened": 1, "damaged": 1 if code == 3 else 0,
+                           "short_wire_length": exp.short if want is not None else
+                           st["inputs"].get("short_wire_length")},
+          f"{tag}: inputs opened 1, damaged iff exit 3, {exp.short} short wire lengths",
+          str(st["inputs"]))
 
 
 def main():
@@ -760,13 +767,13 @@ def multi_input_tests(offport, v, d):
             st = recs[-1]["stats"] if recs else {}
             check(st.get("packets") == gexp.packets + exp.packets,
                   f"{tag}: the good input is read too", str(st.get("packets")))
-            check(st.get("inputs") == {"opened": 2, "damaged": 1}, f"{tag}: inputs", str(st.get("inputs")))
+            check(st.get("inputs") == {"opened": 2, "damaged": 1, "short_wire_length": 0}, f"{tag}: inputs", str(st.get("inputs")))
             check(not check_accounting(recs), f"{tag}: accounting")
     # all inputs damaged: a stats record with nothing read, exit 3
     p = subprocess.run([offport, "--json", "-r", by["gzip.pcap.gz"][0], "-r", by["empty.pcap"][0]],
                        capture_output=True, timeout=TIMEOUT)
     recs = [strict_json(l) for l in p.stdout.decode().splitlines()]
-    check(p.returncode == 3 and recs and recs[-1]["stats"]["inputs"] == {"opened": 2, "damaged": 2}
+    check(p.returncode == 3 and recs and recs[-1]["stats"]["inputs"] == {"opened": 2, "damaged": 2, "short_wire_length": 0}
           and recs[-1]["stats"]["packets"] == 0, "multi: every input damaged: exit 3, stats",
           p.stderr.decode())
     # ... and a bad filter is still an error (no input to compile it on)

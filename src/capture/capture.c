@@ -627,6 +627,7 @@ enum capture_status capture_next(struct capture *c, struct capture_pkt *pkt, cha
 		pkt->ts_us = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
 		pkt->caplen = h->caplen;
 		pkt->wirelen = h->len < h->caplen ? h->caplen : h->len;
+		c->short_wirelen += h->len < h->caplen;
 		pkt->data = data;
 		c->packets++;
 		c->bytes += pkt->wirelen;

@@ -39,6 +39,9 @@ struct capture {
 	volatile int tick;     /* live: set by capture_tick() */
 	uint64_t packets;      /* packets returned by capture_next() */
 	uint64_t bytes;        /* their wire lengths, summed */
+	uint64_t short_wirelen; /* of those, records whose wire length was
+	                           below their captured length (or 0): taken
+	                           as the captured length */
 };
 
 struct capture_live_opts {

@@ -691,6 +691,7 @@ static int run_input(struct engine *e, struct capture *c, const char *policy_pat
 		}
 		break; /* EOF, stopped or broken */
 	}
+	e->totals.short_wirelen += c->short_wirelen;
 	if (c->live) {
 		live_ticks(false);
 		uint64_t rx, drop, ifdrop;

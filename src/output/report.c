@@ -239,6 +239,7 @@ void report_stats_json(struct json *j, const struct run_totals *t)
 	json_obj(j, "inputs");
 	json_u64(j, "opened", t->inputs);
 	json_u64(j, "damaged", t->inputs_damaged);
+	json_u64(j, "short_wire_length", t->short_wirelen);
 	json_end_obj(j);
 	if (t->kernel_valid) {
 		json_obj(j, "capture");
@@ -401,6 +402,11 @@ int report_summary_text(FILE *out, const struct run_totals *t)
 	if (t->inputs_damaged)
 		fprintf(out, " (%u damaged)", t->inputs_damaged);
 	fputc('\n', out);
+	if (t->short_wirelen)
+		fprintf(out,
+		        "  records whose wire length is below their captured length (taken as the "
+		        "captured length): %" PRIu64 "\n",
+		        t->short_wirelen);
 	if (t->packets) {
 		json_format_ts(t->first_ts_us, a);
 		json_format_ts(t->last_ts_us, b);

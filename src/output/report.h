@@ -25,6 +25,8 @@ struct run_totals {
 	uint64_t first_ts_us, last_ts_us;
 	uint32_t inputs;           /* files or interfaces opened */
 	uint32_t inputs_damaged;   /* files that ended in a read error */
+	uint64_t short_wirelen;    /* records with a wire length below their
+	                              captured length, taken as the latter */
 	uint64_t flows_reported;   /* flow records handed to the output */
 	uint64_t flows_uninspected;/* flows that found the stream pool empty */
 	uint64_t inspections_cut;  /* undecided flows decided early to free a slot */
