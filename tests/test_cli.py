@@ -5,6 +5,7 @@ standard input, write errors, signals and live capture on loopback.
 Run by ctest as: test_cli.py --offport BIN. Prints "cli: N passed, N failed".
 """
 import argparse
+import gzip
 import json
 import os
 import pathlib
@@ -93,6 +94,18 @@ def test_open_errors():
         st = stats(records(out)) if out else {}
         check(st.get("inputs") == {"opened": 1, "damaged": 1, "short_wire_length": 0} and st.get("packets") == 0,
               "a gzip file: stats written, counted as damaged", out[-300:])
+        # the hint is a command that works, also for a path a shell would split
+        with tempfile.TemporaryDirectory() as d:
+            odd = pathlib.Path(d) / "it's a dump.pcap.gz"
+            odd.write_bytes(gzip.compress(SAMPLE.read_bytes()))
+            code, out, err = run("-r", str(odd))
+            hint = err.split("decompress it first, e.g. ", 1)[-1].strip()
+            ok = code == 3 and hint.endswith("| offport -r -")
+            if ok:
+                cmd = hint[:-len("offport -r -")] + f"'{OFFPORT}' --json -r -"
+                p = subprocess.run(["sh", "-c", cmd], capture_output=True, timeout=60)
+                ok = p.returncode == 0 and stats(records(p.stdout.decode()))["packets"] > 0
+            check(ok, "the decompress hint is a working command, the path quoted", err)
         code, out, err = run("--json", "-r", "-", stdin=notpcap.read_bytes())
         check(code == 3 and "(stdin): not a capture, at byte offset 0: gzip-compressed" in err,
               "gzip on standard input: exit 3 with the hint", err)

@@ -293,6 +293,38 @@ static bool has(const uint8_t *b, unsigned n, const char *magic, unsigned mlen)
 	return n >= mlen && memcmp(b, magic, mlen) == 0;
 }
 
+/* path as one shell word, for a command line the message suggests: as is
+ * when every character is safe, else in single quotes (a quote as '\''). */
+static void shell_word(const char *path, char *out, size_t outlen)
+{
+	bool safe = *path != 0;
+	for (const char *c = path; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+		      strchr("_./+-:@%,=", *c)))
+			safe = false;
+	if (safe) {
+		snprintf(out, outlen, "%s", path);
+		return;
+	}
+	size_t o = 0;
+	if (outlen < 3) {
+		if (outlen)
+			out[0] = 0;
+		return;
+	}
+	out[o++] = '\'';
+	for (const char *c = path; *c && o + 6 < outlen; c++) {
+		if (*c == '\'') {
+			memcpy(out + o, "'\\''", 4);
+			o += 4;
+		} else {
+			out[o++] = *c;
+		}
+	}
+	out[o++] = '\'';
+	out[o] = 0;
+}
+
 /* What the first bytes of a file that is not pcap or pcapng look like:
  * compressed, an archive, text, JSON, or unknown. */
 static void describe(const uint8_t *b, unsigned n, const char *file, char *out, size_t outlen)
@@ -312,8 +344,10 @@ static void describe(const uint8_t *b, unsigned n, const char *file, char *out, 
 	}
 	for (unsigned i = 0; i < sizeof packed / sizeof packed[0]; i++) {
 		if (has(b, n, packed[i].magic, packed[i].len)) {
+			char word[4200];
+			shell_word(file, word, sizeof word);
 			snprintf(out, outlen, "%s-compressed; decompress it first, e.g. %s %s | offport -r -",
-			         packed[i].what, packed[i].tool, file);
+			         packed[i].what, packed[i].tool, word);
 			return;
 		}
 	}
