@@ -445,8 +445,10 @@ int engine_init(struct engine *e, const struct engine_config *cfg, char *err, si
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (ports_load_default(e->ports, err, errlen) != 0 ||
-	    (cfg->ports_file && ports_load_file(e->ports, cfg->ports_file, err, errlen) != 0)) {
+	if (cfg->ports_loaded)
+		memcpy(e->ports, cfg->ports_loaded, sizeof *e->ports);
+	else if (ports_load_default(e->ports, err, errlen) != 0 ||
+	         (cfg->ports_file && ports_load_file(e->ports, cfg->ports_file, err, errlen) != 0)) {
 		free(e->ports);
 		return -1;
 	}

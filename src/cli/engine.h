@@ -27,6 +27,9 @@ struct engine_config {
 	FILE *json_out;   /* EVE JSON lines go here; NULL = no flow records */
 	FILE *text_out;   /* one line per alert for people; NULL = none */
 	const char *ports_file; /* --ports: entries over etc/ports.conf, or NULL */
+	const struct ports *ports_loaded; /* a registry loaded already, copied in
+	                                     place of loading (ports_file is then
+	                                     not read); NULL: load it */
 	uint32_t inspect_segments; /* payload packets inspected per flow at most */
 	bool unknown_all;          /* --unknown all */
 	bool dedup;                /* one alert per server, port and protocol
