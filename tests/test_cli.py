@@ -64,6 +64,13 @@ def test_usage():
                      ("--unknown", "some")]:
         code, out, err = run(opt, bad, "-r", str(SAMPLE))
         check(code == 2 and opt in err, f"{opt} {bad!r} rejected", err)
+    for args in (["--list-ports", "-r", str(SAMPLE)], ["--list-protocols", "tcp"],
+                 ["--check-policy", str(REPO / "etc" / "policy.conf"), "-i", "lo"]):
+        code, out, err = run(*args)
+        check(code == 2 and "reads no traffic" in err and not out,
+              f"{args[0]} with an input or a filter is a usage error", err)
+    code, out, err = run("--dedup-window", "0", "-r", str(SAMPLE))
+    check(code == 2 and "--dedup-window" in err, "--dedup-window '0' rejected", err)
     code, out, err = run("--help")
     check(code == 0 and "usage: offport" in out and "--json" in out, "--help", err)
     code, out, err = run("--version")

@@ -398,8 +398,19 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			return EXIT_USAGE;
 		}
 	}
-	if (o->list || o->check_policy)
+	if (o->list || o->check_policy) {
+		/* they read no traffic: inputs or a filter would be ignored */
+		const char *what = o->list == OPT_LIST_PROTOCOLS ? "--list-protocols"
+		                   : o->list == OPT_LIST_PORTS   ? "--list-ports"
+		                                                 : "--check-policy";
+		if (o->list && o->check_policy)
+			return usage_error("%s", "give one of --list-protocols, --list-ports and "
+			                         "--check-policy");
+		if (o->nreads || o->iface || optind < argc)
+			return usage_error("%s reads no traffic: no -r, -i or filter expression with it",
+			                   what);
 		return -1;
+	}
 	if (o->json && o->eve)
 		return usage_error("%s", "give either --json (standard output) or --eve PATH, not both");
 	if (o->nreads && o->iface)
