@@ -207,9 +207,10 @@ static void decide(struct engine *e, struct flow *f, int proto, const struct ide
 			}
 		}
 	}
-	f->user_reason = (uint8_t)fd.reason;
-	f->user_rule = rule >= 0 ? (uint16_t)(rule + 1) : rule == VERDICT_BY_DEFAULT ? UINT16_MAX : 0;
-	f->user_gen = e->policy_gen;
+	struct engine_note *en = &e->notes[flow_index(&e->flows, f)];
+	en->reason = (uint8_t)fd.reason;
+	en->rule = rule >= 0 ? (uint16_t)(rule + 1) : rule == VERDICT_BY_DEFAULT ? UINT16_MAX : 0;
+	en->gen = e->policy_gen;
 	f->user_kind = (uint8_t)fd.kind;
 	if (fd.kind != FINDING_NONE) {
 		e->totals.findings[fd.kind]++;
@@ -366,14 +367,19 @@ static void on_flow_end(void *ctx, struct flow *f)
 	/* The verdict's note: shown for findings and for flows a policy rule
 	 * decided, and for every decided flow with --explain. */
 	bool inspected = f->user_slot != SLOT_EXHAUSTED;
-	int rule = f->user_rule == 0 ? -1 : f->user_rule == UINT16_MAX ? VERDICT_BY_DEFAULT
-	                                                                : (int)f->user_rule - 1;
-	const struct policy *pol = engine_policy_of(e, f->user_gen);
+	bool decided = f->user_flags & REPORT_UF_DECIDED;
+	/* the note is read only where something shows it: a finding, a run
+	 * with a policy, --explain */
+	struct engine_note note0 = {0};
+	const struct engine_note *n = &note0;
+	if (decided && (f->user_kind || e->policy_gen || e->cfg.explain))
+		n = &e->notes[flow_index(&e->flows, f)];
+	int rule = n->rule == 0 ? -1 : n->rule == UINT16_MAX ? VERDICT_BY_DEFAULT : (int)n->rule - 1;
+	const struct policy *pol = engine_policy_of(e, n->gen);
 	bool gone = rule != -1 && !pol;
 	char label[128], loc[128], why[1024];
 	struct verdict_note note = {0}, *np = NULL;
-	if ((f->user_flags & REPORT_UF_DECIDED) &&
-	    (f->user_kind || rule != -1 || e->cfg.explain)) {
+	if (decided && (f->user_kind || rule != -1 || e->cfg.explain)) {
 		if (gone) {
 			note.decided_by = "policy";
 			note.rule = "(a policy since replaced)";
@@ -383,8 +389,8 @@ static void on_flow_end(void *ctx, struct flow *f)
 		np = &note;
 	}
 	if (e->cfg.explain) {
-		report_explain(why, sizeof why, f, e->ports, gone ? NULL : (rule != -1 || pol) ? pol : NULL,
-		               gone, inspected, e->cfg.dedup_cfg.window_us);
+		report_explain(why, sizeof why, f, e->ports, (enum verdict_reason)n->reason,
+		               gone ? NULL : pol, rule, gone, inspected, e->cfg.dedup_cfg.window_us);
 		note.explanation = why;
 		np = &note;
 		if (e->cfg.text_out && report_explain_text(e->cfg.text_out, f, why) != 0 &&
@@ -464,10 +470,11 @@ int engine_init(struct engine *e, const struct engine_config *cfg, char *err, si
 	size_t nslots = cfg->stream.max_slots ? cfg->stream.max_slots : 1;
 	e->ruled_out = calloc(nslots, sizeof *e->ruled_out);
 	e->slot = calloc(nslots, sizeof *e->slot);
+	e->notes = calloc(e->flows.cfg.max_flows, sizeof *e->notes);
 	e->slot_oldest = e->slot_newest = STREAM_NONE;
-	if (!e->ruled_out || !e->slot ||
+	if (!e->ruled_out || !e->slot || !e->notes ||
 	    stream_pool_init(&e->streams, &cfg->stream, err, errlen) != 0) {
-		if (!e->ruled_out || !e->slot)
+		if (!e->ruled_out || !e->slot || !e->notes)
 			snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -483,7 +490,8 @@ int engine_init(struct engine *e, const struct engine_config *cfg, char *err, si
 	}
 	e->totals.memory_bytes = e->dedup.mem_bytes + sizeof *e + sizeof *e->ports + e->dec.mem_bytes +
 	                         e->flows.mem_bytes + e->streams.mem_bytes +
-	                         nslots * (sizeof *e->ruled_out + sizeof *e->slot);
+	                         nslots * (sizeof *e->ruled_out + sizeof *e->slot) +
+	                         (size_t)e->flows.cfg.max_flows * sizeof *e->notes;
 	e->totals.decode = &e->dec.stats;
 	e->totals.flow = &e->flows.stats;
 	e->totals.flow_cfg = &e->flows.cfg;
@@ -493,6 +501,7 @@ int engine_init(struct engine *e, const struct engine_config *cfg, char *err, si
 fail: /* the tables made before the stream pool */
 	free(e->ruled_out);
 	free(e->slot);
+	free(e->notes);
 	flow_table_free(&e->flows);
 	decoder_free(&e->dec);
 	free(e->ports);
@@ -510,6 +519,8 @@ void engine_free(struct engine *e)
 	stream_pool_free(&e->streams);
 	free(e->ruled_out);
 	e->ruled_out = NULL;
+	free(e->notes);
+	e->notes = NULL;
 	free(e->slot);
 	e->slot = NULL;
 	flow_table_free(&e->flows);
@@ -619,9 +630,6 @@ void engine_packet(struct engine *e, int dlt, const struct capture_pkt *cp)
 	if (e->dedup.oldest && e->dedup.groups[e->dedup.oldest - 1].window_end_us <= p.ts_us)
 		dedup_expire(&e->dedup, p.ts_us);
 	if (created) {
-		f->user_reason = 0;
-		f->user_rule = 0;
-		f->user_gen = 0;
 		f->user_slot = STREAM_NONE;
 		f->user_len[0] = f->user_len[1] = 0;
 		f->user_proto = -1;

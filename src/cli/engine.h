@@ -39,7 +39,7 @@ struct engine_config {
 };
 
 /* Policies kept after a reload, so that flows decided under one still
- * name its rules (struct flow user_gen). */
+ * name its rules (struct engine_note). */
 #define ENGINE_POLICIES 4
 
 /* Defaults for every bound (documented in offport(8)). */
@@ -72,6 +72,16 @@ struct engine {
 		uint32_t older, newer;
 	} *slot;
 	uint32_t slot_oldest, slot_newest;
+	/* per flow table entry (flow_index), written when the flow is decided:
+	 * why the registry judged as it did, and the policy rule that decided
+	 * (index + 1; ENGINE_RULE_DEFAULT the default line; 0 none) with the
+	 * policy's generation. Beside the table, not in struct flow, since
+	 * only findings, policy decisions and --explain read it. */
+	struct engine_note {
+		uint8_t reason; /* enum verdict_reason */
+		uint8_t gen;
+		uint16_t rule;
+	} *notes;
 	struct dedup dedup;
 	/* the site policy (NULL: none) and the ones it replaced, by
 	 * generation: policies[gen % ENGINE_POLICIES] is the current one */

@@ -113,13 +113,6 @@ struct flow {
 	uint8_t orient;      /* enum flow_orient */
 	uint8_t end_reason;  /* enum flow_end */
 	uint8_t close_reason; /* FLOW_END_FIN or FLOW_END_RST once FLOW_CLOSED */
-	/* the pipeline's verdict, for the flow record and explanations (new
-	 * flow: 0): why the ports registry judged as it did, and the site
-	 * policy rule that decided (index + 1; 0 none) with the generation of
-	 * the policy it belongs to */
-	uint8_t user_reason;
-	uint8_t user_gen;
-	uint16_t user_rule;
 };
 _Static_assert(sizeof(struct flow) == 192, "a flow table entry is 192 bytes (docs/performance.md)");
 

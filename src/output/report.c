@@ -743,8 +743,8 @@ __attribute__((format(printf, 4, 5))) static void add(char *out, size_t outlen, 
 }
 
 void report_explain(char *out, size_t outlen, const struct flow *f, const struct ports *ports,
-                    const struct policy *pol, bool policy_gone, bool inspected,
-                    uint64_t dedup_window_us)
+                    enum verdict_reason reason, const struct policy *pol, int rule,
+                    bool policy_gone, bool inspected, uint64_t dedup_window_us)
 {
 	size_t used = 0;
 	const char *tr = transport_name(f->proto);
@@ -776,7 +776,7 @@ void report_explain(char *out, size_t outlen, const struct flow *f, const struct
 		    f->srv_port);
 	}
 	const char *name = report_app_proto(f);
-	switch ((enum verdict_reason)f->user_reason) {
+	switch (reason) {
 	case VR_EXPECTED:
 		add(out, outlen, &used, ", where the ports registry expects %s", exp);
 		break;
@@ -827,9 +827,6 @@ void report_explain(char *out, size_t outlen, const struct flow *f, const struct
 		add(out, outlen, &used, "; decided under a site policy since replaced");
 	} else if (pol) {
 		char label[128], loc[128];
-		int rule = f->user_rule == 0        ? -1
-		           : f->user_rule == UINT16_MAX ? VERDICT_BY_DEFAULT
-		                                        : (int)f->user_rule - 1;
 		report_rule_label(pol, rule, label, sizeof label, loc, sizeof loc);
 		if (rule >= 0) {
 			const struct policy_rule_info *r = policy_rule(pol, (unsigned)rule);

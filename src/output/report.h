@@ -121,12 +121,13 @@ void report_flow_json(struct json *j, const struct flow *f, const uint32_t first
                       bool inspected, const struct verdict_note *note);
 
 /* The explanation of a flow's verdict (--explain), a sentence into out:
- * what was seen, what the registry says of it, what the policy did.
- * pol is the policy the flow was decided under (NULL: none, or gone when
- * policy_gone); inspected as for report_flow_json. */
+ * what was seen, what the registry says of it (reason), what the policy
+ * did: pol is the policy the flow was decided under (NULL: none, or gone
+ * when policy_gone) and rule what verdict_apply_policy answered;
+ * inspected as for report_flow_json. */
 void report_explain(char *out, size_t outlen, const struct flow *f, const struct ports *ports,
-                    const struct policy *pol, bool policy_gone, bool inspected,
-                    uint64_t dedup_window_us);
+                    enum verdict_reason reason, const struct policy *pol, int rule,
+                    bool policy_gone, bool inspected, uint64_t dedup_window_us);
 
 /* One line for people per flow (--explain). Returns 0 or -1. */
 int report_explain_text(FILE *out, const struct flow *f, const char *explanation);
