@@ -696,6 +696,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.decode.frag_max = (h >> 16) & 1 ? 2 : 16;
 	cfg.dedup = !((h >> 18) & 1);
 	cfg.explain = (h >> 19) & 1;
+	cfg.dedup_cfg.max_groups = 64; /* small tables: quick to make per input */
+	cfg.dedup_cfg.max_clients = 256;
 	if ((h >> 20) & 1) { /* windows that close within the capture */
 		cfg.dedup_cfg.window_us = 1000000u;
 		cfg.dedup_cfg.max_groups = 2;
