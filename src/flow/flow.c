@@ -8,7 +8,7 @@
  * are handed out from a high-water mark first, then from a free list of
  * ended entries, so an untouched entry is never written.
  *
- * Links. Every private link (bucket heads, hnext, LRU prev/next, LRU heads
+ * Links. Every private link (bucket heads, hnext and hprev, LRU prev/next, LRU heads
  * and tails, the free list) holds an entry index + 1, and 0 means "none":
  * zeroed memory is then a valid empty table and the buckets never need an
  * initialising pass.
@@ -358,16 +358,23 @@ static void lru_append(struct flow_table *ft, struct flow *f, uint8_t c)
 	ft->lru_tail[c] = l;
 }
 
+/* With the chain doubly linked: no walk from the bucket. The victims of
+ * a full table are its oldest flows, which newer ones pushed to the far
+ * end of their chains: the walk read every newer entry of the chain (a
+ * cache miss each) before reaching them. The neighbours here are only
+ * written. */
 static void hash_unlink(struct flow_table *ft, struct flow *f)
 {
-	uint32_t l = link_of(ft, f);
-	uint32_t *pp = &ft->buckets[f->hash & ft->nbuckets_mask];
-	while (*pp != l) {
-		assert(*pp != 0);
-		pp = &ent(ft, *pp)->hnext;
-	}
-	*pp = f->hnext;
+	assert(f->hprev || ft->buckets[f->hash & ft->nbuckets_mask] == link_of(ft, f));
+	assert(!f->hprev || ent(ft, f->hprev)->hnext == link_of(ft, f));
+	if (f->hprev)
+		ent(ft, f->hprev)->hnext = f->hnext;
+	else
+		ft->buckets[f->hash & ft->nbuckets_mask] = f->hnext;
+	if (f->hnext)
+		ent(ft, f->hnext)->hprev = f->hprev;
 	f->hnext = 0;
+	f->hprev = 0;
 }
 
 static void check_accounting(const struct flow_table *ft)
@@ -619,6 +626,9 @@ static struct flow *create(struct flow_table *ft, const struct packet *p, const 
 
 	uint32_t *b = &ft->buckets[h & ft->nbuckets_mask];
 	f->hnext = *b;
+	f->hprev = 0; /* the head: its predecessor is the bucket */
+	if (*b)
+		ent(ft, *b)->hprev = link_of(ft, f); /* mostly cached: lookup read it */
 	*b = link_of(ft, f);
 	lru_append(ft, f, class_of(f));
 	ft->stats.active++;

@@ -113,6 +113,10 @@ struct flow {
 	uint8_t orient;      /* enum flow_orient */
 	uint8_t end_reason;  /* enum flow_end */
 	uint8_t close_reason; /* FLOW_END_FIN or FLOW_END_RST once FLOW_CLOSED */
+	/* Private to flow.c: the previous entry in the hash chain (0: the
+	 * bucket), so that ending a flow unlinks it without walking its
+	 * chain. In what was padding: the entry stays 192 bytes. */
+	uint32_t hprev;
 };
 _Static_assert(sizeof(struct flow) == 192, "a flow table entry is 192 bytes (docs/performance.md)");
 
