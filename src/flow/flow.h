@@ -159,6 +159,9 @@ struct flow_table {
 	uint32_t nbuckets_mask;
 	uint32_t high_water;   /* entries[0..high_water) have been used */
 	uint32_t free_head;
+	/* hash chain words: link | count << link_bits | tag (see flow.c); in
+	 * what was padding, the struct's size unchanged */
+	uint8_t link_bits, count_bits;
 	/* one LRU list per distinct timeout, ordered by last-seen */
 #define FLOW_LRU_CLASSES 5
 	uint32_t lru_head[FLOW_LRU_CLASSES], lru_tail[FLOW_LRU_CLASSES];
