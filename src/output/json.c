@@ -281,17 +281,33 @@ static char *digits(uint64_t v, char *end)
 	return end;
 }
 
+/* Number of decimal digits of v: t below is floor((log2(v) + 1) *
+ * log10(2)) (1233 / 4096 = 0.30103), which is the number of digits of v
+ * less one, or that number itself; comparing with 10^t tells which
+ * (Sean Anderson's "Bit Twiddling Hacks", IntegerLog10). */
+static size_t decimal_len(uint64_t v)
+{
+	static const uint64_t pow10[20] = {
+		1u, 10u, 100u, 1000u, 10000u, 100000u, 1000000u, 10000000u, 100000000u,
+		1000000000u, 10000000000u, 100000000000u, 1000000000000u, 10000000000000u,
+		100000000000000u, 1000000000000000u, 10000000000000000u, 100000000000000000u,
+		1000000000000000000u, 10000000000000000000u,
+	};
+	if (v == 0)
+		return 1;
+	unsigned t = (unsigned)(64 - __builtin_clzll(v)) * 1233u >> 12; /* <= 19 */
+	return t + (v >= pow10[t]);
+}
+
 size_t json_fmt_u64(char *o, uint64_t v)
 {
-	/* The digits right-aligned at b[24], then 20 bytes copied from n
-	 * before it: a copy of fixed size (a few moves, no call), within b
-	 * whatever n (b + 24 - n + 20 <= b + 44), and o has room for 20 (see
-	 * json.h); the bytes past the n digits are overwritten by what
-	 * follows in the record. */
-	char b[48];
-	char *d = digits(v, b + 24);
-	size_t n = (size_t)(b + 24 - d);
-	memcpy(o, d, 20);
+	/* Straight into o from its last digit: building them in a scratch
+	 * buffer and copying it in one wide move stalled on every call (a
+	 * load spanning several smaller stores is not forwarded from them). */
+	size_t n = decimal_len(v);
+	char *end = digits(v, o + n);
+	assert(end == o);
+	(void)end;
 	return n;
 }
 

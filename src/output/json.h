@@ -46,8 +46,7 @@ void json_bool_k(struct json *j, const char *key, size_t klen, bool v);
 
 #define JSON_KLEN(key) ((key) ? strlen(key) : 0)
 
-/* Decimal digits of v at o; returns how many (at most 20). It writes 20
- * bytes at o: the ones past the digits are scratch. */
+/* Decimal digits of v at o (at most 20); returns how many. */
 size_t json_fmt_u64(char *o, uint64_t v);
 
 #ifndef NDEBUG
