@@ -413,6 +413,18 @@ bool stream_full(const struct stream_pool *sp, uint32_t slot, enum flow_dir dir)
 	return d && d->held >= sp->cfg.cap;
 }
 
+void stream_prefetch(const struct stream_pool *sp, uint32_t slot)
+{
+	if (slot == STREAM_NONE || slot >= sp->high_water)
+		return;
+	for (int d = 0; d < 2; d++) {
+		__builtin_prefetch(&sp->dirs[dir_index(slot, (enum flow_dir)d)]);
+		__builtin_prefetch(dir_data(sp, slot, (enum flow_dir)d));
+		/* reset_dir clears it from its start when the slot is taken again */
+		__builtin_prefetch(dir_bitmap(sp, slot, (enum flow_dir)d), 1);
+	}
+}
+
 static void swap_bytes(uint8_t *x, uint8_t *y, size_t n)
 {
 	uint8_t buf[512];

@@ -121,4 +121,8 @@ void stream_swap(struct stream_pool *sp, uint32_t slot);
 /* True when direction dir holds cap contiguous bytes. */
 bool stream_full(const struct stream_pool *sp, uint32_t slot, enum flow_dir dir);
 
+/* A hint: the slot will be read soon (its state, its first bytes and the
+ * start of its bitmaps are fetched into the cache meanwhile). */
+void stream_prefetch(const struct stream_pool *sp, uint32_t slot);
+
 #endif
