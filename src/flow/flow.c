@@ -33,12 +33,13 @@
  */
 #include "flow/flow.h"
 
+#include "common/table_mem.h"
+
 #include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -461,35 +462,8 @@ static enum flow_end timeout_reason(const struct flow *f)
 
 /* ---- init / free -------------------------------------------------------- */
 
-/*
- * The entries and the buckets: zero pages from mmap, backed only when
- * touched (what calloc does for a large size, so resident memory still
- * follows the flows seen, up to the same bound), but at a page boundary,
- * so that a 192-byte entry spans 3 cache lines rather than 4 (calloc's
- * block starts 16 bytes into its page), and with transparent huge pages
- * asked for: a flood touches entries all over 48 MiB, and with 4 KiB
- * pages nearly every one of those touches also missed the TLB.
- */
-static void *table_alloc(size_t n, size_t size)
-{
-	if (size && n > SIZE_MAX / size) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	void *p = mmap(NULL, n * size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-#ifdef MADV_HUGEPAGE
-	(void)madvise(p, n * size, MADV_HUGEPAGE); /* a hint: without it, small pages */
-#endif
-	return p;
-}
-
-static void table_free(void *p, size_t n, size_t size)
-{
-	if (p)
-		munmap(p, n * size);
-}
+/* The entries and the buckets: common/table_mem.h (page-aligned, so an
+ * entry spans 3 cache lines, and on huge pages where the kernel allows). */
 
 int flow_table_init(struct flow_table *ft, const struct flow_config *cfg, flow_end_fn on_end,
                     void *ctx, char *err, size_t errlen)

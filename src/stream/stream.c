@@ -1,9 +1,9 @@
 /*
  * stream.c - first bytes of each direction, in sequence order (see stream.h).
  *
- * Memory. One calloc of max_slots * 2 regions; a region is `cap` data bytes
+ * Memory. One allocation of max_slots * 2 regions; a region is `cap` data bytes
  * followed by a fill bitmap of (cap + 7) / 8 bytes (one bit per data byte).
- * A large calloc is backed by zero pages until written, and the free list
+ * It is backed by zero pages until written, and the free list
  * is LIFO, so the resident memory is that of the peak number of slots in
  * use at once, not of max_slots.
  *
@@ -21,6 +21,8 @@
  * replaced, and only by one longer segment covering them.
  */
 #include "stream/stream.h"
+
+#include "common/table_mem.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -54,8 +56,11 @@ int stream_pool_init(struct stream_pool *sp, const struct stream_config *cfg, ch
 		         __FILE__, __LINE__, cfg->max_slots, cfg->cap);
 		return -1;
 	}
-	sp->mem = calloc((size_t)cfg->max_slots * 2, region);
-	sp->dirs = calloc((size_t)cfg->max_slots * 2, sizeof *sp->dirs);
+	/* the regions and their states: common/table_mem.h (a spray touches
+	 * slots all over the pool: huge pages spare a TLB miss on each) */
+	sp->cfg = *cfg; /* stream_pool_free needs the sizes */
+	sp->mem = table_alloc((size_t)cfg->max_slots * 2, region);
+	sp->dirs = table_alloc((size_t)cfg->max_slots * 2, sizeof *sp->dirs);
 	sp->free_list = calloc(cfg->max_slots, sizeof *sp->free_list);
 	if (!sp->mem || !sp->dirs || !sp->free_list) {
 		stream_pool_free(sp);
@@ -63,7 +68,6 @@ int stream_pool_init(struct stream_pool *sp, const struct stream_config *cfg, ch
 		         __FILE__, __LINE__, cfg->max_slots, cfg->cap);
 		return -1;
 	}
-	sp->cfg = *cfg;
 	sp->mem_bytes = (size_t)cfg->max_slots * 2 * (region + sizeof *sp->dirs) +
 	                (size_t)cfg->max_slots * sizeof *sp->free_list;
 	return 0;
@@ -71,8 +75,8 @@ int stream_pool_init(struct stream_pool *sp, const struct stream_config *cfg, ch
 
 void stream_pool_free(struct stream_pool *sp)
 {
-	free(sp->mem);
-	free(sp->dirs);
+	table_free(sp->mem, (size_t)sp->cfg.max_slots * 2, region_bytes(sp->cfg.cap));
+	table_free(sp->dirs, (size_t)sp->cfg.max_slots * 2, sizeof *sp->dirs);
 	free(sp->free_list);
 	sp->mem = NULL;
 	sp->dirs = NULL;
