@@ -483,8 +483,8 @@ int flow_table_init(struct flow_table *ft, const struct flow_config *cfg, flow_e
 	uint32_t nb = 1;
 	while (nb < cfg->max_flows)
 		nb <<= 1;
-	ft->entries = table_alloc(cfg->max_flows, sizeof *ft->entries);
-	ft->buckets = table_alloc(nb, sizeof *ft->buckets);
+	ft->entries = table_alloc(cfg->max_flows, sizeof *ft->entries, true);
+	ft->buckets = table_alloc(nb, sizeof *ft->buckets, true);
 	if (!ft->entries || !ft->buckets) {
 		table_free(ft->entries, cfg->max_flows, sizeof *ft->entries);
 		table_free(ft->buckets, nb, sizeof *ft->buckets);

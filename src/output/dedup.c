@@ -113,12 +113,6 @@ int dedup_init(struct dedup *d, const struct dedup_config *cfg, dedup_close_fn o
 		snprintf(err, errlen, "out of memory for the alert deduplication tables");
 		return -1;
 	}
-	for (uint32_t i = 0; i < d->cfg.max_groups; i++)
-		d->groups[i].hnext = i + 1 < d->cfg.max_groups ? i + 2 : 0;
-	d->free_group = 1;
-	for (uint32_t i = 0; i < d->cfg.max_clients; i++)
-		d->clients[i].hnext = i + 1 < d->cfg.max_clients ? i + 2 : 0;
-	d->free_client = 1;
 	d->mem_bytes = (size_t)d->cfg.max_groups * sizeof *d->groups +
 	               (size_t)d->nbuckets * sizeof *d->buckets +
 	               (size_t)d->cfg.max_clients * sizeof *d->clients +
@@ -205,6 +199,10 @@ static void add_client(struct dedup *d, uint32_t gi1, const uint8_t cli_ip[16])
 	for (uint32_t c1 = *head; c1; c1 = d->clients[c1 - 1].hnext)
 		if (d->clients[c1 - 1].group == gi1 && memcmp(d->clients[c1 - 1].ip, cli_ip, 16) == 0)
 			return; /* seen */
+	if (!d->free_client && d->clients_used < d->cfg.max_clients) {
+		d->clients[d->clients_used].hnext = 0;
+		d->free_client = ++d->clients_used; /* a never used pair, index + 1 */
+	}
 	if (!d->free_client) {
 		if (g->clients_exact) {
 			g->clients_exact = false;
@@ -242,6 +240,10 @@ bool dedup_offer(struct dedup *d, const struct dedup_key *k, const uint8_t cli_i
 		if (gout)
 			*gout = g;
 		return false;
+	}
+	if (!d->free_group && d->groups_used < d->cfg.max_groups) {
+		d->groups[d->groups_used].hnext = 0;
+		d->free_group = ++d->groups_used; /* a never used group, index + 1 */
 	}
 	if (!d->free_group)
 		close_group(d, d->oldest, DEDUP_CLOSE_EVICTED);

@@ -84,12 +84,16 @@ struct dedup {
 	uint32_t *buckets;            /* nbuckets, group index + 1 */
 	uint32_t nbuckets;            /* power of two */
 	uint32_t free_group;          /* free list through hnext, index + 1 */
+	uint32_t groups_used;         /* groups[0..groups_used) have been used:
+	                                 the rest, never touched, are not
+	                                 resident (calloc's zero pages) */
 	uint32_t oldest, newest;      /* opening order, index + 1 */
 	uint32_t active;
 	struct dedup_client *clients; /* max_clients */
 	uint32_t *client_buckets;     /* nclient_buckets */
 	uint32_t nclient_buckets;
 	uint32_t free_client;
+	uint32_t clients_used;        /* the same for clients[] */
 	dedup_close_fn on_close;
 	void *ctx;
 	size_t mem_bytes;

@@ -59,8 +59,8 @@ int stream_pool_init(struct stream_pool *sp, const struct stream_config *cfg, ch
 	/* the regions and their states: common/table_mem.h (a spray touches
 	 * slots all over the pool: huge pages spare a TLB miss on each) */
 	sp->cfg = *cfg; /* stream_pool_free needs the sizes */
-	sp->mem = table_alloc((size_t)cfg->max_slots * 2, region);
-	sp->dirs = table_alloc((size_t)cfg->max_slots * 2, sizeof *sp->dirs);
+	sp->mem = table_alloc((size_t)cfg->max_slots * 2, region, false);
+	sp->dirs = table_alloc((size_t)cfg->max_slots * 2, sizeof *sp->dirs, false);
 	sp->free_list = calloc(cfg->max_slots, sizeof *sp->free_list);
 	if (!sp->mem || !sp->dirs || !sp->free_list) {
 		stream_pool_free(sp);

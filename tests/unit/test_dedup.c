@@ -1,0 +1,173 @@
+/*
+ * test_dedup.c - the alert deduplication table (output/dedup.c): groups
+ * open and repeat, windows close in order, a full table evicts the oldest,
+ * distinct clients are counted exactly until their table is full and as a
+ * lower bound after, and freed groups and pairs are used again.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "output/dedup.h"
+
+#define S 1000000ull /* one second in microseconds */
+
+struct closed {
+	struct dedup_group g;
+	enum dedup_close why;
+};
+
+static struct closed log_[64];
+static unsigned nlog;
+
+static void on_close(void *ctx, const struct dedup_group *g, enum dedup_close why)
+{
+	(void)ctx;
+	if (nlog < 64)
+		log_[nlog++] = (struct closed){*g, why};
+}
+
+static struct dedup_key key(uint8_t last, uint16_t port, int16_t proto)
+{
+	struct dedup_key k;
+	memset(&k, 0, sizeof k);
+	k.srv_ip[0] = 10;
+	k.srv_ip[3] = last;
+	k.ip_version = 4;
+	k.transport = 6;
+	k.srv_port = port;
+	k.proto = proto;
+	k.sid = 9157102;
+	return k;
+}
+
+static const uint8_t *client(uint8_t last)
+{
+	static uint8_t ip[64][16];
+	memset(ip[last % 64], 0, 16);
+	ip[last % 64][0] = 192;
+	ip[last % 64][3] = last;
+	return ip[last % 64];
+}
+
+static void test_window(void)
+{
+	struct dedup d;
+	struct dedup_config cfg;
+	char err[128];
+	dedup_config_defaults(&cfg);
+	cfg.window_us = 60 * S;
+	CHECK(dedup_init(&d, &cfg, on_close, NULL, err, sizeof err) == 0);
+	nlog = 0;
+	struct dedup_key k = key(2, 443, 3);
+	const struct dedup_group *g;
+	CHECK(dedup_offer(&d, &k, client(1), 100 * S, 11, 1, &g));   /* opens: alert */
+	CHECK(!dedup_offer(&d, &k, client(1), 110 * S, 12, 1, &g));  /* repeat, same client */
+	CHECK(!dedup_offer(&d, &k, client(2), 120 * S, 13, 1, &g));  /* repeat, new client */
+	CHECK_EQ_U(g->flows, 3);
+	CHECK_EQ_U(g->clients, 2);
+	CHECK_EQ_U(g->alert_flow_id, 11);
+	struct dedup_key other = key(2, 8443, 3); /* another port: another alert */
+	CHECK(dedup_offer(&d, &other, client(1), 125 * S, 14, 2, NULL));
+	other = key(2, 443, 4);                   /* another protocol too */
+	CHECK(dedup_offer(&d, &other, client(1), 126 * S, 15, 2, NULL));
+	dedup_expire(&d, 159 * S);
+	CHECK_EQ_U(nlog, 0); /* the window is [100 s, 160 s) */
+	CHECK(dedup_offer(&d, &k, client(3), 160 * S, 16, 1, &g)); /* closes it, opens anew */
+	CHECK_EQ_U(nlog, 1);
+	CHECK(log_[0].why == DEDUP_CLOSE_WINDOW && log_[0].g.flows == 3 && log_[0].g.clients == 2 &&
+	      log_[0].g.first_ts_us == 100 * S && log_[0].g.last_ts_us == 120 * S &&
+	      log_[0].g.clients_exact && log_[0].g.alert_flow_id == 11);
+	CHECK_EQ_U(g->flows, 1);
+	CHECK_EQ_U(g->alert_flow_id, 16);
+	dedup_flush(&d);
+	CHECK_EQ_U(nlog, 4); /* the two other keys and the new group, at the end */
+	for (unsigned i = 1; i < nlog; i++)
+		CHECK(log_[i].why == DEDUP_CLOSE_END);
+	CHECK_EQ_U(d.stats.groups, 4);
+	CHECK_EQ_U(d.stats.repeats, 2);
+	CHECK_EQ_U(d.stats.closed[DEDUP_CLOSE_WINDOW], 1);
+	CHECK_EQ_U(d.stats.closed[DEDUP_CLOSE_END], 3);
+	CHECK_EQ_U(d.stats.closed_with_repeats, 1);
+	CHECK_EQ_U(d.active, 0);
+	dedup_free(&d);
+}
+
+static void test_bounds(void)
+{
+	struct dedup d;
+	struct dedup_config cfg;
+	char err[128];
+	dedup_config_defaults(&cfg);
+	cfg.max_groups = 2;
+	cfg.max_clients = 3;
+	CHECK(dedup_init(&d, &cfg, on_close, NULL, err, sizeof err) == 0);
+	nlog = 0;
+	struct dedup_key a = key(1, 443, 3), b = key(2, 443, 3), c = key(3, 443, 3);
+	CHECK(dedup_offer(&d, &a, client(1), 1 * S, 1, 1, NULL));
+	CHECK(dedup_offer(&d, &b, client(1), 2 * S, 2, 1, NULL));
+	CHECK(!dedup_offer(&d, &a, client(2), 3 * S, 3, 1, NULL)); /* clients: 3 pairs used */
+	CHECK(dedup_offer(&d, &c, client(1), 4 * S, 4, 1, NULL));  /* full: a, the oldest, goes */
+	CHECK_EQ_U(nlog, 1);
+	CHECK(log_[0].why == DEDUP_CLOSE_EVICTED && log_[0].g.key.srv_ip[3] == 1 &&
+	      log_[0].g.flows == 2 && log_[0].g.clients == 2);
+	/* a's two pairs were freed, c took one: b counts one more client */
+	const struct dedup_group *g;
+	CHECK(!dedup_offer(&d, &b, client(5), 5 * S, 5, 1, &g));
+	CHECK(g->clients_exact);
+	CHECK_EQ_U(g->clients, 2);
+	CHECK(!dedup_offer(&d, &b, client(6), 6 * S, 6, 1, &g)); /* no pair left */
+	CHECK(!g->clients_exact);
+	CHECK_EQ_U(g->clients, 2);
+	CHECK(!dedup_offer(&d, &b, client(7), 7 * S, 7, 1, &g));
+	CHECK_EQ_U(g->flows, 4);
+	CHECK_EQ_U(d.stats.clients_inexact, 1);
+	CHECK(!dedup_offer(&d, &b, client(1), 8 * S, 8, 1, &g)); /* a known client */
+	CHECK_EQ_U(g->clients, 2);
+	CHECK_EQ_U(g->flows, 5);
+	dedup_flush(&d);
+	CHECK_EQ_U(nlog, 3);
+	CHECK_EQ_U(d.stats.groups, 3);
+	CHECK_EQ_U(d.stats.repeats, 5);
+	CHECK_EQ_U(d.stats.closed[DEDUP_CLOSE_EVICTED], 1);
+	/* everything freed: the table works again from empty */
+	nlog = 0;
+	for (uint8_t i = 0; i < 10; i++) {
+		struct dedup_key k = key(i, 80, 1);
+		CHECK(dedup_offer(&d, &k, client(i), 100 * S + i, 100u + i, 3, NULL));
+	}
+	CHECK_EQ_U(nlog, 8); /* ten groups through a table of two */
+	CHECK_EQ_U(d.active, 2);
+	dedup_free(&d);
+}
+
+static void test_time_backwards(void)
+{
+	/* capture time that runs backwards (several files) never closes a
+	 * group early */
+	struct dedup d;
+	struct dedup_config cfg;
+	char err[128];
+	dedup_config_defaults(&cfg);
+	cfg.window_us = 10 * S;
+	CHECK(dedup_init(&d, &cfg, on_close, NULL, err, sizeof err) == 0);
+	nlog = 0;
+	struct dedup_key k = key(9, 53, 2);
+	CHECK(dedup_offer(&d, &k, client(1), 500 * S, 1, 1, NULL));
+	CHECK(!dedup_offer(&d, &k, client(1), 100 * S, 2, 1, NULL)); /* earlier: a repeat */
+	CHECK_EQ_U(nlog, 0);
+	dedup_expire(&d, 509 * S);
+	CHECK_EQ_U(nlog, 0);
+	dedup_expire(&d, 510 * S);
+	CHECK_EQ_U(nlog, 1);
+	CHECK(log_[0].g.first_ts_us == 500 * S && log_[0].g.last_ts_us == 500 * S);
+	dedup_free(&d);
+}
+
+int main(void)
+{
+	test_window();
+	test_bounds();
+	test_time_backwards();
+	return check_done();
+}
