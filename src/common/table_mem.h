@@ -6,25 +6,26 @@
  * large size, so resident memory still follows what is used, up to the
  * same bound), but at a page boundary, so that entries whose size is a
  * multiple of 64 bytes start on a cache line (calloc's block begins 16
- * bytes into its page: a 192-byte entry then spans 4 lines, not 3), and,
- * when huge, with transparent huge pages asked for: a flood touches flow
- * entries all over tens of MiB, and with 4 KiB pages nearly every such
- * touch also missed the TLB. The price of a huge page is resident memory:
- * a touch backs 2 MiB, not 4 KiB, so only the flow table asks for them
- * (the stream pool's gain was within the noise, and it cost about 6 MiB
- * of resident memory on a capture of a few flows).
+ * bytes into its page: a 192-byte entry then spans 4 lines, not 3).
+ *
+ * Transparent huge pages are asked for once a table has grown to an
+ * eighth of its bound (table_want_huge, called by its owner): a flood
+ * touches entries all over tens of MiB, and with 4 KiB pages nearly every
+ * such touch also misses the TLB (the text flood of bench/flood.py runs
+ * about 10% faster with them); but a huge page backs 2 MiB where a small
+ * one backs 4 KiB, so asking from the start made a capture of a few flows
+ * resident in about 6 MiB more.
  */
 #ifndef OFFPORT_COMMON_TABLE_MEM_H
 #define OFFPORT_COMMON_TABLE_MEM_H
 
 #include <errno.h>
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/mman.h>
 
-/* n * size zero bytes, or NULL (errno set); huge: ask for huge pages. */
-static inline void *table_alloc(size_t n, size_t size, bool huge)
+/* n * size zero bytes, or NULL (errno set). */
+static inline void *table_alloc(size_t n, size_t size)
 {
 	if (n == 0 || size == 0 || n > SIZE_MAX / size) {
 		errno = ENOMEM;
@@ -33,13 +34,21 @@ static inline void *table_alloc(size_t n, size_t size, bool huge)
 	void *p = mmap(NULL, n * size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
-#ifdef MADV_HUGEPAGE
-	if (huge)
-		(void)madvise(p, n * size, MADV_HUGEPAGE); /* a hint: without it, small pages */
-#else
-	(void)huge;
-#endif
 	return p;
+}
+
+/* Asks for huge pages on what table_alloc(n, size) returned (a hint: the
+ * kernel may not give them). */
+static inline void table_want_huge(void *p, size_t n, size_t size)
+{
+#ifdef MADV_HUGEPAGE
+	if (p)
+		(void)madvise(p, n * size, MADV_HUGEPAGE);
+#else
+	(void)p;
+	(void)n;
+	(void)size;
+#endif
 }
 
 /* Frees what table_alloc(n, size) returned; NULL is ignored. */

@@ -483,8 +483,8 @@ int flow_table_init(struct flow_table *ft, const struct flow_config *cfg, flow_e
 	uint32_t nb = 1;
 	while (nb < cfg->max_flows)
 		nb <<= 1;
-	ft->entries = table_alloc(cfg->max_flows, sizeof *ft->entries, true);
-	ft->buckets = table_alloc(nb, sizeof *ft->buckets, true);
+	ft->entries = table_alloc(cfg->max_flows, sizeof *ft->entries);
+	ft->buckets = table_alloc(nb, sizeof *ft->buckets);
 	if (!ft->entries || !ft->buckets) {
 		table_free(ft->entries, cfg->max_flows, sizeof *ft->entries);
 		table_free(ft->buckets, nb, sizeof *ft->buckets);
@@ -701,8 +701,14 @@ static struct flow *create(struct flow_table *ft, const struct packet *p, const 
 	                 count < count_max(ft) ? count + 1 : count);
 	lru_append(ft, f, class_of(f));
 	ft->stats.active++;
-	if (ft->stats.active > ft->stats.peak_active)
+	if (ft->stats.active > ft->stats.peak_active) {
 		ft->stats.peak_active = ft->stats.active;
+		if (ft->stats.peak_active == ft->cfg.max_flows / 8 + 1) {
+			/* grown: worth huge pages (common/table_mem.h) */
+			table_want_huge(ft->entries, ft->cfg.max_flows, sizeof *ft->entries);
+			table_want_huge(ft->buckets, (size_t)ft->nbuckets_mask + 1, sizeof *ft->buckets);
+		}
+	}
 	check_accounting(ft);
 	return f;
 }

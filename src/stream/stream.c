@@ -59,8 +59,8 @@ int stream_pool_init(struct stream_pool *sp, const struct stream_config *cfg, ch
 	/* the regions and their states: common/table_mem.h (a spray touches
 	 * slots all over the pool: huge pages spare a TLB miss on each) */
 	sp->cfg = *cfg; /* stream_pool_free needs the sizes */
-	sp->mem = table_alloc((size_t)cfg->max_slots * 2, region, false);
-	sp->dirs = table_alloc((size_t)cfg->max_slots * 2, sizeof *sp->dirs, false);
+	sp->mem = table_alloc((size_t)cfg->max_slots * 2, region);
+	sp->dirs = table_alloc((size_t)cfg->max_slots * 2, sizeof *sp->dirs);
 	sp->free_list = calloc(cfg->max_slots, sizeof *sp->free_list);
 	if (!sp->mem || !sp->dirs || !sp->free_list) {
 		stream_pool_free(sp);
@@ -126,6 +126,11 @@ uint32_t stream_take(struct stream_pool *sp)
 		slot = sp->free_list[--sp->free_top];
 	} else if (sp->high_water < sp->cfg.max_slots) {
 		slot = sp->high_water++;
+		if (sp->high_water == sp->cfg.max_slots / 8 + 1) {
+			/* grown: worth huge pages (common/table_mem.h) */
+			table_want_huge(sp->mem, (size_t)sp->cfg.max_slots * 2, region_bytes(sp->cfg.cap));
+			table_want_huge(sp->dirs, (size_t)sp->cfg.max_slots * 2, sizeof *sp->dirs);
+		}
 	} else {
 		sp->stats.slots_exhausted++;
 		return STREAM_NONE;
