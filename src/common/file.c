@@ -4,6 +4,7 @@
 #include "common/file.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,4 +56,16 @@ int file_read_all(const char *path, size_t max, char **out, size_t *outlen, char
 	*out = buf;
 	*outlen = len;
 	return 0;
+}
+
+int config_error(char *err, size_t errlen, const char *name, unsigned line, const char *fmt, ...)
+{
+	va_list ap;
+	int n = line ? snprintf(err, errlen, "%s:%u: ", name, line) : snprintf(err, errlen, "%s: ", name);
+	if (n < 0 || (size_t)n >= errlen)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -1;
 }

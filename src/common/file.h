@@ -12,4 +12,9 @@
 int file_read_all(const char *path, size_t max, char **buf, size_t *len, char *err,
                   size_t errlen);
 
+/* A configuration file's error into err: "NAME:LINE: message", or
+ * "NAME: message" for line 0 (the whole file). Returns -1. */
+__attribute__((format(printf, 5, 6))) int config_error(char *err, size_t errlen, const char *name,
+                                                       unsigned line, const char *fmt, ...);
+
 #endif

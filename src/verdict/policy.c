@@ -334,20 +334,8 @@ struct parser {
 	struct pset all_protos; /* every protocol and unknown */
 };
 
-__attribute__((format(printf, 5, 6))) static int fail(char *err, size_t errlen, const char *name,
-                                                      unsigned line, const char *fmt, ...)
-{
-	va_list ap;
-	int n = line ? snprintf(err, errlen, "%s:%u: ", name, line) : snprintf(err, errlen, "%s: ", name);
-	if (n < 0 || (size_t)n >= errlen)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
-#define PFAIL(ps, ...) fail((ps)->err, (ps)->errlen, (ps)->name, (ps)->line, __VA_ARGS__)
+#define PFAIL(ps, ...) config_error((ps)->err, (ps)->errlen, (ps)->name, (ps)->line, __VA_ARGS__)
 
 static void pset_set(struct pset *s, unsigned bit)
 {
@@ -1076,7 +1064,7 @@ static int load(struct parser *ps, const char *text, size_t len)
 			return rc;
 	}
 	if (!ps->p->def_line)
-		return fail(ps->err, ps->errlen, ps->name, 0,
+		return config_error(ps->err, ps->errlen, ps->name, 0,
 		            "no 'default' line; add 'default registry' to keep the ports registry's "
 		            "verdicts where no rule matches");
 	return 0;
@@ -1091,7 +1079,7 @@ int policy_load_text(const char *name, const char *text, size_t len, struct poli
 	struct policy *p = calloc(1, sizeof *p);
 	if (!p || !(p->file = strdup(name))) {
 		free(p);
-		return fail(err, errlen, name, 0, "out of memory");
+		return config_error(err, errlen, name, 0, "out of memory");
 	}
 	struct parser ps;
 	memset(&ps, 0, sizeof ps);

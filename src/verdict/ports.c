@@ -21,18 +21,6 @@ extern const size_t ports_default_text_len;
 
 _Static_assert(PORTS_MAX_SETS <= 65536, "set index fits the entry array");
 
-__attribute__((format(printf, 5, 6))) static int fail(char *err, size_t errlen, const char *name,
-                                                      unsigned line, const char *fmt, ...)
-{
-	va_list ap;
-	int n = snprintf(err, errlen, "%s:%u: ", name, line);
-	if (n < 0 || (size_t)n >= errlen)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* Index of the set equal to s, added when new; -1 when the table is full. */
 static int set_index(struct ports *p, const struct proto_set *s)
@@ -88,7 +76,7 @@ int ports_load_text(struct ports *p, const char *name, const char *text, size_t 
 	 * in one file is a mistake worth an error. */
 	uint32_t *seen = calloc(2 * 65536, sizeof *seen);
 	if (!seen)
-		return fail(err, errlen, name, 0, "out of memory");
+		return config_error(err, errlen, name, 0, "out of memory");
 	if (p->nsets == 0)
 		p->nsets = 1; /* set 0 is "no entry" */
 	int rc = 0;
@@ -103,13 +91,13 @@ int ports_load_text(struct ports *p, const char *name, const char *text, size_t 
 		size_t n = pos - start;
 		pos++; /* the newline */
 		if (n >= sizeof line) {
-			rc = fail(err, errlen, name, lineno, "line longer than %zu bytes", sizeof line - 1);
+			rc = config_error(err, errlen, name, lineno, "line longer than %zu bytes", sizeof line - 1);
 			break;
 		}
 		memcpy(line, text + start, n);
 		line[n] = 0;
 		if (memchr(line, 0, n)) {
-			rc = fail(err, errlen, name, lineno, "NUL byte in line");
+			rc = config_error(err, errlen, name, lineno, "NUL byte in line");
 			break;
 		}
 		char *hash = strchr(line, '#');
@@ -122,7 +110,7 @@ int ports_load_text(struct ports *p, const char *name, const char *text, size_t 
 		enum ports_transport t;
 		unsigned lo, hi;
 		if (!parse_spec(tok, &t, &lo, &hi)) {
-			rc = fail(err, errlen, name, lineno,
+			rc = config_error(err, errlen, name, lineno,
 			          "'%s' is not tcp/PORT, udp/PORT, a range such as tcp/6665-6669 "
 			          "(ports 1 to 65535) or tcp/any and udp/any",
 			          tok);
@@ -138,7 +126,7 @@ int ports_load_text(struct ports *p, const char *name, const char *text, size_t 
 			if ((strcmp(tok, "+") == 0 || strcmp(tok, "-") == 0) && nprotos == 0 &&
 			    mode == SET) {
 				if (!overlay) {
-					rc = fail(err, errlen, name, lineno,
+					rc = config_error(err, errlen, name, lineno,
 					          "'%s' is only allowed in a file given with --ports", tok);
 					break;
 				}
@@ -146,17 +134,17 @@ int ports_load_text(struct ports *p, const char *name, const char *text, size_t 
 				continue;
 			}
 			if (mode == REMOVE) {
-				rc = fail(err, errlen, name, lineno, "nothing may follow '-' (got '%s')", tok);
+				rc = config_error(err, errlen, name, lineno, "nothing may follow '-' (got '%s')", tok);
 				break;
 			}
 			int proto = ident_find(tok);
 			if (proto < 0) {
-				rc = fail(err, errlen, name, lineno,
+				rc = config_error(err, errlen, name, lineno,
 				          "unknown protocol '%s' (offport --list-protocols)", tok);
 				break;
 			}
 			if (proto >= PORTS_MAX_PROTOS) {
-				rc = fail(err, errlen, name, lineno, "protocol index out of range");
+				rc = config_error(err, errlen, name, lineno, "protocol index out of range");
 				break;
 			}
 			set.w[proto / 64] |= 1ull << (proto % 64);
@@ -165,17 +153,17 @@ int ports_load_text(struct ports *p, const char *name, const char *text, size_t 
 		if (rc)
 			break;
 		if (mode != REMOVE && nprotos == 0) {
-			rc = fail(err, errlen, name, lineno, "%s names no protocol", spec);
+			rc = config_error(err, errlen, name, lineno, "%s names no protocol", spec);
 			break;
 		}
 		for (unsigned port = lo; port <= hi && rc == 0; port++) {
 			uint32_t *s = &seen[t * 65536u + port];
 			if (*s) {
 				if (port == 0)
-					rc = fail(err, errlen, name, lineno, "%s/any is already listed at line %u",
+					rc = config_error(err, errlen, name, lineno, "%s/any is already listed at line %u",
 					          t == PORTS_TCP ? "tcp" : "udp", *s);
 				else
-					rc = fail(err, errlen, name, lineno, "%s/%u is already listed at line %u",
+					rc = config_error(err, errlen, name, lineno, "%s/%u is already listed at line %u",
 					          t == PORTS_TCP ? "tcp" : "udp", port, *s);
 				break;
 			}
@@ -190,7 +178,7 @@ int ports_load_text(struct ports *p, const char *name, const char *text, size_t 
 			}
 			int idx = set_index(p, &next);
 			if (idx < 0) {
-				rc = fail(err, errlen, name, lineno, "more than %d distinct protocol sets",
+				rc = config_error(err, errlen, name, lineno, "more than %d distinct protocol sets",
 				          PORTS_MAX_SETS - 1);
 				break;
 			}
