@@ -563,7 +563,7 @@ static void print_dead(void *ctx, unsigned rule, int by, const char *why)
 		printf("can never match: the rule at line %u", b->line);
 		if (b->name)
 			printf(" ('%s')", b->name);
-		printf(" comes first and matches every flow it would (%s)\n", why ? why : "shadowed");
+		printf(" comes first and matches every flow it would\n");
 	} else {
 		printf("can never match: %s\n", why ? why : "it contradicts itself");
 	}
