@@ -305,6 +305,15 @@ def check_check_policy():
     check(code == 1 and m and "offport: " + m.group(0) in guide,
           "docs/policy.md quotes an error offport writes", err.strip())
 
+    # the size limit: 16 MiB is allowed, a byte more is not
+    big = "default registry\n" + "#" * 99 + "\n"
+    body = big + ("# " + "x" * 97 + "\n") * (((16 << 20) - len(big)) // 100 - 1)
+    body += "#" * ((16 << 20) - len(body) - 1) + "\n"
+    code, out, err, p = cp(body, "big.conf")
+    check(code == 0 and len(body) == 16 << 20, "a policy file of exactly 16 MiB loads", err)
+    code, out, err, p = cp(body + "#", "big.conf")
+    check(code == 1 and "larger than 16 MiB" in err, "a byte more is refused", err)
+
     # every example in etc/policy.conf, uncommented, is valid
     conf = (REPO / "etc" / "policy.conf").read_text()
     code, out, err = run(["--check-policy", str(REPO / "etc" / "policy.conf")])
@@ -362,15 +371,17 @@ def rewrite(frame, client, cport, old_client, old_cport):
     return frame
 
 
-def flow_copies(path, copies, syn_only=False, name=None):
+def flow_copies(path, copies, syn_only=False, name=None, skip=0):
     """A capture of the one TCP flow in `path`, repeated: each copy
-    (seconds later, client address, client port) in turn."""
+    (seconds later, client address, client port) in turn; skip: its first
+    packets left out (a capture that began mid-connection)."""
     head, pkts = read_pcap(path)
     first = pkts[0][2]
     old_client = bytes(first[26:30])
     old_cport = struct.unpack("!H", first[34:36])[0]
     if syn_only:
         pkts = pkts[:1]
+    pkts = pkts[skip:]
     out = bytearray(head)
     for later, client, cport in copies:
         for sec, usec, frame in pkts:
@@ -379,6 +390,35 @@ def flow_copies(path, copies, syn_only=False, name=None):
     p = WORK / (name or f"copies_{len(list(WORK.iterdir()))}.pcap")
     p.write_bytes(bytes(out))
     return str(p)
+
+
+def check_review_cases():
+    """Deduplication across files read out of time order, a policy alert
+    rule beside the registry's alert on the same server, and a capture
+    that began mid-connection under default alert."""
+    late = flow_copies(cap("http_1224"), [(10 ** 8, "10.231.0.1", 44000)], name="late.pcap")
+    early = flow_copies(cap("http_1224"), [(7200 * i, "10.231.0.1", 44001 + i) for i in range(4)],
+                        name="early.pcap")
+    code, recs, _ = records(["-r", late, "-r", early])
+    check(code == 0 and len(alerts(recs)) == 5 and stats(recs)["detection"]["dedup"]["repeats"] == 0,
+          "dedup: a later file read first does not make findings hours apart repeats",
+          f"{len(alerts(recs))} alerts")
+    two = flow_copies(cap("tls_8088"), [(0, "10.231.0.1", 45000), (10, "10.231.0.9", 45001)],
+                      name="two_clients.pcap")
+    code, recs, _ = with_policy("alert client=10.231.0.9 severity=high name=ext\n", [two])
+    al = alerts(recs)
+    check(len(al) == 2 and sorted((a["alert"]["severity"], a["offport"]["rule"]) for a in al) ==
+          [(1, "ext"), (2, "tcp/8088")],
+          "dedup: a policy rule's alert is not hidden behind the registry's on the same server",
+          json.dumps([(a["alert"]["severity"], a["offport"]["rule"]) for a in al]))
+    mid = flow_copies(cap("custom_443"), [(0, "10.231.0.1", 46000)], name="mid.pcap", skip=3)
+    code, base, _ = records(["-r", mid])
+    code, recs, _ = with_policy("default alert\nalert proto=unknown name=u\n", [mid], "--explain")
+    fl = flows(recs)
+    check(not alerts(base) and not alerts(recs) and len(fl) == 1 and
+          "does not judge it either" in fl[0]["offport"].get("explanation", ""),
+          "the policy leaves unidentified bytes from mid-connection alone, as the registry does",
+          json.dumps([f["offport"] for f in fl]))
 
 
 def check_dedup():
@@ -532,6 +572,7 @@ def main():
         check_explain()
         check_check_policy()
         check_dedup()
+        check_review_cases()
         check_reload()
     return summary("policy")
 

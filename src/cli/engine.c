@@ -220,7 +220,9 @@ static void decide(struct engine *e, struct flow *f, int proto, const struct ide
 				.transport = f->proto,
 				.srv_port = f->srv_port,
 				.proto = (int16_t)proto,
+				.rule = en->rule,
 				.sid = fd.sid,
+				.gen = en->rule ? en->gen : 0,
 			};
 			memcpy(k.srv_ip, f->srv_ip, sizeof k.srv_ip);
 			if (!dedup_offer(&e->dedup, &k, f->cli_ip, now_us, f->flow_id, fd.severity, NULL)) {
@@ -372,7 +374,7 @@ static void on_flow_end(void *ctx, struct flow *f)
 	 * with a policy, --explain */
 	struct engine_note note0 = {0};
 	const struct engine_note *n = &note0;
-	if (decided && (f->user_kind || e->policy_gen || e->cfg.explain))
+	if (decided && (f->user_kind || e->policy_ever || e->cfg.explain))
 		n = &e->notes[flow_index(&e->flows, f)];
 	int rule = n->rule == 0 ? -1 : n->rule == UINT16_MAX ? VERDICT_BY_DEFAULT : (int)n->rule - 1;
 	const struct policy *pol = engine_policy_of(e, n->gen);
@@ -425,15 +427,16 @@ void engine_set_policy(struct engine *e, struct policy *p)
 		*slot = p;
 	}
 	e->policy = p;
+	e->policy_ever |= p != NULL;
 	e->totals.policy_file = p ? policy_file(p) : NULL;
 	e->totals.policy_rules = p ? policy_rule_count(p) : 0;
 	static const char *const dnames[] = {"registry", "allow", "alert"};
 	e->totals.policy_default = p ? dnames[policy_default_action(p)] : NULL;
 }
 
-const struct policy *engine_policy_of(const struct engine *e, uint8_t gen)
+const struct policy *engine_policy_of(const struct engine *e, uint32_t gen)
 {
-	if ((uint8_t)(e->policy_gen - gen) >= ENGINE_POLICIES)
+	if (e->policy_gen - gen >= ENGINE_POLICIES)
 		return NULL;
 	return e->policies[gen % ENGINE_POLICIES];
 }

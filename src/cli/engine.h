@@ -72,22 +72,23 @@ struct engine {
 		uint32_t older, newer;
 	} *slot;
 	uint32_t slot_oldest, slot_newest;
-	/* per flow table entry (flow_index), written when the flow is decided:
-	 * why the registry judged as it did, and the policy rule that decided
-	 * (index + 1; ENGINE_RULE_DEFAULT the default line; 0 none) with the
+	/* per flow table entry (flow_index), 8 bytes, written when the flow is
+	 * decided: why the registry judged as it did, and the policy rule
+	 * that decided (index + 1; UINT16_MAX the default line; 0 none) with the
 	 * policy's generation. Beside the table, not in struct flow, since
 	 * only findings, policy decisions and --explain read it. */
 	struct engine_note {
 		uint8_t reason; /* enum verdict_reason */
-		uint8_t gen;
 		uint16_t rule;
+		uint32_t gen;   /* never wraps in practice: 4 G reloads */
 	} *notes;
 	struct dedup dedup;
 	/* the site policy (NULL: none) and the ones it replaced, by
 	 * generation: policies[gen % ENGINE_POLICIES] is the current one */
 	struct policy *policies[ENGINE_POLICIES];
 	struct policy *policy;
-	uint8_t policy_gen;
+	uint32_t policy_gen;
+	bool policy_ever; /* a policy was in force at some time */
 	struct run_totals totals;
 	int write_errno;  /* first output write error, 0 = none */
 	struct json json; /* record buffer */
@@ -103,7 +104,7 @@ void engine_set_policy(struct engine *e, struct policy *p);
 
 /* The policy of generation gen, or NULL when it is gone (replaced more
  * than ENGINE_POLICIES - 1 times since) or there was none. */
-const struct policy *engine_policy_of(const struct engine *e, uint8_t gen);
+const struct policy *engine_policy_of(const struct engine *e, uint32_t gen);
 
 /* One captured frame of link type dlt. */
 void engine_packet(struct engine *e, int dlt, const struct capture_pkt *pkt);

@@ -25,21 +25,24 @@ int file_read_all(const char *path, size_t max, char **out, size_t *outlen, char
 	int rc = 0;
 	while (buf) {
 		len += fread(buf + len, 1, cap - len, f);
-		if (len < cap)
-			break; /* end of file or an error, told apart below */
-		if (cap >= max) {
+		if (len > max) {
 			snprintf(err, errlen, "%s: larger than %zu MiB", path, max >> 20);
 			rc = -1;
 			break;
 		}
-		char *nb = realloc(buf, cap * 2);
+		if (len < cap)
+			break; /* end of file or an error, told apart below */
+		/* full: grow, to at most one byte past max (which tells a file
+		 * of exactly max bytes from a larger one) */
+		size_t next = cap * 2 > max + 1 ? max + 1 : cap * 2;
+		char *nb = realloc(buf, next);
 		if (!nb) {
 			free(buf);
 			buf = NULL;
 			break;
 		}
 		buf = nb;
-		cap *= 2;
+		cap = next;
 	}
 	if (!buf) {
 		snprintf(err, errlen, "%s: out of memory", path);

@@ -4,9 +4,11 @@
  * Groups live in a preallocated array, found by a chained hash of their
  * key and kept on a list in the order they opened: the window of each
  * ends a fixed time after it opened, so the list's head is the first to
- * close (capture time that runs backwards, as across files, only makes a
- * group close later than it could, never earlier), and the oldest is the
- * one a full table evicts. Distinct clients are (group, address) pairs in
+ * close, and the oldest is the one a full table evicts. Capture time that
+ * runs backwards (files read out of order) can put a group whose window
+ * ends earlier behind one whose window ends later: the expiry reaches it
+ * late, so a finding checks its group's window itself and, outside it,
+ * closes the group and opens a new one. Distinct clients are (group, address) pairs in
  * a second preallocated hash; each group chains its own pairs so that
  * closing it frees them.
  */
@@ -73,6 +75,7 @@ static uint64_t key_hash(const struct dedup *d, const struct dedup_key *k)
 {
 	uint64_t h = mix(d->cfg.seed, load64(k->srv_ip));
 	h = mix(h, load64(k->srv_ip + 8));
+	h = mix(h, (uint64_t)k->rule | (uint64_t)k->gen << 16);
 	return mix(h, (uint64_t)k->ip_version | (uint64_t)k->transport << 8 |
 	                  (uint64_t)k->srv_port << 16 | (uint64_t)(uint16_t)k->proto << 32 |
 	                  (uint64_t)(k->sid & 0xffff) << 48);
@@ -82,7 +85,7 @@ static bool key_eq(const struct dedup_key *a, const struct dedup_key *b)
 {
 	return a->ip_version == b->ip_version && a->transport == b->transport &&
 	       a->srv_port == b->srv_port && a->proto == b->proto && a->sid == b->sid &&
-	       memcmp(a->srv_ip, b->srv_ip, 16) == 0;
+	       a->rule == b->rule && a->gen == b->gen && memcmp(a->srv_ip, b->srv_ip, 16) == 0;
 }
 
 static uint32_t client_bucket(const struct dedup *d, uint32_t group, const uint8_t ip[16])
@@ -232,6 +235,13 @@ bool dedup_offer(struct dedup *d, const struct dedup_key *k, const uint8_t cli_i
 		struct dedup_group *g = &d->groups[gi1 - 1];
 		if (!key_eq(&g->key, k))
 			continue;
+		if (ts_us >= g->window_end_us || ts_us + d->cfg.window_us <= g->first_ts_us) {
+			/* outside its window: later (a group the expiry has not
+			 * reached, behind one opened at a later time when capture
+			 * time ran backwards), or a window's length before it */
+			close_group(d, gi1, DEDUP_CLOSE_WINDOW);
+			break;
+		}
 		g->flows++;
 		if (ts_us > g->last_ts_us)
 			g->last_ts_us = ts_us;

@@ -24,14 +24,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* What makes two findings the same alert. */
+/* What makes two findings the same alert: the server, its port, the
+ * protocol, the finding's kind, and what decided it (a policy rule that
+ * alerts on some clients' flows with a higher severity is not hidden
+ * behind the registry's alert on others'). */
 struct dedup_key {
 	uint8_t srv_ip[16];
 	uint8_t ip_version;
 	uint8_t transport; /* IP protocol: 6 or 17 */
 	uint16_t srv_port;
 	int16_t proto;     /* observed protocol (ident_registry index), -1 unknown */
+	uint16_t rule;     /* the deciding policy rule (engine_note.rule), 0: registry */
 	uint32_t sid;      /* the finding's signature id (kind) */
+	uint32_t gen;      /* the policy's generation when rule is not 0 */
 };
 
 struct dedup_group {

@@ -719,6 +719,12 @@ void report_rule_label(const struct policy *pol, int rule, char *label, size_t l
 		return;
 	}
 	const struct policy_rule_info *r = policy_rule(pol, (unsigned)rule);
+	if (!r) { /* not a rule of pol: never expected (the engine keeps the
+	             policy each flow was decided under) */
+		snprintf(label, labellen, "(a policy since replaced)");
+		snprintf(loc, loclen, "%s", policy_file(pol));
+		return;
+	}
 	snprintf(loc, loclen, "%s:%u", policy_file(pol), r->line);
 	snprintf(label, labellen, "%s", r->name ? r->name : loc);
 }
@@ -823,13 +829,15 @@ void report_explain(char *out, size_t outlen, const struct flow *f, const struct
 	default:
 		break;
 	}
-	if (policy_gone) {
+	const struct policy_rule_info *r = pol && rule >= 0 ? policy_rule(pol, (unsigned)rule) : NULL;
+	if (policy_gone || (pol && rule >= 0 && !r)) {
 		add(out, outlen, &used, "; decided under a site policy since replaced");
+	} else if (pol && rule == -1 && !verdict_reason_judgeable(reason)) {
+		add(out, outlen, &used, "; the site policy does not judge it either");
 	} else if (pol) {
 		char label[128], loc[128];
 		report_rule_label(pol, rule, label, sizeof label, loc, sizeof loc);
-		if (rule >= 0) {
-			const struct policy_rule_info *r = policy_rule(pol, (unsigned)rule);
+		if (r) {
 			add(out, outlen, &used, "; policy rule %s%s%s%s %s it", label,
 			    r->name ? " (" : "", r->name ? loc : "", r->name ? ")" : "",
 			    r->action == POLICY_ALLOW ? "allows" : "alerts on");

@@ -67,10 +67,10 @@ struct run_totals {
 /* Who decided a flow's verdict, for the alert and flow records. */
 struct verdict_note {
 	const char *decided_by;    /* "registry" or "policy"; NULL: not shown */
-	const char *rule;          /* registry: the entry consulted ("tcp/443",
-	                              "udp/6665-6669"; the port itself when it
-	                              has none); policy: the rule's name, else
-	                              its FILE:LINE, or "default" */
+	const char *rule;          /* registry: the entry consulted, named by
+	                              the server's port ("tcp/443", also when
+	                              it has no entry); policy: the rule's
+	                              name, else its FILE:LINE, or "default" */
 	const char *rule_location; /* policy: FILE:LINE; NULL for the registry */
 	const char *explanation;   /* --explain: why, in a sentence; or NULL */
 };
@@ -132,8 +132,8 @@ void report_explain(char *out, size_t outlen, const struct flow *f, const struct
 /* One line for people per flow (--explain). Returns 0 or -1. */
 int report_explain_text(FILE *out, const struct flow *f, const char *explanation);
 
-/* The registry entry a verdict consulted: "tcp/443", "tcp/6665-6669", or
- * the port itself when it has no entry. */
+/* The registry entry a verdict consulted, named by the port: "tcp/443"
+ * (a range's entry too, and a port without one). */
 void report_entry_spec(const struct ports *ports, uint8_t ip_proto, uint16_t port, char *out,
                        size_t outlen);
 

@@ -64,6 +64,11 @@ uint8_t verdict_off_port_severity(int proto)
 	return is_fixed(name) ? 1 : is_web(name) ? 3 : 2;
 }
 
+bool verdict_reason_judgeable(enum verdict_reason r)
+{
+	return r != VR_MIDSTREAM && r != VR_UNKNOWN_SILENT && r != VR_NONE;
+}
+
 static uint8_t clamp_conf(int c) { return (uint8_t)(c < 5 ? 5 : c > 100 ? 100 : c); }
 
 void verdict_judge(const struct ports *p, const struct verdict_input *in, struct finding *f)
@@ -129,7 +134,7 @@ void verdict_judge(const struct ports *p, const struct verdict_input *in, struct
 int verdict_apply_policy(const struct policy *pol, const struct policy_flow *pf,
                          const struct verdict_input *in, struct finding *f)
 {
-	if (!pol)
+	if (!pol || !verdict_reason_judgeable(f->reason))
 		return -1;
 	int rule = policy_match(pol, pf);
 	enum policy_action action;

@@ -86,6 +86,11 @@ enum verdict_reason {
 
 const char *verdict_reason_name(enum verdict_reason r);
 
+/* False for the verdicts that rest on no evidence: unidentified bytes from
+ * the middle of a connection, or no payload bytes kept. The site policy
+ * leaves those alone too (verdict_apply_policy). */
+bool verdict_reason_judgeable(enum verdict_reason r);
+
 struct finding {
 	enum finding_kind kind;
 	enum verdict_reason reason;
@@ -112,8 +117,11 @@ uint8_t verdict_off_port_severity(int proto);
  * when it sets one; otherwise the kind becomes FINDING_POLICY); with no
  * rule matching, the default line does the same, or leaves the registry's
  * verdict ("default registry"). f->reason keeps the registry's reason.
- * Returns the deciding rule's index, VERDICT_BY_DEFAULT, or -1 when the
- * registry decided (pol NULL, or default registry and no rule matched). */
+ * A verdict that rests on no evidence (verdict_reason_judgeable false) is
+ * left as it is: a policy alerts on what was seen, not on a capture that
+ * began mid-connection. Returns the deciding rule's index,
+ * VERDICT_BY_DEFAULT, or -1 when the registry decided (pol NULL, no
+ * evidence, or default registry and no rule matched). */
 int verdict_apply_policy(const struct policy *pol, const struct policy_flow *pf,
                          const struct verdict_input *in, struct finding *f);
 

@@ -143,8 +143,9 @@ static void test_bounds(void)
 
 static void test_time_backwards(void)
 {
-	/* capture time that runs backwards (several files) never closes a
-	 * group early */
+	/* capture time that runs backwards (files read out of time order):
+	 * a finding outside its group's window, before or after, opens a new
+	 * group, even when the expiry has not reached the old one */
 	struct dedup d;
 	struct dedup_config cfg;
 	char err[128];
@@ -152,15 +153,29 @@ static void test_time_backwards(void)
 	cfg.window_us = 10 * S;
 	CHECK(dedup_init(&d, &cfg, on_close, NULL, err, sizeof err) == 0);
 	nlog = 0;
-	struct dedup_key k = key(9, 53, 2);
+	struct dedup_key k = key(9, 53, 2), b = key(8, 53, 2);
 	CHECK(dedup_offer(&d, &k, client(1), 500 * S, 1, 1, NULL));
-	CHECK(!dedup_offer(&d, &k, client(1), 100 * S, 2, 1, NULL)); /* earlier: a repeat */
+	CHECK(!dedup_offer(&d, &k, client(1), 495 * S, 2, 1, NULL)); /* within a window: repeat */
 	CHECK_EQ_U(nlog, 0);
-	dedup_expire(&d, 509 * S);
-	CHECK_EQ_U(nlog, 0);
-	dedup_expire(&d, 510 * S);
+	CHECK(dedup_offer(&d, &k, client(1), 100 * S, 3, 1, NULL)); /* a window before: new */
 	CHECK_EQ_U(nlog, 1);
-	CHECK(log_[0].g.first_ts_us == 500 * S && log_[0].g.last_ts_us == 500 * S);
+	CHECK(log_[0].why == DEDUP_CLOSE_WINDOW && log_[0].g.flows == 2 &&
+	      log_[0].g.first_ts_us == 500 * S && log_[0].g.last_ts_us == 500 * S);
+	/* b opens at 600 s, after k's group of 100 s: the list's head is k's,
+	 * whose window ends at 110 s, so the expiry reaches b's at 610 s */
+	CHECK(dedup_offer(&d, &b, client(1), 600 * S, 4, 1, NULL));
+	dedup_expire(&d, 605 * S);
+	CHECK_EQ_U(nlog, 2); /* k's group (100 s) closed, b's not */
+	CHECK(log_[1].g.key.srv_ip[3] == 9 && log_[1].g.first_ts_us == 100 * S);
+	/* now k again at 200 s opens behind b (window end 210 s); b's head
+	 * blocks the expiry at 300 s, but k's own finding at 300 s sees its
+	 * window has passed */
+	CHECK(dedup_offer(&d, &k, client(1), 200 * S, 5, 1, NULL));
+	dedup_expire(&d, 300 * S);
+	CHECK_EQ_U(nlog, 2);
+	CHECK(dedup_offer(&d, &k, client(1), 300 * S, 6, 1, NULL));
+	CHECK_EQ_U(nlog, 3);
+	CHECK(log_[2].why == DEDUP_CLOSE_WINDOW && log_[2].g.alert_flow_id == 5);
 	dedup_free(&d);
 }
 
