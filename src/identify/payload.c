@@ -48,26 +48,55 @@ enum ident_payload ident_payload_class(const struct ident_input *in)
 		n = PAYLOAD_SCAN_MAX;
 	if (n < PAYLOAD_MIN)
 		return IDENT_PAYLOAD_OPAQUE;
-	/* Counts per byte value: only the n entries the message touches are
-	 * cleared (no 1 KiB memset per flow: a UDP spray decides a flow per
-	 * datagram). */
+	/* Two passes instead of one histogram that also tracked the maximum
+	 * (its read-after-write chain on the counts and the maximum made it
+	 * about 300 ns for a 64-byte datagram: 9% of a UDP spray's time,
+	 * where every flow is a random datagram decided opaque; these take
+	 * about 70 ns):
+	 *   1. printable and zero bytes, counted without branches in 16-bit
+	 *      sums (n <= 256; the compiler vectorises it): text, and
+	 *      structure by zeros, are decided here;
+	 *   2. only then the byte-value histogram, four bytes a step,
+	 *      stopping as soon as a value reaches the threshold:
+	 *      most >= 4 && most * 5 >= n is most >= max(4, ceil(n / 5)),
+	 *      the same test, and a count only grows, so testing the four
+	 *      new counts after each step finds the same. Every count stays
+	 *      below the threshold before a step (52 at most for n <= 256)
+	 *      and a step adds at most 4, so 8-bit counters do not
+	 *      overflow, and the 256-byte table is cleared with a few wide
+	 *      stores.
+	 * The same classes as before, in the same order: text first, then
+	 * zeros, then the most frequent value (tests/unit/test_identify.c
+	 * checks them against the definition above, byte by byte). */
 	const uint8_t *p = in->data[d];
-	uint16_t count[256];
-	count[0] = 0; /* read below even when no byte is zero */
-	for (uint32_t i = 0; i < n; i++)
-		count[p[i]] = 0;
-	uint32_t printable = 0, most = 0;
+	uint16_t printable = 0, zeros = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		uint8_t b = p[i];
-		printable += (b >= 0x20 && b <= 0x7e) || b == '\t' || b == '\r' || b == '\n';
-		if (++count[b] > most)
-			most = count[b];
+		printable += (uint8_t)(b - 0x20) < 0x5f || b == '\t' || b == '\r' || b == '\n';
+		zeros += b == 0;
 	}
-	if (printable * 10 >= n * 9)
+	if (printable * 10u >= n * 9)
 		return IDENT_PAYLOAD_TEXT;
-	uint32_t zeros = count[0];
-	if ((zeros >= 3 && zeros * 8 >= n) || (most >= 4 && most * 5 >= n))
+	if (zeros >= 3 && zeros * 8u >= n)
 		return IDENT_PAYLOAD_STRUCTURED;
+	uint32_t threshold = (n + 4) / 5;
+	if (threshold < 4)
+		threshold = 4;
+	_Static_assert((PAYLOAD_SCAN_MAX + 4) / 5 + 3 < 256, "8-bit counts do not overflow");
+	uint8_t count[256];
+	memset(count, 0, sizeof count);
+	uint32_t i = 0;
+	for (; i + 4 <= n; i += 4) {
+		unsigned c0 = ++count[p[i]];
+		unsigned c1 = ++count[p[i + 1]];
+		unsigned c2 = ++count[p[i + 2]];
+		unsigned c3 = ++count[p[i + 3]];
+		if ((c0 >= threshold) | (c1 >= threshold) | (c2 >= threshold) | (c3 >= threshold))
+			return IDENT_PAYLOAD_STRUCTURED;
+	}
+	for (; i < n; i++)
+		if (++count[p[i]] >= threshold)
+			return IDENT_PAYLOAD_STRUCTURED;
 	return IDENT_PAYLOAD_OPAQUE;
 }
 
