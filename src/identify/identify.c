@@ -120,14 +120,22 @@ void ident_run(const struct ident_input *in, struct ident_result *out)
  * i), made once: a run visits only the set bits of this minus the ruled
  * out, instead of testing all 72 entries. */
 static struct ident_set by_transport[2];
+/* The match functions by registry index, side by side: a run calls
+ * through these 9 cache lines instead of loading each identifier's
+ * descriptor (one line each, spread over the identifiers' files) and
+ * then its function. Under a flood the tables push both out of the
+ * caches between runs; the descriptor load was a stall per identifier. */
+static ident_fn match_of[IDENT_SET_WORDS * 64];
 static pthread_once_t by_transport_once = PTHREAD_ONCE_INIT;
 
 static void make_by_transport(void)
 {
-	for (unsigned i = 0; i < ident_count; i++)
+	for (unsigned i = 0; i < ident_count; i++) {
+		match_of[i] = ident_registry[i]->match;
 		for (int t = 0; t < 2; t++)
 			if (ident_registry[i]->transports & (t ? IDENT_UDP : IDENT_TCP))
 				by_transport[t].w[i / 64] |= 1ull << (i % 64);
+	}
 }
 
 void ident_run_more(const struct ident_input *in, struct ident_set *ruled_out,
@@ -142,7 +150,13 @@ void ident_run_more(const struct ident_input *in, struct ident_set *ruled_out,
 	pthread_once(&by_transport_once, make_by_transport);
 	const struct ident_set *cand = &by_transport[in->transport == IDENT_UDP];
 	for (unsigned w = 0; w < IDENT_SET_WORDS; w++) {
-		uint64_t left = cand->w[w] & ~ruled_out->w[w];
+		/* The word's ruled-out bits are gathered in a local and stored
+		 * once per word (and before the early return): through the
+		 * pointer, the compiler had to write memory on every NO_MATCH,
+		 * since an identifier called through a pointer might read it.
+		 * None can: identifiers see only in and their evidence. */
+		uint64_t ro = ruled_out->w[w];
+		uint64_t left = cand->w[w] & ~ro;
 		while (left) {
 			unsigned i = w * 64 + (unsigned)__builtin_ctzll(left);
 			left &= left - 1;
@@ -150,13 +164,14 @@ void ident_run_more(const struct ident_input *in, struct ident_set *ruled_out,
 			 * claim holds it (2 KiB not copied per match). */
 			struct ident_evidence *e = client_only < 0 ? &out->ev : &ev;
 			ident_clear(e);
-			enum ident_verdict v = ident_registry[i]->match(in, e);
+			enum ident_verdict v = match_of[i](in, e);
 			if (v == IDENT_NO_MATCH) {
-				ruled_out->w[w] |= 1ull << (i % 64);
+				ro |= 1ull << (i % 64);
 			} else if (v == IDENT_NEED_MORE) {
 				need_more = true;
 			} else if (v == IDENT_MATCH) {
 				if (e->server_confirmed) {
+					ruled_out->w[w] = ro;
 					out->verdict = IDENT_MATCH;
 					out->proto = (int)i;
 					if (e != &out->ev)
@@ -167,6 +182,7 @@ void ident_run_more(const struct ident_input *in, struct ident_set *ruled_out,
 					client_only = (int)i;
 			}
 		}
+		ruled_out->w[w] = ro;
 	}
 	/* A claim resting on one side only waits while a confirmation by the
 	 * server (or a better claim) may still come. */
