@@ -428,7 +428,10 @@ void stream_prefetch(const struct stream_pool *sp, uint32_t slot)
 		return;
 	for (int d = 0; d < 2; d++) {
 		__builtin_prefetch(&sp->dirs[dir_index(slot, (enum flow_dir)d)]);
+		/* two lines of first bytes: a datagram of a UDP spray is up to
+		 * 120 bytes, and deciding reads it whole (the payload class) */
 		__builtin_prefetch(dir_data(sp, slot, (enum flow_dir)d));
+		__builtin_prefetch(dir_data(sp, slot, (enum flow_dir)d) + 64);
 		/* reset_dir clears it from its start when the slot is taken again */
 		__builtin_prefetch(dir_bitmap(sp, slot, (enum flow_dir)d), 1);
 	}
