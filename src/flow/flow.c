@@ -608,7 +608,14 @@ static struct flow *pick_victim(struct flow_table *ft)
  * hash and links is cheap, and its bucket and neighbours are fetched now;
  * n1's successor n2 is fetched for next time. Only hints: if another
  * flow is evicted first (the head moved on a packet, another class's
- * victim was older), nothing but the fetch is lost. */
+ * victim was older), nothing but the fetch is lost.
+ * Measured (perf, flood.pcap text): the victim is predicted 262,140 times
+ * in 262,144, yet end_flow still waits on the bucket, one or two
+ * evictions ahead alike, while a plain load here does bring it in: the
+ * bucket prefetch seems dropped (the 1 MiB bucket array is on 4 KiB
+ * pages: a mapping that small never gets a huge page). The gain measured
+ * was 1-3%, near the noise; buckets placed inside the entries' mapping
+ * (huge pages) are the next thing to try. */
 static void prefetch_next_victim(const struct flow_table *ft, uint8_t c)
 {
 	uint32_t l1 = ft->lru_head[c];
