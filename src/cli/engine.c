@@ -128,15 +128,29 @@ static void build_input(const struct engine *e, const struct flow *f, bool final
 	}
 }
 
+/* engine_note.rule from verdict_apply_policy's answer, and back. */
+static uint16_t note_rule(int rule)
+{
+	return rule >= 0 ? (uint16_t)(rule + 1) : rule == VERDICT_BY_DEFAULT ? UINT16_MAX : 0;
+}
+
+static int rule_of_note(uint16_t r)
+{
+	return r == 0 ? -1 : r == UINT16_MAX ? VERDICT_BY_DEFAULT : (int)r - 1;
+}
+
 /* Who decided: the policy rule (rule >= 0 or VERDICT_BY_DEFAULT, under
- * pol) or the ports registry (rule -1); label and loc are the buffers
- * the note points into. */
+ * pol; pol NULL: a policy replaced since) or the ports registry (rule
+ * -1); label and loc are the buffers the note points into. */
 static void make_note(const struct engine *e, const struct flow *f, int rule,
                       const struct policy *pol, char *label, size_t labellen, char *loc,
                       size_t loclen, struct verdict_note *note)
 {
 	memset(note, 0, sizeof *note);
-	if (rule != -1 && pol) {
+	if (rule != -1 && !pol) {
+		note->decided_by = "policy";
+		note->rule = REPORT_RULE_REPLACED;
+	} else if (rule != -1) {
 		report_rule_label(pol, rule, label, labellen, loc, loclen);
 		note->decided_by = "policy";
 		note->rule = label;
@@ -209,7 +223,7 @@ static void decide(struct engine *e, struct flow *f, int proto, const struct ide
 	}
 	struct engine_note *en = &e->notes[flow_index(&e->flows, f)];
 	en->reason = (uint8_t)fd.reason;
-	en->rule = rule >= 0 ? (uint16_t)(rule + 1) : rule == VERDICT_BY_DEFAULT ? UINT16_MAX : 0;
+	en->rule = note_rule(rule);
 	en->gen = e->policy_gen;
 	f->user_kind = (uint8_t)fd.kind;
 	if (fd.kind != FINDING_NONE) {
@@ -376,18 +390,13 @@ static void on_flow_end(void *ctx, struct flow *f)
 	const struct engine_note *n = &note0;
 	if (decided && (f->user_kind || e->policy_ever || e->cfg.explain))
 		n = &e->notes[flow_index(&e->flows, f)];
-	int rule = n->rule == 0 ? -1 : n->rule == UINT16_MAX ? VERDICT_BY_DEFAULT : (int)n->rule - 1;
+	int rule = rule_of_note(n->rule);
 	const struct policy *pol = engine_policy_of(e, n->gen);
 	bool gone = rule != -1 && !pol;
 	char label[128], loc[128], why[1024];
 	struct verdict_note note = {0}, *np = NULL;
 	if (decided && (f->user_kind || rule != -1 || e->cfg.explain)) {
-		if (gone) {
-			note.decided_by = "policy";
-			note.rule = "(a policy since replaced)";
-		} else {
-			make_note(e, f, rule, pol, label, sizeof label, loc, sizeof loc, &note);
-		}
+		make_note(e, f, rule, pol, label, sizeof label, loc, sizeof loc, &note);
 		np = &note;
 	}
 	if (e->cfg.explain) {
@@ -430,8 +439,7 @@ void engine_set_policy(struct engine *e, struct policy *p)
 	e->policy_ever |= p != NULL;
 	e->totals.policy_file = p ? policy_file(p) : NULL;
 	e->totals.policy_rules = p ? policy_rule_count(p) : 0;
-	static const char *const dnames[] = {"registry", "allow", "alert"};
-	e->totals.policy_default = p ? dnames[policy_default_action(p)] : NULL;
+	e->totals.policy_default = p ? policy_default_name(policy_default_action(p)) : NULL;
 }
 
 const struct policy *engine_policy_of(const struct engine *e, uint32_t gen)
@@ -649,7 +657,7 @@ void engine_packet(struct engine *e, int dlt, const struct capture_pkt *cp)
 	enum flow_dir dir;
 	bool created;
 	struct flow *f = flow_packet(&e->flows, &p, p.frame_bytes, &dir, &created);
-	if (e->dedup.oldest && e->dedup.groups[e->dedup.oldest - 1].window_end_us <= p.ts_us)
+	if (dedup_due(&e->dedup, p.ts_us))
 		dedup_expire(&e->dedup, p.ts_us);
 	if (created) {
 		f->user_slot = STREAM_NONE;

@@ -78,8 +78,8 @@ static const char help_text[] =
     "                           (a text line per flow; in JSON, the flow record's\n"
     "                           offport.explanation)\n"
     "      --no-dedup           an alert for every flow that is a finding (default:\n"
-    "                           one per server address, port and protocol per\n"
-    "                           window, and a dedup record counting the repeats)\n"
+    "                           one per server address, port, protocol and kind\n"
+    "                           per window, and a dedup record counting repeats)\n"
     "      --dedup-window S     the window, in seconds of capture time (default 3600)\n"
     "\n"
     "Bounds:\n"
@@ -578,10 +578,9 @@ static int check_policy_and_exit(const char *path)
 		fprintf(stderr, "offport: %s\n", err);
 		return EXIT_ERROR;
 	}
-	static const char *const dnames[] = {"registry", "allow", "alert"};
 	unsigned n = policy_rule_count(p);
 	printf("%s: valid: %u rule%s, default %s (line %u), home network %s\n", policy_file(p), n,
-	       n == 1 ? "" : "s", dnames[policy_default_action(p)], policy_default_line(p),
+	       n == 1 ? "" : "s", policy_default_name(policy_default_action(p)), policy_default_line(p),
 	       policy_has_home(p) ? "defined" : "not defined");
 	struct dead_ctx d = {p, 0};
 	policy_dead_rules(p, print_dead, &d);

@@ -184,7 +184,7 @@ static void close_group(struct dedup *d, uint32_t gi1, enum dedup_close why)
 
 void dedup_expire(struct dedup *d, uint64_t now_us)
 {
-	while (d->oldest && d->groups[d->oldest - 1].window_end_us <= now_us)
+	while (dedup_due(d, now_us))
 		close_group(d, d->oldest, DEDUP_CLOSE_WINDOW);
 }
 

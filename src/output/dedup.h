@@ -118,7 +118,14 @@ bool dedup_offer(struct dedup *d, const struct dedup_key *k, const uint8_t cli_i
                  uint64_t ts_us, uint64_t flow_id, uint8_t severity,
                  const struct dedup_group **g);
 
-/* Closes the groups whose window ended by now_us. Cheap when none did. */
+/* True when a group's window ended by now_us: dedup_expire has work. Inline,
+ * for a caller that asks on every packet. */
+static inline bool dedup_due(const struct dedup *d, uint64_t now_us)
+{
+	return d->oldest && d->groups[d->oldest - 1].window_end_us <= now_us;
+}
+
+/* Closes the groups whose window ended by now_us. */
 void dedup_expire(struct dedup *d, uint64_t now_us);
 
 /* Closes every group (end of input). */

@@ -665,15 +665,23 @@ static void put_safe(FILE *out, const uint8_t *v, size_t n)
 	}
 }
 
-int report_alert_text(FILE *out, const struct alert_info *a)
+/* "{TCP} CLIENT:PORT -> SERVER:PORT", IPv6 addresses in brackets: how
+ * every text line names its flow. */
+static void put_endpoints(FILE *out, const struct flow *f)
 {
-	const struct flow *f = a->f;
-	char ts[40], cli[46], srv[46], sig[400];
-	json_format_ts(a->ts_us, ts);
+	char cli[46], srv[46];
 	report_ip(f->ip_version, f->cli_ip, cli);
 	report_ip(f->ip_version, f->srv_ip, srv);
-	signature(a, sig, sizeof sig);
 	bool v6 = f->ip_version == 6;
+	fprintf(out, "{%s} %s%s%s:%u -> %s%s%s:%u", proto_name(f->proto), v6 ? "[" : "", cli,
+	        v6 ? "]" : "", f->cli_port, v6 ? "[" : "", srv, v6 ? "]" : "", f->srv_port);
+}
+
+int report_alert_text(FILE *out, const struct alert_info *a)
+{
+	char ts[40], sig[400];
+	json_format_ts(a->ts_us, ts);
+	signature(a, sig, sizeof sig);
 	fprintf(out, "%s [**] [%u:%u:1] %s [**] [Priority: %u] [Confidence: %u] ", ts, OFFPORT_GID,
 	        (unsigned)a->finding->sid, sig, a->finding->severity, a->finding->confidence);
 	if (a->note && a->note->decided_by) {
@@ -686,8 +694,7 @@ int report_alert_text(FILE *out, const struct alert_info *a)
 		}
 		fputs("] ", out);
 	}
-	fprintf(out, "{%s} %s%s%s:%u -> %s%s%s:%u", proto_name(f->proto), v6 ? "[" : "", cli,
-	        v6 ? "]" : "", f->cli_port, v6 ? "[" : "", srv, v6 ? "]" : "", f->srv_port);
+	put_endpoints(out, a->f);
 	if (a->ev) {
 		for (unsigned i = 0; i < a->ev->nfields; i++) {
 			fprintf(out, " %s=\"", a->ev->field[i].key);
@@ -721,17 +728,12 @@ void report_rule_label(const struct policy *pol, int rule, char *label, size_t l
 	const struct policy_rule_info *r = policy_rule(pol, (unsigned)rule);
 	if (!r) { /* not a rule of pol: never expected (the engine keeps the
 	             policy each flow was decided under) */
-		snprintf(label, labellen, "(a policy since replaced)");
+		snprintf(label, labellen, "%s", REPORT_RULE_REPLACED);
 		snprintf(loc, loclen, "%s", policy_file(pol));
 		return;
 	}
 	snprintf(loc, loclen, "%s:%u", policy_file(pol), r->line);
 	snprintf(label, labellen, "%s", r->name ? r->name : loc);
-}
-
-static const char *default_name(enum policy_default d)
-{
-	return d == POLICY_DEFAULT_ALLOW ? "allow" : d == POLICY_DEFAULT_ALERT ? "alert" : "registry";
 }
 
 /* Appends to a bounded string. */
@@ -848,7 +850,7 @@ void report_explain(char *out, size_t outlen, const struct flow *f, const struct
 			add(out, outlen, &used,
 			    "; no policy rule matches, and the default (%s) is %s: the ports registry "
 			    "decides",
-			    loc, default_name(policy_default_action(pol)));
+			    loc, policy_default_name(policy_default_action(pol)));
 		}
 	}
 	if (!f->user_kind)
@@ -865,14 +867,11 @@ void report_explain(char *out, size_t outlen, const struct flow *f, const struct
 
 int report_explain_text(FILE *out, const struct flow *f, const char *explanation)
 {
-	char ts[40], cli[46], srv[46];
+	char ts[40];
 	json_format_ts(f->last_ts_us, ts);
-	report_ip(f->ip_version, f->cli_ip, cli);
-	report_ip(f->ip_version, f->srv_ip, srv);
-	bool v6 = f->ip_version == 6;
-	fprintf(out, "%s [explain] {%s} %s%s%s:%u -> %s%s%s:%u ", ts, proto_name(f->proto),
-	        v6 ? "[" : "", cli, v6 ? "]" : "", f->cli_port, v6 ? "[" : "", srv, v6 ? "]" : "",
-	        f->srv_port);
+	fprintf(out, "%s [explain] ", ts);
+	put_endpoints(out, f);
+	fputc(' ', out);
 	put_safe(out, (const uint8_t *)explanation, strlen(explanation));
 	fputc('\n', out);
 	return ferror(out) ? -1 : 0;

@@ -137,6 +137,9 @@ int report_explain_text(FILE *out, const struct flow *f, const char *explanation
 void report_entry_spec(const struct ports *ports, uint8_t ip_proto, uint16_t port, char *out,
                        size_t outlen);
 
+/* The rule named for a flow decided under a policy no longer kept. */
+#define REPORT_RULE_REPLACED "(a policy since replaced)"
+
 /* The label of a policy rule (its name, else FILE:LINE; "default" for
  * rule VERDICT_BY_DEFAULT) and its location (FILE:LINE). */
 void report_rule_label(const struct policy *pol, int rule, char *label, size_t labellen,

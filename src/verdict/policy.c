@@ -1132,6 +1132,11 @@ const struct policy_rule_info *policy_rule(const struct policy *p, unsigned i)
 	return i < p->nrules ? &p->rules[i].info : NULL;
 }
 
+const char *policy_default_name(enum policy_default d)
+{
+	return d == POLICY_DEFAULT_ALLOW ? "allow" : d == POLICY_DEFAULT_ALERT ? "alert" : "registry";
+}
+
 enum policy_default policy_default_action(const struct policy *p)
 {
 	return p->def;

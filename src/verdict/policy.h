@@ -97,6 +97,8 @@ unsigned policy_rule_count(const struct policy *p);
 const struct policy_rule_info *policy_rule(const struct policy *p, unsigned i);
 
 enum policy_default policy_default_action(const struct policy *p);
+/* "registry", "allow" or "alert", as the default line writes it. */
+const char *policy_default_name(enum policy_default d);
 unsigned policy_default_line(const struct policy *p);
 
 /* True when the file defines the home network (set home ...). */
