@@ -484,6 +484,45 @@ def wait_read(pid, nbytes, secs=20):
     return False
 
 
+def check_replaced():
+    """A flow decided under a policy that four reloads have since pushed
+    out of those kept names it as replaced, without a location; one
+    decided under a policy still kept names its rule."""
+    copies = [flow_copies(cap("ssh_443"), [(i, f"10.231.0.{i + 1}", 47000 + i)],
+                          name=f"rep{i}.pcap") for i in range(6)]
+    data = [pathlib.Path(x).read_bytes() for x in copies]
+    pol = WORK / "rep.conf"
+    pol.write_text("default registry\nalert proto=ssh name=gen1\n")
+    p = subprocess.Popen([OFFPORT, "--json", "--no-dedup", "--timeout-tcp-closed", "100000",
+                          "--policy", str(pol), "-r", "-"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    synced, sent = True, 0
+    try:
+        for i, d in enumerate(data[:5]):
+            chunk = d if i == 0 else d[24:]
+            p.stdin.write(chunk)
+            p.stdin.flush()
+            sent += len(chunk)
+            synced &= wait_read(p.pid, sent)
+            pol.write_text(f"default registry\nalert proto=ssh name=gen{i + 2}\n")
+            p.send_signal(signal.SIGHUP)
+            time.sleep(0.2)
+        out, err = p.communicate(input=data[5][24:], timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    recs = [json.loads(l) for l in out.decode().splitlines()]
+    fl = {f["src_port"]: f["offport"] for f in flows(recs)}
+    first, last = fl.get(47000, {}), fl.get(47005, {})
+    check(synced and p.returncode == 0 and stats(recs)["detection"]["policy"]["reloads"] == 5 and
+          first.get("rule") == "(a policy since replaced)" and "rule_location" not in first and
+          first.get("decided_by") == "policy" and last.get("rule") == "gen6" and
+          fl.get(47002, {}).get("rule") == "gen3",
+          "after five reloads, the first policy's flow names it as replaced, the kept ones "
+          "their rules", json.dumps({k: v.get("rule") for k, v in fl.items()}))
+
+
 def check_reload():
     a = flow_copies(cap("ssh_443"), [(0, "10.231.0.1", 43000)], name="hup_a.pcap")
     b = flow_copies(cap("ssh_443"), [(100, "10.231.0.3", 43001)], name="hup_b.pcap")
@@ -574,6 +613,7 @@ def main():
         check_dedup()
         check_review_cases()
         check_reload()
+        check_replaced()
     return summary("policy")
 
 
