@@ -17,6 +17,7 @@
 
 static void put_safe(FILE *out, const uint8_t *v, size_t n);
 
+
 size_t report_ip(uint8_t ipver, const uint8_t addr[16], char out[46])
 {
 	if (ipver != 6) { /* by hand: inet_ntop formats IPv4 with sprintf */
@@ -518,58 +519,161 @@ static void str_array(struct json *j, const char *key, const char *const *v, siz
 
 static const char *transport_name(uint8_t proto) { return proto == 17 ? "udp" : "tcp"; }
 
-/* "tls", "dtls or quic", "http2, http or tls" into out. */
-static void set_names(const struct proto_set *s, char *out, size_t outlen)
+/*
+ * Text built piece by piece, for the alert line and the sentences in it.
+ * fprintf, and fputc per byte of a banner, were 7.5% of a text run's
+ * instructions on a capture of many short flows (one alert line each):
+ * the pieces are copied into a buffer and the line is written with one
+ * fwrite. With a FILE the buffer is written out whenever it fills, so a
+ * line of any length is written whole; without one (a sentence for a
+ * fixed-size field) the text stops where the buffer does, as snprintf
+ * would cut it, and cut says so.
+ */
+struct text {
+	FILE *out;  /* where a full buffer goes, or NULL: cut at cap */
+	char *p;    /* NUL-terminated when out is NULL */
+	size_t n, cap;
+	bool cut;
+};
+
+static void text_init(struct text *t, char *buf, size_t cap, FILE *out)
 {
-	size_t used = 0;
-	unsigned total = 0, k = 0;
-	out[0] = 0;
-	for (unsigned i = 0; s && i < ident_count && i < PORTS_MAX_PROTOS; i++)
-		total += proto_set_has(s, (int)i);
-	for (unsigned i = 0; s && i < ident_count && i < PORTS_MAX_PROTOS; i++) {
-		if (!proto_set_has(s, (int)i))
-			continue;
-		k++;
-		const char *sep = k == 1 ? "" : k == total ? " or " : ", ";
-		int n = snprintf(out + used, outlen - used, "%s%s", sep, ident_registry[i]->name);
-		if (n < 0 || (size_t)n >= outlen - used)
-			break;
-		used += (size_t)n;
+	t->out = out;
+	t->p = buf;
+	t->n = 0;
+	t->cap = cap;
+	t->cut = false;
+	if (!out)
+		buf[0] = 0;
+}
+
+static void text_flush(struct text *t)
+{
+	if (t->out && t->n)
+		fwrite(t->p, 1, t->n, t->out);
+	t->n = 0;
+}
+
+static void text_mem_slow(struct text *t, const char *s, size_t n)
+{
+	if (!t->out) {
+		size_t room = t->cap - 1 - t->n; /* the NUL's byte kept */
+		if (n > room) {
+			n = room;
+			t->cut = true;
+		}
+		memcpy(t->p + t->n, s, n);
+		t->n += n;
+		t->p[t->n] = 0;
+		return;
+	}
+	while (n) {
+		if (t->n == t->cap)
+			text_flush(t);
+		size_t k = t->cap - t->n < n ? t->cap - t->n : n;
+		memcpy(t->p + t->n, s, k);
+		t->n += k;
+		s += k;
+		n -= k;
 	}
 }
 
-/* The sentence in alert.signature. */
-static void signature(const struct alert_info *a, char *out, size_t outlen)
+/* Inline, for the short pieces a line is made of: one room check, and a
+ * copy of constant-size moves instead of a libc call (json__copy). */
+static inline void text_mem(struct text *t, const char *s, size_t n)
+{
+	if (t->out && n <= t->cap - t->n) {
+		json__copy(t->p + t->n, s, n);
+		t->n += n;
+		return;
+	}
+	text_mem_slow(t, s, n);
+}
+
+static void text_str(struct text *t, const char *s) { text_mem(t, s, strlen(s)); }
+
+static void text_u64(struct text *t, uint64_t v)
+{
+	char d[24];
+	text_mem(t, d, json_fmt_u64(d, v));
+}
+
+/* Payload-derived text for a terminal: printable ASCII as is, the rest as
+ * \xNN, so a hostile banner cannot drive the terminal. */
+static void text_safe(struct text *t, const uint8_t *v, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i = 0;
+	while (i < n) {
+		size_t run = i;
+		while (run < n && v[run] >= 0x20 && v[run] < 0x7f && v[run] != '"' && v[run] != '\\')
+			run++;
+		text_mem(t, (const char *)v + i, run - i);
+		if (run == n)
+			break;
+		char esc[4] = {'\\', 'x', hex[v[run] >> 4], hex[v[run] & 15]};
+		text_mem(t, esc, 4);
+		i = run + 1;
+	}
+}
+
+/* "tls", "dtls or quic", "http2, http or tls" into t. */
+static void set_names(const struct proto_set *s, struct text *t)
+{
+	unsigned total = 0, k = 0;
+	if (!s)
+		return;
+	for (size_t w = 0; w < PORTS_MAX_PROTOS / 64; w++)
+		for (uint64_t bits = s->w[w]; bits; bits &= bits - 1)
+			total += w * 64 + (size_t)__builtin_ctzll(bits) < ident_count;
+	/* the set's members in registry order: its set bits, lowest first */
+	for (size_t w = 0; w < PORTS_MAX_PROTOS / 64 && !t->cut; w++) {
+		for (uint64_t bits = s->w[w]; bits && !t->cut; bits &= bits - 1) {
+			size_t i = w * 64 + (size_t)__builtin_ctzll(bits);
+			if (i >= ident_count)
+				return;
+			k++;
+			text_str(t, k == 1 ? "" : k == total ? " or " : ", ");
+			text_str(t, ident_registry[i]->name);
+		}
+	}
+}
+
+/* The sentence in alert.signature, into t. */
+static void signature(const struct alert_info *a, struct text *t)
 {
 	const struct flow *f = a->f;
-	const char *tr = transport_name(f->proto);
-	char exp[256];
-	set_names(a->finding->expected, exp, sizeof exp);
+	char exp_buf[256];
+	struct text exp;
+	text_init(&exp, exp_buf, sizeof exp_buf, NULL);
+	set_names(a->finding->expected, &exp);
 	const char *name = a->proto >= 0 ? ident_registry[a->proto]->name : "unidentified protocol";
-	switch (a->finding->kind) {
-	case FINDING_OFF_PORT:
-		snprintf(out, outlen, "OFFPORT T1571 %s on non-standard port %s/%u", name, tr,
-		         f->srv_port);
-		break;
+	enum finding_kind kind = a->finding->kind;
+	text_str(t, "OFFPORT T1571");
+	if (kind < FINDING_OFF_PORT || kind > FINDING_POLICY)
+		return;
+	text_str(t, " ");
+	text_str(t, kind == FINDING_UNKNOWN ? "unidentified protocol"
+	            : kind == FINDING_FAKE_TLS ? "fake TLS"
+	                                       : name);
+	text_str(t, kind == FINDING_OFF_PORT ? " on non-standard port " : " on ");
+	text_str(t, transport_name(f->proto));
+	text_str(t, "/");
+	text_u64(t, f->srv_port);
+	switch (kind) {
 	case FINDING_UNEXPECTED:
-		snprintf(out, outlen, "OFFPORT T1571 %s on %s/%u, where %s is expected", name, tr,
-		         f->srv_port, exp);
-		break;
 	case FINDING_UNKNOWN:
-		snprintf(out, outlen, "OFFPORT T1571 unidentified protocol on %s/%u, where %s is expected",
-		         tr, f->srv_port, exp);
+		text_str(t, ", where ");
+		text_mem(t, exp.p, exp.n);
+		text_str(t, " is expected");
 		break;
 	case FINDING_FAKE_TLS:
-		snprintf(out, outlen,
-		         "OFFPORT T1571 fake TLS on %s/%u: a TLS record header without a TLS handshake",
-		         tr, f->srv_port);
+		text_str(t, ": a TLS record header without a TLS handshake");
 		break;
 	case FINDING_POLICY:
-		snprintf(out, outlen, "OFFPORT T1571 %s on %s/%u, which the site policy alerts on",
-		         a->proto >= 0 ? name : "unidentified protocol", tr, f->srv_port);
+		text_str(t, ", which the site policy alerts on");
 		break;
 	default:
-		snprintf(out, outlen, "OFFPORT T1571");
 		break;
 	}
 }
@@ -595,7 +699,9 @@ void report_alert_json(struct json *j, const struct alert_info *a)
 	json_u64(j, "gid", OFFPORT_GID);
 	json_u64(j, "signature_id", a->finding->sid);
 	json_u64(j, "rev", 1);
-	signature(a, sig, sizeof sig);
+	struct text st;
+	text_init(&st, sig, sizeof sig, NULL);
+	signature(a, &st);
 	json_str(j, "signature", sig);
 	json_own(j, "category", "Detection of a Non-Standard Protocol or Event");
 	json_u64(j, "severity", a->finding->severity);
@@ -653,58 +759,82 @@ void report_alert_json(struct json *j, const struct alert_info *a)
 	json_end_obj(j);
 }
 
-/* Payload-derived text for a terminal: printable ASCII as is, the rest as
- * \xNN, so a hostile banner cannot drive the terminal. */
+/* Payload-derived text for the summary (see text_safe). */
 static void put_safe(FILE *out, const uint8_t *v, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (v[i] >= 0x20 && v[i] < 0x7f && v[i] != '"' && v[i] != '\\')
-			fputc(v[i], out);
-		else
-			fprintf(out, "\\x%02x", v[i]);
-	}
+	char buf[256];
+	struct text t;
+	text_init(&t, buf, sizeof buf, out);
+	text_safe(&t, v, n);
+	text_flush(&t);
 }
 
 /* "{TCP} CLIENT:PORT -> SERVER:PORT", IPv6 addresses in brackets: how
  * every text line names its flow. */
-static void put_endpoints(FILE *out, const struct flow *f)
+static void put_endpoints(struct text *t, const struct flow *f)
 {
-	char cli[46], srv[46];
-	report_ip(f->ip_version, f->cli_ip, cli);
-	report_ip(f->ip_version, f->srv_ip, srv);
+	char ip[46];
 	bool v6 = f->ip_version == 6;
-	fprintf(out, "{%s} %s%s%s:%u -> %s%s%s:%u", proto_name(f->proto), v6 ? "[" : "", cli,
-	        v6 ? "]" : "", f->cli_port, v6 ? "[" : "", srv, v6 ? "]" : "", f->srv_port);
+	text_str(t, "{");
+	text_str(t, proto_name(f->proto));
+	text_str(t, v6 ? "} [" : "} ");
+	text_mem(t, ip, report_ip(f->ip_version, f->cli_ip, ip));
+	text_str(t, v6 ? "]:" : ":");
+	text_u64(t, f->cli_port);
+	text_str(t, v6 ? " -> [" : " -> ");
+	text_mem(t, ip, report_ip(f->ip_version, f->srv_ip, ip));
+	text_str(t, v6 ? "]:" : ":");
+	text_u64(t, f->srv_port);
 }
 
 int report_alert_text(FILE *out, const struct alert_info *a)
 {
-	char ts[40], sig[400];
-	json_format_ts(a->ts_us, ts);
-	signature(a, sig, sizeof sig);
-	fprintf(out, "%s [**] [%u:%u:1] %s [**] [Priority: %u] [Confidence: %u] ", ts, OFFPORT_GID,
-	        (unsigned)a->finding->sid, sig, a->finding->severity, a->finding->confidence);
+	char ts[40], buf[4096];
+	struct text t;
+	text_init(&t, buf, sizeof buf, out);
+	text_mem(&t, ts, json_format_ts(a->ts_us, ts));
+	text_str(&t, " [**] [");
+	text_u64(&t, OFFPORT_GID);
+	text_str(&t, ":");
+	text_u64(&t, a->finding->sid);
+	text_str(&t, ":1] ");
+	/* the signature was cut at 399 bytes when it had a buffer of its own */
+	struct text sig = t;
+	sig.out = NULL;
+	sig.cap = t.n + 400 <= sizeof buf ? t.n + 400 : sizeof buf;
+	signature(a, &sig);
+	t.n = sig.n;
+	text_str(&t, " [**] [Priority: ");
+	text_u64(&t, a->finding->severity);
+	text_str(&t, "] [Confidence: ");
+	text_u64(&t, a->finding->confidence);
+	text_str(&t, "] ");
 	if (a->note && a->note->decided_by) {
-		fprintf(out, "[Rule: %s ", a->note->decided_by);
-		put_safe(out, (const uint8_t *)a->note->rule, strlen(a->note->rule));
+		text_str(&t, "[Rule: ");
+		text_str(&t, a->note->decided_by);
+		text_str(&t, " ");
+		text_safe(&t, (const uint8_t *)a->note->rule, strlen(a->note->rule));
 		if (a->note->rule_location) {
-			fputs(" at ", out);
-			put_safe(out, (const uint8_t *)a->note->rule_location,
-			         strlen(a->note->rule_location));
+			text_str(&t, " at ");
+			text_safe(&t, (const uint8_t *)a->note->rule_location,
+			          strlen(a->note->rule_location));
 		}
-		fputs("] ", out);
+		text_str(&t, "] ");
 	}
-	put_endpoints(out, a->f);
+	put_endpoints(&t, a->f);
 	if (a->ev) {
 		for (unsigned i = 0; i < a->ev->nfields; i++) {
-			fprintf(out, " %s=\"", a->ev->field[i].key);
-			put_safe(out, a->ev->field[i].value, a->ev->field[i].len);
-			fputc('"', out);
+			text_str(&t, " ");
+			text_str(&t, a->ev->field[i].key);
+			text_str(&t, "=\"");
+			text_safe(&t, a->ev->field[i].value, a->ev->field[i].len);
+			text_str(&t, "\"");
 		}
 		if (a->ev->tls_upgrade)
-			fputs(" tls_upgrade=\"true\"", out);
+			text_str(&t, " tls_upgrade=\"true\"");
 	}
-	fputc('\n', out);
+	text_str(&t, "\n");
+	text_flush(&t);
 	return ferror(out) ? -1 : 0;
 }
 
@@ -774,7 +904,9 @@ void report_explain(char *out, size_t outlen, const struct flow *f, const struct
 	char exp[256];
 	const struct proto_set *set =
 	    ports_expected(ports, f->proto == 17 ? PORTS_UDP : PORTS_TCP, f->srv_port);
-	set_names(set, exp, sizeof exp);
+	struct text et;
+	text_init(&et, exp, sizeof exp, NULL);
+	set_names(set, &et);
 	if (f->user_proto >= 0) {
 		add(out, outlen, &used, "%s on %s/%u", report_app_proto(f), tr, f->srv_port);
 	} else {
@@ -867,13 +999,16 @@ void report_explain(char *out, size_t outlen, const struct flow *f, const struct
 
 int report_explain_text(FILE *out, const struct flow *f, const char *explanation)
 {
-	char ts[40];
-	json_format_ts(f->last_ts_us, ts);
-	fprintf(out, "%s [explain] ", ts);
-	put_endpoints(out, f);
-	fputc(' ', out);
-	put_safe(out, (const uint8_t *)explanation, strlen(explanation));
-	fputc('\n', out);
+	char ts[40], buf[4096];
+	struct text t;
+	text_init(&t, buf, sizeof buf, out);
+	text_mem(&t, ts, json_format_ts(f->last_ts_us, ts));
+	text_str(&t, " [explain] ");
+	put_endpoints(&t, f);
+	text_str(&t, " ");
+	text_safe(&t, (const uint8_t *)explanation, strlen(explanation));
+	text_str(&t, "\n");
+	text_flush(&t);
 	return ferror(out) ? -1 : 0;
 }
 
