@@ -261,8 +261,19 @@ static void pkt_key(const struct packet *p, uint64_t w[KEY_WORDS])
 	          p->vlan_id, p->tunnel.type, pkt_tunnel_id(&p->tunnel));
 }
 
+/* An IPv4 key has its addresses in the low halves of words 0 and 2 and
+ * zeros in words 1 and 3 (packet addresses are zero past the fourth
+ * byte): folded into three words it hashes in seven SipHash rounds
+ * instead of ten, about 55 instructions less on every packet that is not
+ * of the previous packet's flow. Folding loses nothing (the version in
+ * word 4 keeps IPv4 and IPv6 keys apart); the flow_id still hashes the
+ * whole key. */
 static uint32_t key_hash(const struct flow_table *ft, const uint64_t w[KEY_WORDS])
 {
+	if ((uint8_t)(w[4] >> 32) == 4) {
+		uint64_t v4[3] = {w[0] | w[2] << 32, w[4], w[5]};
+		return (uint32_t)sip13(ft->seed, ft->seed2, v4, 3);
+	}
 	return (uint32_t)sip13(ft->seed, ft->seed2, w, KEY_WORDS);
 }
 
