@@ -201,9 +201,9 @@ enum decode_result decode_packet(struct decoder *d, int dlt, const uint8_t *data
 		d->stats.drop[s.drop]++;
 		d->last_drop = s.drop;
 	}
-	for (unsigned t = 1; t < TUNNEL__COUNT; t++)
-		if (s.tunnel_mask & (1u << t))
-			d->stats.tunnel[t]++;
+	/* the set bits of the mask (none, mostly) */
+	for (unsigned m = s.tunnel_mask & ((1u << TUNNEL__COUNT) - 2); m; m &= m - 1)
+		d->stats.tunnel[__builtin_ctz(m)]++;
 	if (s.saw_vlan)
 		d->stats.vlan_tagged++;
 	if (s.saw_mpls)

@@ -45,6 +45,14 @@ struct dstate {
 	enum decode_drop drop;
 };
 
+/* Big-endian fields of a header already bounds-checked as a whole (one
+ * rd_bytes for its fixed part instead of a check per field). */
+static inline uint16_t be16_at(const uint8_t *b) { return (uint16_t)(b[0] << 8 | b[1]); }
+static inline uint32_t be32_at(const uint8_t *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
 static inline enum decode_result dec_drop(struct dstate *s, enum decode_drop why)
 {
 	s->drop = why;

@@ -59,13 +59,13 @@ static enum decode_result dec_tcp(struct dstate *s, struct reader *r)
 	struct packet *p = s->pkt;
 	size_t avail = rd_remaining(r);
 	uint64_t wire = (uint64_t)avail + s->missing;
-	uint16_t sport = rd_be16(r), dport = rd_be16(r);
-	uint32_t seq = rd_be32(r), ack = rd_be32(r);
-	uint8_t doff = rd_u8(r), flags = rd_u8(r);
-	uint16_t win = rd_be16(r);
-	rd_skip(r, 4); /* checksum, urgent pointer */
-	if (!rd_ok(r))
+	const uint8_t *h = rd_bytes(r, 20); /* checksum and urgent pointer unread */
+	if (!h)
 		return dec_drop(s, DROP_TCP_TRUNCATED);
+	uint16_t sport = be16_at(h), dport = be16_at(h + 2);
+	uint32_t seq = be32_at(h + 4), ack = be32_at(h + 8);
+	uint8_t doff = h[12], flags = h[13];
+	uint16_t win = be16_at(h + 14);
 	size_t hlen = (size_t)(doff >> 4) * 4;
 	if (hlen < 20 || hlen > wire)
 		return dec_drop(s, DROP_TCP_BAD_HLEN);
@@ -102,10 +102,10 @@ static enum decode_result dec_udp(struct dstate *s, struct reader *r)
 {
 	struct packet *p = s->pkt;
 	uint64_t wire = (uint64_t)rd_remaining(r) + s->missing;
-	uint16_t sport = rd_be16(r), dport = rd_be16(r), len = rd_be16(r);
-	rd_skip(r, 2);
-	if (!rd_ok(r))
+	const uint8_t *h = rd_bytes(r, 8); /* the checksum unread */
+	if (!h)
 		return dec_drop(s, DROP_UDP_TRUNCATED);
+	uint16_t sport = be16_at(h), dport = be16_at(h + 2), len = be16_at(h + 4);
 	if (len < 8 || len > wire)
 		return dec_drop(s, DROP_UDP_BAD_LEN);
 	dec_limit(s, r, (uint32_t)len - 8);
@@ -177,19 +177,15 @@ enum decode_result dec_ipv4(struct dstate *s, struct reader *r)
 	struct packet *p = s->pkt;
 	size_t avail = rd_remaining(r);
 	uint64_t wire = (uint64_t)avail + s->missing;
-	uint8_t vihl = rd_u8(r);
-	rd_skip(r, 1);
-	uint16_t total = rd_be16(r);
-	uint16_t id = rd_be16(r);
-	uint16_t frag = rd_be16(r);
-	rd_skip(r, 1); /* TTL */
-	uint8_t proto = rd_u8(r);
-	rd_skip(r, 2); /* checksum */
-	uint8_t src[4], dst[4];
-	rd_copy(r, src, 4);
-	rd_copy(r, dst, 4);
-	if (!rd_ok(r))
+	const uint8_t *h = rd_bytes(r, 20); /* TOS, TTL and checksum unread */
+	if (!h)
 		return dec_drop(s, DROP_IPV4_TRUNCATED);
+	uint8_t vihl = h[0];
+	uint16_t total = be16_at(h + 2);
+	uint16_t id = be16_at(h + 4);
+	uint16_t frag = be16_at(h + 6);
+	uint8_t proto = h[9];
+	const uint8_t *src = h + 12, *dst = h + 16;
 	if (vihl >> 4 != 4)
 		return dec_drop(s, DROP_IPV4_BAD_VERSION);
 	size_t hlen = (size_t)(vihl & 0x0F) * 4;
