@@ -37,6 +37,7 @@
  * "fake TLS" (HOPLIGHT, BADCALL, TYPEFRAME): never TLS. ident_tls_fake()
  * tells the verdict about it.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "common/reader.h"
@@ -68,10 +69,22 @@
 #define JA4_EXTS_MAX 96
 #define JA4_SIGS_MAX 64
 
-/* The handshake byte stream as carried by consecutive handshake records. */
+/*
+ * The handshake byte stream as carried by consecutive handshake records.
+ *
+ * Reads within the current record and the bytes kept are the common case
+ * (a ClientHello is one record): they check one count, n, and read at p
+ * (the hs_* functions are inline for that). Crossing into the next record,
+ * or running out of bytes, goes through the out-of-line hs_refill. n is 0
+ * once the reader failed, so a failed reader always takes the slow path,
+ * which answers 0 and reads nothing.
+ */
 struct hs_reader {
-	struct reader *r;   /* over one direction's bytes */
-	uint32_t left;      /* bytes left in the current record */
+	const uint8_t *p;   /* next byte */
+	const uint8_t *end; /* end of this direction's bytes kept */
+	uint32_t n;         /* bytes readable at p in the current record:
+	                       min(its bytes left, end - p) */
+	uint32_t left;      /* bytes left in the current record, n included */
 	uint32_t pos;       /* handshake bytes consumed */
 	bool trunc;         /* ran out of bytes (more may come) */
 	bool bad;           /* a record header that cannot be TLS */
@@ -88,49 +101,89 @@ static uint16_t tls13_variant(uint16_t v)
 	return (v >> 8) == 0x7f || (v >> 8) == 0xfb ? 0x0304 : v;
 }
 
-/* Reads the next record header of a handshake continued over records. */
-static bool hs_next_record(struct hs_reader *h)
+static void hs_init(struct hs_reader *h, const struct reader *r)
 {
-	if (!rd_has(h->r, 5)) {
-		h->trunc = true;
-		return false;
-	}
-	uint8_t type = rd_u8(h->r);
-	uint16_t ver = rd_be16(h->r);
-	uint16_t len = rd_be16(h->r);
-	/* RFC 5246 6.2.1: zero-length handshake fragments are not sent. */
-	if (type != TLS_CT_HANDSHAKE || !tls_version_ok(ver) || len == 0 || len > TLS_RECORD_MAX) {
-		h->bad = true;
-		return false;
-	}
-	h->left = len;
-	return true;
+	h->p = r->p + r->off;
+	h->end = r->p + r->len;
+	h->n = h->left = h->pos = 0;
+	h->trunc = h->bad = false;
 }
 
 static bool hs_failed(const struct hs_reader *h) { return h->trunc || h->bad; }
 
-static uint8_t hs_u8(struct hs_reader *h)
+static void hs_fail(struct hs_reader *h, bool bad)
 {
-	if (hs_failed(h))
-		return 0;
-	if (h->left == 0 && !hs_next_record(h))
-		return 0;
-	if (!rd_has(h->r, 1)) {
+	if (bad)
+		h->bad = true;
+	else
 		h->trunc = true;
-		return 0;
-	}
-	h->left--;
-	h->pos++;
-	return rd_u8(h->r);
+	h->n = 0;
 }
 
-static uint16_t hs_be16(struct hs_reader *h)
+/* Makes at least one byte readable (n > 0): at the end of a record, reads
+ * the next record header of a handshake continued over records. False,
+ * with trunc or bad set, when it cannot. */
+static __attribute__((noinline)) bool hs_refill(struct hs_reader *h)
 {
-	if (!hs_failed(h) && h->left >= 2 && rd_has(h->r, 2)) {
-		/* both bytes in this record (the usual case) */
-		h->left -= 2;
-		h->pos += 2;
-		return rd_be16(h->r);
+	if (hs_failed(h))
+		return false;
+	if (h->n)
+		return true;
+	if (h->left) {
+		/* the bytes kept end inside the record */
+		hs_fail(h, false);
+		return false;
+	}
+	struct reader r;
+	rd_init(&r, h->p, (size_t)(h->end - h->p));
+	uint8_t type = rd_u8(&r);
+	uint16_t ver = rd_be16(&r);
+	uint16_t len = rd_be16(&r);
+	if (!rd_ok(&r)) {
+		hs_fail(h, false);
+		return false;
+	}
+	/* RFC 5246 6.2.1: zero-length handshake fragments are not sent. */
+	if (type != TLS_CT_HANDSHAKE || !tls_version_ok(ver) || len == 0 || len > TLS_RECORD_MAX) {
+		hs_fail(h, true);
+		return false;
+	}
+	h->p += 5;
+	size_t kept = (size_t)(h->end - h->p);
+	h->left = len;
+	h->n = len < kept ? len : (uint32_t)kept;
+	if (h->n == 0) {
+		hs_fail(h, false);
+		return false;
+	}
+	return true;
+}
+
+/* Consumes k bytes known to be readable (k <= n). */
+static inline void hs_take(struct hs_reader *h, uint32_t k)
+{
+	h->p += k;
+	h->n -= k;
+	h->left -= k;
+	h->pos += k;
+}
+
+static inline uint8_t hs_u8(struct hs_reader *h)
+{
+	if (h->n == 0 && !hs_refill(h))
+		return 0;
+	uint8_t v = h->p[0];
+	hs_take(h, 1);
+	return v;
+}
+
+static inline uint16_t hs_be16(struct hs_reader *h)
+{
+	if (h->n >= 2) {
+		/* both bytes in this record and kept (the usual case) */
+		uint16_t v = (uint16_t)(h->p[0] << 8 | h->p[1]);
+		hs_take(h, 2);
+		return v;
 	}
 	uint16_t hi = hs_u8(h);
 	return (uint16_t)(hi << 8 | hs_u8(h));
@@ -142,61 +195,68 @@ static uint32_t hs_be24(struct hs_reader *h)
 	return hi << 8 | hs_u8(h);
 }
 
-static void hs_skip(struct hs_reader *h, uint32_t n)
+static inline void hs_skip(struct hs_reader *h, uint32_t k)
 {
-	while (n && !hs_failed(h)) {
-		if (h->left == 0 && !hs_next_record(h))
-			return;
-		uint32_t take = n < h->left ? n : h->left;
-		if (!rd_has(h->r, take)) {
-			h->trunc = true;
+	if (k <= h->n) {
+		hs_take(h, k); /* all in this record and kept (the usual case) */
+		return;
+	}
+	while (k && hs_refill(h)) {
+		/* Within one record, a piece the bytes kept do not hold
+		 * whole is not consumed at all: the reader stops before it. */
+		uint32_t take = k < h->left ? k : h->left;
+		if (take > h->n) {
+			hs_fail(h, false);
 			return;
 		}
-		rd_skip(h->r, take);
-		h->left -= take;
-		h->pos += take;
-		n -= take;
+		hs_take(h, take);
+		k -= take;
 	}
 }
 
-/* Copies up to cap bytes of the next n into dst (the rest skipped). */
-static size_t hs_copy(struct hs_reader *h, uint32_t n, uint8_t *dst, size_t cap)
+/* Copies up to cap bytes of the next k into dst (the rest skipped). */
+static size_t hs_copy(struct hs_reader *h, uint32_t k, uint8_t *dst, size_t cap)
 {
 	size_t got = 0;
-	if (!hs_failed(h) && n <= h->left && n <= cap && rd_has(h->r, n)) {
-		/* all in this record (the usual case): one copy */
-		memcpy(dst, rd_bytes(h->r, n), n);
-		h->left -= n;
-		h->pos += n;
-		return n;
+	if (k <= h->n && k <= cap) {
+		/* all in this record and kept (the usual case): one copy */
+		memcpy(dst, h->p, k);
+		hs_take(h, k);
+		return k;
 	}
-	for (; n && got < cap && !hs_failed(h); n--)
+	for (; k && got < cap && !hs_failed(h); k--)
 		dst[got++] = hs_u8(h);
-	hs_skip(h, n);
+	hs_skip(h, k);
 	return got;
 }
 
-/* What the ClientHello (or ServerHello) said. */
+/* What the ClientHello (or ServerHello) said. The arrays come last:
+ * hello_init clears only the fields before them (some 60 bytes, not the
+ * struct's 1.4 KiB), since an array is read only up to its count (sni_len,
+ * alpn_len, n_suites, n_exts, n_sigs), which starts at 0. */
 struct hello {
 	bool v2;              /* SSL 2.0-compatible ClientHello */
 	bool fixed;           /* the fixed part (through compression) parsed */
 	uint16_t version;     /* legacy_version of the hello */
 	uint16_t supported;   /* highest supported_versions entry, 0 if none */
-	uint8_t sni[IDENT_VALUE_MAX];
 	size_t sni_len;
-	uint8_t alpn[IDENT_VALUE_MAX];
 	size_t alpn_len;
 	/* For JA4 (client only), GREASE values left out. */
 	bool sni_ext;                /* a server_name extension is there */
 	uint16_t top_version;        /* highest supported_versions entry, raw */
-	uint16_t suites[JA4_SUITES_MAX];
-	uint16_t exts[JA4_EXTS_MAX]; /* in the order they appear */
-	uint16_t sigs[JA4_SIGS_MAX]; /* signature_algorithms, in order */
 	unsigned n_suites, n_exts, n_sigs;
 	bool ja4_overflow;           /* a list did not fit */
 	uint8_t alpn0[2];            /* first and last byte of the first ALPN */
 	size_t alpn0_len;            /* length of the first ALPN value */
+	/* arrays: not cleared (see above) */
+	uint8_t sni[IDENT_VALUE_MAX];
+	uint8_t alpn[IDENT_VALUE_MAX];
+	uint16_t suites[JA4_SUITES_MAX];
+	uint16_t exts[JA4_EXTS_MAX]; /* in the order they appear */
+	uint16_t sigs[JA4_SIGS_MAX]; /* signature_algorithms, in order */
 };
+
+static void hello_init(struct hello *o) { memset(o, 0, offsetof(struct hello, sni)); }
 
 /* RFC 8701 GREASE values (0x?a?a) mean nothing. */
 static bool grease(uint16_t v) { return (v & 0x0f0f) == 0x0a0a && (v >> 12) == ((v >> 4) & 0xf); }
@@ -343,7 +403,8 @@ static enum parse hello_extensions(struct hs_reader *h, uint32_t end, bool serve
  * of r. */
 static enum parse parse_hello(struct reader *r, bool server, struct hello *o)
 {
-	struct hs_reader h = {r, 0, 0, false, false};
+	struct hs_reader h;
+	hs_init(&h, r);
 	uint8_t type = hs_u8(&h);
 	uint32_t len = hs_be24(&h);
 	if (hs_failed(&h))
@@ -473,7 +534,7 @@ bool ident_tls_fake(const struct ident_input *in)
 	if (!record_header_plausible(in))
 		return false;
 	struct hello c;
-	memset(&c, 0, sizeof c);
+	hello_init(&c);
 	enum parse p = client_hello(in, &c);
 	if (p == P_BAD) {
 		/* Unless a server answered it with a whole ServerHello. */
@@ -812,7 +873,7 @@ static enum ident_verdict server_accepts_bad_hello(const struct ident_input *in,
 	if (!record_header_plausible(in) || !rd_peek_u8(&r, 5, &t) || t != TLS_HS_CLIENT_HELLO)
 		return IDENT_NO_MATCH;
 	struct hello s;
-	memset(&s, 0, sizeof s);
+	hello_init(&s);
 	rd_init(&r, in->data[1], in->len[1]);
 	uint8_t b0;
 	if (!rd_peek_u8(&r, 0, &b0))
@@ -834,8 +895,8 @@ static enum ident_verdict server_accepts_bad_hello(const struct ident_input *in,
 static enum ident_verdict tls_match(const struct ident_input *in, struct ident_evidence *ev)
 {
 	struct hello c, s;
-	memset(&c, 0, sizeof c);
-	memset(&s, 0, sizeof s);
+	hello_init(&c);
+	hello_init(&s);
 	if (in->midstream[0] || in->midstream[1]) {
 		/* The handshake may be there (the SYN alone was lost): try it
 		 * first, then the record chain. */
@@ -852,6 +913,20 @@ static enum ident_verdict tls_match(const struct ident_input *in, struct ident_e
 		 * complete: only both decide NO_MATCH (it is final). */
 		enum ident_verdict m = tls_midstream(in, ev);
 		return m == IDENT_NO_MATCH ? v : m;
+	}
+	/* While both sides may still send and the server has sent nothing,
+	 * a client that opened with a handshake record header and the
+	 * ClientHello type byte gets NEED_MORE whatever the rest says: a hello
+	 * that parses or is cut short waits for the server's answer (S_WAIT),
+	 * one that does not parse waits for a server that may accept it
+	 * (server_accepts_bad_hello). The parse is left for the run that has
+	 * the server's bytes, so a flow parses its hello once, not twice. */
+	if (in->len[1] == 0 && !in->done[0] && !in->done[1] && record_header_plausible(in)) {
+		struct reader r;
+		rd_init(&r, in->data[0], in->len[0]);
+		uint8_t t;
+		if (rd_peek_u8(&r, 5, &t) && t == TLS_HS_CLIENT_HELLO)
+			return IDENT_NEED_MORE;
 	}
 	enum parse p = client_hello(in, &c);
 	if (p == P_BAD)
