@@ -162,7 +162,7 @@ static void make_note(const struct engine *e, const struct flow *f, int rule,
 	}
 }
 
-static void decide(struct engine *e, struct flow *f, int proto, const struct ident_evidence *ev,
+static void decide(struct engine *e, struct flow *f, int proto, struct ident_evidence *ev,
                    const struct ident_input *in, uint64_t now_us)
 {
 	struct verdict_input vi = {
@@ -251,6 +251,10 @@ static void decide(struct engine *e, struct flow *f, int proto, const struct ide
 			               sizeof e->expected_ports[proto]);
 			e->expected_ports_made[proto] = true;
 		}
+		/* The evidence is shown: what the identifier left for later
+		 * (a TLS flow's JA4) is filled in now, for alerts only. */
+		if (proto >= 0)
+			ident_finish(in, ev);
 		char label[128], loc[128];
 		struct verdict_note note;
 		make_note(e, f, rule, e->policy, label, sizeof label, loc, sizeof loc, &note);

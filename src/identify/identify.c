@@ -56,6 +56,15 @@ void ident_clear(struct ident_evidence *ev)
 	ev->confidence = 0;
 	ev->server_confirmed = false;
 	ev->tls_upgrade = false;
+	ev->finish = NULL;
+}
+
+void ident_finish(const struct ident_input *in, struct ident_evidence *ev)
+{
+	if (ev->finish) {
+		ev->finish(in, ev);
+		ev->finish = NULL;
+	}
 }
 
 void ident_add(struct ident_evidence *ev, const char *key, const uint8_t *value, size_t len)
@@ -114,6 +123,8 @@ void ident_run(const struct ident_input *in, struct ident_result *out)
 {
 	struct ident_set none = {{0}};
 	ident_run_more(in, &none, out);
+	if (out->verdict == IDENT_MATCH)
+		ident_finish(in, &out->ev);
 }
 
 /* Per transport, the identifiers that support it (bit i: registry entry

@@ -91,6 +91,12 @@ struct ident_evidence {
 	uint8_t confidence;     /* 0-100: how sure the MATCH is */
 	bool server_confirmed;  /* the server's bytes agree with the protocol */
 	bool tls_upgrade;       /* a STARTTLS-style upgrade to TLS was accepted */
+	/* An identifier may leave a field's value empty at MATCH and name
+	 * here the function that fills it in, when that value costs more
+	 * than the decision needs and is only shown (TLS: the JA4
+	 * fingerprint, two SHA-256, of which a flow that is no finding shows
+	 * nothing). NULL when nothing is left to do; see ident_finish. */
+	void (*finish)(const struct ident_input *in, struct ident_evidence *ev);
 };
 
 /* Appends a field (value cut to IDENT_VALUE_MAX); ignored when full. */
@@ -102,6 +108,12 @@ void ident_add_u64(struct ident_evidence *ev, const char *key, uint64_t v);
  * such datagram. */
 struct reader;
 bool ident_dgram(const struct ident_input *in, int d, unsigned k, struct reader *out);
+
+/* Fills in what the identifier left to ev->finish, from the input the
+ * MATCH was made on (the same bytes: the fields come out as the
+ * identifier would have written them at once). Call it before the
+ * evidence is shown; ident_run calls it itself. */
+void ident_finish(const struct ident_input *in, struct ident_evidence *ev);
 
 /* The value of a field, or NULL. */
 const struct ident_field *ident_get(const struct ident_evidence *ev, const char *key);
@@ -147,7 +159,8 @@ struct ident_result {
 	struct ident_evidence ev;
 };
 
-/* Runs every identifier that supports the input's transport. A MATCH that
+/* Runs every identifier that supports the input's transport, and on a
+ * MATCH finishes the evidence (ident_finish). A MATCH that
  * the server's bytes confirm beats one resting on the client's bytes only;
  * among equals the registry order decides. NEED_MORE when no identifier
  * matched and at least one asked for more. */
@@ -161,7 +174,9 @@ struct ident_set {
 
 /* ident_run for a flow judged again as its bytes grow: the identifiers in
  * *ruled_out are not run (they answered NO_MATCH on a prefix of these
- * bytes, and NO_MATCH is final); those answering NO_MATCH now are added. */
+ * bytes, and NO_MATCH is final); those answering NO_MATCH now are added.
+ * The evidence of a MATCH may be unfinished: ident_finish before showing
+ * it. */
 void ident_run_more(const struct ident_input *in, struct ident_set *ruled_out,
                     struct ident_result *out);
 

@@ -730,15 +730,50 @@ size_t ident_ja4_build(bool sni, uint16_t version, const uint16_t *suites, unsig
 	return (size_t)(o - out);
 }
 
+static const char ja4_key[] = "ja4";
+
+/* The JA4 of a hello that parsed whole; false when it has none. */
+static bool ja4_of(const struct hello *c, char fp[37], size_t *n)
+{
+	if (c->v2 || c->ja4_overflow)
+		return false;
+	*n = ident_ja4_build(c->sni_ext, c->top_version ? c->top_version : c->version, c->suites,
+	                     c->n_suites, c->exts, c->n_exts, c->sigs, c->n_sigs, c->alpn0,
+	                     c->alpn0_len, fp);
+	return true;
+}
+
+/* ev->finish of a MATCH that reserved the "ja4" field: parses the
+ * client's hello again and writes its JA4 there. The input is the one
+ * tls_match judged, so the hello parses as it did then (P_OK, the same
+ * lists); a hello that could not give a JA4 reserved no field. */
+static void ja4_finish(const struct ident_input *in, struct ident_evidence *ev)
+{
+	struct hello c;
+	hello_init(&c);
+	char fp[37];
+	size_t n;
+	if (client_hello(in, &c) != P_OK || !ja4_of(&c, fp, &n))
+		return;
+	for (unsigned i = 0; i < ev->nfields; i++) {
+		struct ident_field *f = &ev->field[i];
+		if (f->key == ja4_key) {
+			memcpy(f->value, fp, n);
+			f->len = (uint16_t)n;
+		}
+	}
+}
+
+/* JA4 is shown only with an alert, a small share of TLS flows, and costs
+ * two SHA-256 and the sorting and formatting of the lists: the field is
+ * reserved here, in its place among the others, and filled in by
+ * ja4_finish when the evidence is to be shown. */
 static void ja4_add(const struct hello *c, struct ident_evidence *ev)
 {
 	if (c->v2 || c->ja4_overflow)
 		return;
-	char fp[37];
-	size_t n = ident_ja4_build(c->sni_ext, c->top_version ? c->top_version : c->version,
-	                           c->suites, c->n_suites, c->exts, c->n_exts, c->sigs, c->n_sigs,
-	                           c->alpn0, c->alpn0_len, fp);
-	ident_add(ev, "ja4", (const uint8_t *)fp, n);
+	ident_add(ev, ja4_key, NULL, 0);
+	ev->finish = ja4_finish;
 }
 
 static const char *version_name(uint16_t v)
