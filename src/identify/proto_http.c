@@ -245,8 +245,24 @@ static bool take(const uint8_t *line, size_t n, const char *name, bool *have, st
 	return true;
 }
 
+/* The length of a field line's name: the bytes before its first colon
+ * (the whole line when it has none). */
+static size_t name_len(const uint8_t *line, size_t n)
+{
+	const uint8_t *colon = memchr(line, ':', n);
+	return colon ? (size_t)(colon - line) : n;
+}
+
 /* Walks the field lines up to the empty line or the end of the bytes kept
- * (a line cut by the budget is left out). */
+ * (a line cut by the budget is left out).
+ *
+ * Each line is compared with the one wanted name of its name's length,
+ * not with all seven: field() takes a line that starts with the name (any
+ * case) followed by ':', and no name holds a colon, so that colon is the
+ * line's first and the name's length is the length before it. The seven
+ * names have seven different lengths (4 Host, 6 Server, 7 Upgrade, 10
+ * User-Agent, 17 Sec-WebSocket-Key, 20 Sec-WebSocket-Accept, 22
+ * Sec-WebSocket-Protocol), so at most one can match a line, as before. */
 static void header_fields(struct reader *r, struct http_fields *f)
 {
 	const uint8_t *line;
@@ -257,20 +273,38 @@ static void header_fields(struct reader *r, struct http_fields *f)
 			return;
 		}
 		struct reader v;
-		if (take(line, n, "Host", &f->have_host, &f->host) ||
-		    take(line, n, "User-Agent", &f->have_agent, &f->agent) ||
-		    take(line, n, "Server", &f->have_server, &f->server) ||
-		    take(line, n, "Sec-WebSocket-Key", &f->have_ws_key, &f->ws_key) ||
-		    take(line, n, "Sec-WebSocket-Protocol", &f->have_ws_protocol, &f->ws_protocol) ||
-		    take(line, n, "Sec-WebSocket-Accept", &f->have_ws_accept, &f->ws_accept))
-			continue;
-		if (field(line, n, "Upgrade", &v)) {
-			if (!f->have_upgrade) {
-				f->upgrade = v;
-				f->have_upgrade = true;
+		switch (name_len(line, n)) {
+		case 4:
+			take(line, n, "Host", &f->have_host, &f->host);
+			break;
+		case 6:
+			take(line, n, "Server", &f->have_server, &f->server);
+			break;
+		case 7:
+			if (field(line, n, "Upgrade", &v)) {
+				if (!f->have_upgrade) {
+					f->upgrade = v;
+					f->have_upgrade = true;
+				}
+				if (has_token(v, "websocket"))
+					f->upgrade_ws = true;
 			}
-			if (has_token(v, "websocket"))
-				f->upgrade_ws = true;
+			break;
+		case 10:
+			take(line, n, "User-Agent", &f->have_agent, &f->agent);
+			break;
+		case 17:
+			take(line, n, "Sec-WebSocket-Key", &f->have_ws_key, &f->ws_key);
+			break;
+		case 20:
+			take(line, n, "Sec-WebSocket-Accept", &f->have_ws_accept, &f->ws_accept);
+			break;
+		case 22:
+			take(line, n, "Sec-WebSocket-Protocol", &f->have_ws_protocol,
+			     &f->ws_protocol);
+			break;
+		default:
+			break;
 		}
 	}
 }
