@@ -45,14 +45,28 @@ struct stun_msg {
 };
 
 /* CRC-32 (ISO-HDLC, the one of RFC 1952) over a reader's next n bytes,
- * for the FINGERPRINT attribute (RFC 8489 section 14.7). */
+ * for the FINGERPRINT attribute (RFC 8489 section 14.7). Four bits a step
+ * from a table of the 16 remainders: crc4[i] is i put through four steps
+ * of the bitwise loop (c = c >> 1 ^ (c & 1 ? 0xedb88320 : 0)), and since
+ * the polynomial term of each step depends only on the low bit the
+ * earlier steps left, four bitwise steps on c equal c >> 4 ^
+ * crc4[c & 15]: the same CRC, two lookups a byte instead of eight
+ * steps (checked against that loop on 200,000 random inputs, and on
+ * "123456789": cbf43926). The sample stun_msteams_server_only_fingerprint
+ * is identified only through its FINGERPRINTs. */
+static const uint32_t crc4[16] = {
+	0x00000000, 0x1db71064, 0x3b6e20c8, 0x26d930ac, 0x76dc4190, 0x6b6b51f4,
+	0x4db26158, 0x5005713c, 0xedb88320, 0xf00f9344, 0xd6d6a3e8, 0xcb61b38c,
+	0x9b64c2b0, 0x86d3d2d4, 0xa00ae278, 0xbdbdf21c,
+};
+
 static uint32_t stun_crc32(struct reader *r, size_t n)
 {
 	uint32_t c = 0xffffffffu;
 	for (size_t i = 0; i < n; i++) {
 		c ^= rd_u8(r);
-		for (int k = 0; k < 8; k++)
-			c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1)));
+		c = c >> 4 ^ crc4[c & 15];
+		c = c >> 4 ^ crc4[c & 15];
 	}
 	return c ^ 0xffffffffu;
 }
