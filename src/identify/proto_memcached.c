@@ -51,7 +51,15 @@ static int mc_command(const uint8_t *line, size_t n, size_t *wl)
 	while (rd_peek_u8(&l, i, &c) && c != ' ')
 		i++;
 	*wl = i;
+	/* Every command starts with a lower-case letter: a word that does
+	 * not (HTTP's "GET", a TLS record) equals none of them, and the walk
+	 * over the table below would only find that out 25 times. */
+	uint8_t c0;
+	if (!rd_peek_u8(&l, 0, &c0) || c0 < 'a' || c0 > 'z')
+		return -1;
 	for (size_t k = 0; k < sizeof mc_commands / sizeof mc_commands[0]; k++) {
+		if ((uint8_t)mc_commands[k][0] != c0)
+			continue; /* differs in its first letter */
 		size_t j = 0;
 		while (mc_commands[k][j] && j < i && rd_peek_u8(&l, j, &c) &&
 		       c == (uint8_t)mc_commands[k][j])
