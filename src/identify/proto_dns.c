@@ -27,6 +27,7 @@
  * the server's message is a response (QR = 1) carrying a query's ID.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "common/reader.h"
 #include "identify/identify.h"
@@ -85,8 +86,11 @@ static enum dns_parse dns_name(struct reader *r, bool allow_ptr, char *out, size
 		if (out) {
 			if (*outlen && *outlen < DNS_NAME_MAX)
 				out[(*outlen)++] = '.';
-			for (size_t i = 0; i < len && *outlen < DNS_NAME_MAX; i++)
-				out[(*outlen)++] = (char)rd_u8(&lab);
+			/* The label's bytes that fit, in one copy (lab holds
+			 * exactly len bytes: rd_sub succeeded). */
+			size_t k = DNS_NAME_MAX - *outlen < len ? DNS_NAME_MAX - *outlen : len;
+			memcpy(out + *outlen, rd_bytes(&lab, k), k);
+			*outlen += k;
 		}
 	}
 	return DNS_BAD;
