@@ -111,6 +111,27 @@ bool ident_dgram(const struct ident_input *in, int d, unsigned k, struct reader 
 	return true;
 }
 
+unsigned ident_dgrams(const struct ident_input *in, int d, struct reader *out)
+{
+	/* ident_dgram's tests in the same order, with the offset carried
+	 * from one datagram to the next: it is false at k >= ndgrams, and
+	 * once the offset reaches the bytes kept (offsets never decrease). */
+	unsigned nd = in->ndgrams[d] < IDENT_DGRAMS_MAX ? in->ndgrams[d] : IDENT_DGRAMS_MAX;
+	size_t off = 0;
+	unsigned k = 0;
+	for (; k < nd && off < in->len[d]; k++) {
+		size_t n = in->dgram_len[d][k];
+		if (n > in->len[d] - off)
+			n = in->len[d] - off;
+		struct reader r;
+		rd_init(&r, in->data[d], in->len[d]);
+		rd_skip(&r, off);
+		out[k] = rd_sub(&r, n);
+		off += in->dgram_len[d][k];
+	}
+	return k;
+}
+
 const struct ident_field *ident_get(const struct ident_evidence *ev, const char *key)
 {
 	for (unsigned i = 0; i < ev->nfields; i++)

@@ -108,6 +108,11 @@ void ident_add_u64(struct ident_evidence *ev, const char *key, uint64_t v);
  * such datagram. */
 struct reader;
 bool ident_dgram(const struct ident_input *in, int d, unsigned k, struct reader *out);
+/* All of them at once, into out[IDENT_DGRAMS_MAX]: out[k] as ident_dgram
+ * gives it, for k up to the first for which ident_dgram is false (false
+ * for every later k too); returns that k. One walk over the lengths,
+ * where a loop calling ident_dgram for each k walks k^2/2 of them. */
+unsigned ident_dgrams(const struct ident_input *in, int d, struct reader *out);
 
 /* Fills in what the identifier left to ev->finish, from the input the
  * MATCH was made on (the same bytes: the fields come out as the

@@ -80,37 +80,39 @@ static bool rtp_parse(struct reader *r, struct rtp_hdr *h)
 	return true;
 }
 
-/* Message k of direction d: UDP, datagram k; TCP, frame k of the RFC 4571
- * framing (a 16-bit length before each packet; only whole frames). */
-static bool rtp_msg(const struct ident_input *in, int d, unsigned k, struct reader *m)
+/* The messages of direction d: UDP, its datagrams (ident_dgrams); TCP,
+ * the frames of the RFC 4571 framing (a 16-bit length before each packet;
+ * only whole frames, up to the first that is not). Found in one walk
+ * from the start, into m; returns how many. (The walks over them asked
+ * for message k from the start for each k: k^2/2 lengths walked.) */
+static unsigned rtp_msgs(const struct ident_input *in, int d, struct reader m[IDENT_DGRAMS_MAX])
 {
 	if (in->transport == IDENT_UDP)
-		return k == 0 ? dgram_first(in, d, m) : ident_dgram(in, d, k, m);
+		return ident_dgrams(in, d, m);
 	struct reader r;
 	rd_init(&r, in->data[d], in->len[d]);
-	for (unsigned i = 0;; i++) {
+	unsigned k = 0;
+	for (; k < IDENT_DGRAMS_MAX; k++) {
 		uint16_t n = rd_be16(&r);
 		if (!rd_ok(&r) || n == 0 || !rd_has(&r, n))
-			return false;
-		if (i == k) {
-			*m = rd_sub(&r, n);
-			return true;
-		}
-		rd_skip(&r, n);
+			break;
+		m[k] = rd_sub(&r, n);
 	}
+	return k;
 }
 
-/* Direction d: 1 an RTP stream (its first packet in *h), 0 none (yet).
+/* A direction's messages (rtp_msgs): 1 an RTP stream (its first packet in
+ * *h), 0 none (yet).
  * The three are looked for among all the datagrams kept: a run may start
  * after other datagrams. A datagram repeating the previous one's SSRC,
  * sequence number and timestamp is a duplicate (a capture taken on two
  * interfaces has every packet twice) and is passed over. */
-static int rtp_dir(const struct ident_input *in, int d, struct rtp_hdr *h)
+static int rtp_dir(const struct reader *msg, unsigned count, struct rtp_hdr *h)
 {
 	struct rtp_hdr start = {0}, last = {0}, cur;
 	unsigned run = 0;
-	struct reader r;
-	for (unsigned k = 0; k < IDENT_DGRAMS_MAX && rtp_msg(in, d, k, &r); k++) {
+	for (unsigned k = 0; k < count; k++) {
+		struct reader r = msg[k];
 		if (!rtp_parse(&r, &cur)) {
 			run = 0; /* a STUN check or RTCP: RTP may follow */
 			continue;
@@ -139,17 +141,14 @@ static int rtp_dir(const struct ident_input *in, int d, struct rtp_hdr *h)
  * an RTP session's ports (first byte 0-3 STUN, 16-19 ZRTP, 20-63 DTLS):
  * 1 a version-2 datagram (RTP or RTCP), -1 a datagram none of these
  * (the direction is no RTP session's, whatever follows), 0 neither yet.
- * *n gets the number of datagrams (frames) there are. */
-static int rtp_lead(const struct ident_input *in, int d, unsigned *n)
+ * *n gets the number of datagrams (frames) there are: count, those of
+ * msg (rtp_msgs). */
+static int rtp_lead(const struct reader *msg, unsigned count, unsigned *n)
 {
 	int lead = 0;
-	struct reader r;
-	*n = 0;
-	for (unsigned k = 0; k < IDENT_DGRAMS_MAX; k++) {
-		/* (UDP: no datagram k at or past ndgrams, without asking) */
-		if ((in->transport == IDENT_UDP && k >= in->ndgrams[d]) || !rtp_msg(in, d, k, &r))
-			break;
-		*n = k + 1;
+	*n = count;
+	for (unsigned k = 0; k < count; k++) {
+		struct reader r = msg[k];
 		uint8_t b0 = rd_u8(&r);
 		if (lead != 0 || !rd_ok(&r) || b0 <= 3 || (b0 >= 16 && b0 <= 63))
 			continue;
@@ -186,10 +185,12 @@ rtp_match_walk(const struct ident_input *in, struct ident_evidence *ev)
 	 * ports before any version-2 one, or the direction over with only
 	 * STUN or DTLS in it; until then a version-2 datagram may come. */
 	int lead[2];
-	unsigned n[2];
+	unsigned n[2], count[2];
 	bool more[2];
+	struct reader msg[2][IDENT_DGRAMS_MAX];
 	for (int i = 0; i < 2; i++) {
-		lead[i] = rtp_lead(in, i, &n[i]);
+		count[i] = rtp_msgs(in, i, msg[i]);
+		lead[i] = rtp_lead(msg[i], count[i], &n[i]);
 		more[i] = rtp_more(in, i, n[i]);
 		if (lead[i] < 0 || (n[i] > 0 && lead[i] == 0 && !more[i]))
 			return IDENT_NO_MATCH;
@@ -198,7 +199,7 @@ rtp_match_walk(const struct ident_input *in, struct ident_evidence *ev)
 	/* a run of three needs three datagrams */
 	int v[2];
 	for (int i = 0; i < 2; i++)
-		v[i] = in->transport == IDENT_UDP && in->ndgrams[i] < 3 ? 0 : rtp_dir(in, i, &h[i]);
+		v[i] = in->transport == IDENT_UDP && in->ndgrams[i] < 3 ? 0 : rtp_dir(msg[i], count[i], &h[i]);
 	int d = v[0] > 0 ? 0 : v[1] > 0 ? 1 : -1;
 	if (d < 0) {
 		/* three in a row may still come in a direction that is not over
