@@ -35,7 +35,9 @@ struct h2_request {
 
 /* proto_http2's verdict on the flow, with its evidence (http2_preface,
  * http2_settings, http2_authority, http2_path), and the first request.
- * NEED_MORE while the client's first header block may still come. */
+ * NEED_MORE while the client's first header block may still come. rq is
+ * the request only when the answer is MATCH (before the preface it is not
+ * even cleared). */
 enum ident_verdict http2_parse(const struct ident_input *in, struct ident_evidence *ev,
                                struct h2_request *rq);
 

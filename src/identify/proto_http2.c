@@ -222,7 +222,6 @@ static void add_value(struct ident_evidence *ev, const char *key, const struct h
 enum ident_verdict http2_parse(const struct ident_input *in, struct ident_evidence *ev,
                                struct h2_request *rq)
 {
-	memset(rq, 0, sizeof *rq);
 	struct reader c;
 	rd_init(&c, in->data[0], in->len[0]);
 	/* The preface, compared as far as the bytes go. */
@@ -235,6 +234,10 @@ enum ident_verdict http2_parse(const struct ident_input *in, struct ident_eviden
 	}
 	if (have < H2_PREFACE_LEN)
 		return in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+	/* Cleared only now (1.6 KiB: six values of HPACK_VALUE_MAX bytes):
+	 * nearly every flow has no preface and returns above, and rq is read
+	 * only after a MATCH (http2.h). */
+	memset(rq, 0, sizeof *rq);
 	rd_skip(&c, H2_PREFACE_LEN);
 
 	/* RFC 9113 3.4: the preface MUST be followed by a SETTINGS frame. */
