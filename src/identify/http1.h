@@ -46,4 +46,13 @@ enum http_ws {
 enum http_ws http_websocket(const struct ident_input *in, enum ident_verdict v,
                             const struct http_view *h);
 
+/* True when the client's request alone makes http_websocket answer
+ * HTTP_WS_NO, whatever http_parse says of the rest (and proto_websocket
+ * answer NO_MATCH): a whole request line from a client to a server read
+ * from its start, whose method is not GET or whose whole header block
+ * asks for no websocket upgrade. Reads the client's request only, where
+ * http_parse reads both sides and makes the evidence; false when it
+ * cannot tell so cheaply. */
+bool http_request_not_ws(const struct ident_input *in);
+
 #endif

@@ -549,6 +549,46 @@ enum http_ws http_websocket(const struct ident_input *in, enum ident_verdict v,
 	return v == IDENT_NEED_MORE ? HTTP_WS_WAIT : HTTP_WS_NO;
 }
 
+bool http_request_not_ws(const struct ident_input *in)
+{
+	/* With the server's bytes read from its stream's start, http_parse
+	 * on a whole request line (ST_OK) never takes the mid-stream path
+	 * (h->midstream stays false), sets h->request and h->get from that
+	 * line and the client's fields from header_fields, as here, and
+	 * answers NO_MATCH, NEED_MORE or MATCH. http_websocket then answers
+	 * HTTP_WS_NO either for v == NO_MATCH or for the test below, made
+	 * before it looks at the server's status; and proto_websocket takes
+	 * its frames-only path only when both sides are mid-stream. */
+	if (in->midstream[1])
+		return false;
+	struct reader cr;
+	rd_init(&cr, in->data[0], in->len[0]);
+	struct request q;
+	memset(&q, 0, sizeof q);
+	if (request_line(&cr, &q) != ST_OK)
+		return false;
+	struct reader m;
+	rd_init(&m, q.method, q.method_len);
+	if (!(q.method_len == 3 && rd_starts(&m, "GET")))
+		return true;
+	/* header_fields' end and upgrade_ws alone: the same walk over the
+	 * lines, each tested only as an Upgrade field. header_fields tests a
+	 * line with field(..., "Upgrade") when its name is 7 bytes long, and
+	 * a line that field() takes has a 7-byte name ("Upgrade" has no
+	 * colon), so testing every line gives the same answer, without
+	 * measuring names or reading the other fields. */
+	const uint8_t *line;
+	size_t n;
+	while (rd_line(&cr, HTTP_LINE_MAX, &line, &n)) {
+		struct reader v;
+		if (n == 0)
+			return true; /* the end of the block, no upgrade asked */
+		if (field(line, n, "Upgrade", &v) && has_token(v, "websocket"))
+			return false;
+	}
+	return false; /* the block is not whole */
+}
+
 static enum ident_verdict http_match(const struct ident_input *in, struct ident_evidence *ev)
 {
 	struct http_view h;

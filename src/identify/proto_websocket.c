@@ -218,6 +218,10 @@ static enum ident_verdict websocket_midstream(const struct ident_input *in,
 
 static enum ident_verdict websocket_match(const struct ident_input *in, struct ident_evidence *ev)
 {
+	/* Nearly every HTTP flow: a request that is no upgrade, told from
+	 * the client's bytes without parsing the exchange (http1.h). */
+	if (http_request_not_ws(in))
+		return IDENT_NO_MATCH;
 	struct http_view h;
 	struct ident_evidence http;
 	ident_clear(&http);
