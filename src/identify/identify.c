@@ -92,6 +92,18 @@ void ident_add_u64(struct ident_evidence *ev, const char *key, uint64_t v)
 	ident_add(ev, key, (const uint8_t *)b, (size_t)n);
 }
 
+/* The datagram of n bytes at off (off below the bytes kept), cut to what
+ * was kept. */
+static struct reader dgram_reader(const struct ident_input *in, int d, size_t off, size_t n)
+{
+	if (n > in->len[d] - off)
+		n = in->len[d] - off;
+	struct reader r;
+	rd_init(&r, in->data[d], in->len[d]);
+	rd_skip(&r, off);
+	return rd_sub(&r, n);
+}
+
 bool ident_dgram(const struct ident_input *in, int d, unsigned k, struct reader *out)
 {
 	if (k >= in->ndgrams[d] || k >= IDENT_DGRAMS_MAX)
@@ -101,13 +113,7 @@ bool ident_dgram(const struct ident_input *in, int d, unsigned k, struct reader 
 		off += in->dgram_len[d][i];
 	if (off >= in->len[d])
 		return false;
-	size_t n = in->dgram_len[d][k];
-	if (n > in->len[d] - off)
-		n = in->len[d] - off;
-	struct reader r;
-	rd_init(&r, in->data[d], in->len[d]);
-	rd_skip(&r, off);
-	*out = rd_sub(&r, n);
+	*out = dgram_reader(in, d, off, in->dgram_len[d][k]);
 	return true;
 }
 
@@ -120,13 +126,7 @@ unsigned ident_dgrams(const struct ident_input *in, int d, struct reader *out)
 	size_t off = 0;
 	unsigned k = 0;
 	for (; k < nd && off < in->len[d]; k++) {
-		size_t n = in->dgram_len[d][k];
-		if (n > in->len[d] - off)
-			n = in->len[d] - off;
-		struct reader r;
-		rd_init(&r, in->data[d], in->len[d]);
-		rd_skip(&r, off);
-		out[k] = rd_sub(&r, n);
+		out[k] = dgram_reader(in, d, off, in->dgram_len[d][k]);
 		off += in->dgram_len[d][k];
 	}
 	return k;

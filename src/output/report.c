@@ -787,12 +787,19 @@ static void put_endpoints(struct text *t, const struct flow *f)
 	text_u64(t, f->srv_port);
 }
 
+/* A text line to out, begun with its timestamp. */
+static void text_line(struct text *t, char *buf, size_t cap, FILE *out, uint64_t ts_us)
+{
+	char ts[40];
+	text_init(t, buf, cap, out);
+	text_mem(t, ts, json_format_ts(ts_us, ts));
+}
+
 int report_alert_text(FILE *out, const struct alert_info *a)
 {
-	char ts[40], buf[4096];
+	char buf[4096];
 	struct text t;
-	text_init(&t, buf, sizeof buf, out);
-	text_mem(&t, ts, json_format_ts(a->ts_us, ts));
+	text_line(&t, buf, sizeof buf, out, a->ts_us);
 	text_str(&t, " [**] [");
 	text_u64(&t, OFFPORT_GID);
 	text_str(&t, ":");
@@ -999,10 +1006,9 @@ void report_explain(char *out, size_t outlen, const struct flow *f, const struct
 
 int report_explain_text(FILE *out, const struct flow *f, const char *explanation)
 {
-	char ts[40], buf[4096];
+	char buf[4096];
 	struct text t;
-	text_init(&t, buf, sizeof buf, out);
-	text_mem(&t, ts, json_format_ts(f->last_ts_us, ts));
+	text_line(&t, buf, sizeof buf, out, f->last_ts_us);
 	text_str(&t, " [explain] ");
 	put_endpoints(&t, f);
 	text_str(&t, " ");
