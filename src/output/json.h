@@ -181,6 +181,57 @@ static inline void json_bool(struct json *j, const char *key, bool v)
 	j->len = (size_t)(o - j->buf);
 }
 
+/*
+ * Direct writing, for the records written once per flow (the flow record
+ * and the header it shares with alerts, report.c): the caller writes the
+ * record's text itself, fixed runs and values, with no room check per
+ * member. It may do so only for text whose length has a bound known at
+ * build time that, added to what the record already holds, fits the
+ * buffer (report.c states its bounds and asserts them).
+ *
+ * json_raw_begin starts a record (as json_begin, without the "{", which
+ * the caller writes) and returns where its first byte goes.
+ * json_raw_at returns where the next byte goes after member writers,
+ * the caller having checked there is room (json_raw_room).
+ * json_raw_end hands the record back to the member writers: o is where
+ * the text ends and depth how many objects the text left open, each of
+ * which (and the record itself) holds at least one member, so the next
+ * member at any of these depths takes a comma.
+ */
+static inline char *json_raw_begin(struct json *j)
+{
+	j->len = 0;
+	j->depth = 0;
+	j->overflow = false;
+	return j->buf;
+}
+static inline size_t json_raw_room(const struct json *j)
+{
+	return j->overflow ? 0 : sizeof j->buf - j->len;
+}
+static inline char *json_raw_at(struct json *j) { return j->buf + j->len; }
+static inline void json_raw_end(struct json *j, char *o, int depth)
+{
+	assert(o >= j->buf && o <= j->buf + sizeof j->buf);
+	assert(depth >= 0 && depth < JSON_MAX_DEPTH);
+	j->len = (size_t)(o - j->buf);
+	j->depth = depth;
+	for (int d = 0; d <= depth; d++)
+		j->first[d] = false;
+}
+
+/* The decimal digits of v at o; returns the end. Inline for the small
+ * counts that most members of a flow record hold (0, 1, a packet's
+ * length): one or two stores, no call. */
+static inline char *json_put_u64(char *o, uint64_t v)
+{
+	if (v < 10) {
+		*o = (char)('0' + v);
+		return o + 1;
+	}
+	return o + json_fmt_u64(o, v);
+}
+
 /* Closes the record and writes it with a newline to f. Returns 0, -1 when
  * the record overflowed the buffer (nothing written), -2 on a write error. */
 int json_emit(struct json *j, FILE *f);

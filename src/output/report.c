@@ -8,6 +8,7 @@
 #include "output/report.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,25 +18,52 @@
 
 static void put_safe(FILE *out, const uint8_t *v, size_t n);
 
+/* IPv4 octets as text followed by their dot ("7.", "42.", "255."), n the
+ * text's length with the dot; made at build time (OCT below spells each
+ * value's digits). An address is then four copies of 4 bytes, each moved
+ * on by its octet's length, rather than divisions per digit: the bytes a
+ * short octet's copy writes past its text are overwritten by the next
+ * octet's, and those past the last octet's digits by what the caller
+ * writes next (report_ip's NUL, a record's closing quote). */
+struct octet {
+	char t[4];
+	uint8_t n;
+};
+#define OCT(v)                                                                                     \
+	{{(char)((v) >= 100 ? '0' + (v) / 100 : (v) >= 10 ? '0' + (v) / 10 : '0' + (v)),              \
+	  (char)((v) >= 100 ? '0' + (v) / 10 % 10 : (v) >= 10 ? '0' + (v) % 10 : '.'),                \
+	  (char)((v) >= 100 ? '0' + (v) % 10 : (v) >= 10 ? '.' : 0), (char)((v) >= 100 ? '.' : 0)},  \
+	 (v) >= 100 ? 4 : (v) >= 10 ? 3 : 2}
+#define OCT4(v) OCT(v), OCT((v) + 1), OCT((v) + 2), OCT((v) + 3)
+#define OCT16(v) OCT4(v), OCT4((v) + 4), OCT4((v) + 8), OCT4((v) + 12)
+#define OCT64(v) OCT16(v), OCT16((v) + 16), OCT16((v) + 32), OCT16((v) + 48)
+static const struct octet octets[256] = {OCT64(0), OCT64(64), OCT64(128), OCT64(192)};
+#undef OCT64
+#undef OCT16
+#undef OCT4
+#undef OCT
+
+/* The address's text at o (46 bytes of room, as INET6_ADDRSTRLEN; IPv4
+ * writes at most 16), without a NUL; returns its end. */
+static char *put_ip(char *o, uint8_t ipver, const uint8_t addr[16])
+{
+	if (ipver != 6) { /* by table: inet_ntop formats IPv4 with sprintf */
+		for (int i = 0; i < 4; i++) {
+			memcpy(o, octets[addr[i]].t, 4);
+			o += octets[addr[i]].n;
+		}
+		return o - 1; /* the last octet's dot is not the address's */
+	}
+	if (!inet_ntop(AF_INET6, addr, o, 46))
+		memcpy(o, "?", 2);
+	return o + strlen(o);
+}
 
 size_t report_ip(uint8_t ipver, const uint8_t addr[16], char out[46])
 {
-	if (ipver != 6) { /* by hand: inet_ntop formats IPv4 with sprintf */
-		char *o = out;
-		for (int i = 0; i < 4; i++) {
-			unsigned v = addr[i];
-			if (v >= 100)
-				*o++ = (char)('0' + v / 100);
-			if (v >= 10)
-				*o++ = (char)('0' + v / 10 % 10);
-			*o++ = (char)('0' + v % 10);
-			*o++ = i < 3 ? '.' : 0;
-		}
-		return (size_t)(o - 1 - out); /* the NUL not counted */
-	}
-	if (!inet_ntop(AF_INET6, addr, out, 46))
-		snprintf(out, 46, "?");
-	return strlen(out);
+	char *end = put_ip(out, ipver, addr);
+	*end = 0;
+	return (size_t)(end - out);
 }
 
 static const char *proto_name(uint8_t proto)
@@ -83,36 +111,11 @@ static const char *suricata_reason(uint8_t end)
 	}
 }
 
-static void tcp_flags_hex(uint8_t f, char out[3])
-{
-	static const char hex[] = "0123456789abcdef";
-	out[0] = hex[f >> 4];
-	out[1] = hex[f & 15];
-	out[2] = 0;
-}
-
 const char *report_app_proto(const struct flow *f)
 {
 	if (f->user_proto >= 0 && (unsigned)f->user_proto < ident_count)
 		return ident_registry[f->user_proto]->name;
 	return (f->user_flags & REPORT_UF_PAYLOAD) ? "unknown" : "none";
-}
-
-static void community(struct json *j, const struct flow *f)
-{
-	char cid[32];
-	community_id_v1(0, f->ip_version, f->proto, f->cli_ip, f->cli_port, f->srv_ip, f->srv_port,
-	                cid);
-	json_own_n(j, "community_id", cid, COMMUNITY_ID_LEN);
-}
-
-static void vlan(struct json *j, const struct flow *f)
-{
-	if (!f->vlan_id)
-		return;
-	json_arr(j, "vlan");
-	json_u64(j, NULL, f->vlan_id);
-	json_end_arr(j);
 }
 
 static void tunnel(struct json *j, const struct flow *f)
@@ -130,25 +133,100 @@ static void tunnel(struct json *j, const struct flow *f)
 	json_end_obj(j);
 }
 
+/*
+ * The flow record and the header it shares with alerts are written once
+ * per flow, millions of times in a flood, so they are written directly
+ * (json_raw_begin in json.h): the record's constant text (keys,
+ * punctuation, the members always present) is a run of literals between
+ * the values, each copied with one memcpy of a size known at build time,
+ * and no member checks for room. That is safe because everything these
+ * writers put in the buffer has a bound, FLOW_RAW_MAX below, far smaller
+ * than the buffer: the literal runs (under 1024 bytes with every optional
+ * member), three timestamps (json_format_ts writes at most 40 bytes),
+ * four addresses (46 each: the header's two and a tunnel's two, which
+ * tunnel() writes), twelve numbers (20 digits each), the Community ID (31
+ * bytes with its NUL) and ten names from the program's tables
+ * (REPORT_NAME_MAX each, which the unit tests check for every name). The
+ * verdict note's strings, of no such bound, follow with the member
+ * writers, which check.
+ */
+#define FLOW_RAW_MAX (1024 + 3 * 40 + 4 * 46 + 12 * 20 + 32 + 10 * REPORT_NAME_MAX)
+_Static_assert(FLOW_RAW_MAX <= JSON_BUF_SIZE, "a flow record's fixed part fits the buffer");
+
+/* A literal run: one copy of a size known at build time. */
+#define PUT(o, lit)                                \
+	do {                                           \
+		memcpy((o), (lit), sizeof(lit) - 1);       \
+		(o) += sizeof(lit) - 1;                    \
+	} while (0)
+
+/* A name from the program's tables (a protocol, a state, a reason):
+ * plain text of at most REPORT_NAME_MAX bytes. */
+static char *put_name(char *o, const char *s)
+{
+	size_t n = strlen(s);
+	assert(n <= REPORT_NAME_MAX && json_plain_text(s, n));
+	json__copy(o, s, n);
+	return o + n;
+}
+
+static char *put_hex2(char *o, uint8_t v)
+{
+	static const char hex[] = "0123456789abcdef";
+	o[0] = hex[v >> 4];
+	o[1] = hex[v & 15];
+	return o + 2;
+}
+
 /* What every EVE record of a flow starts with, in Suricata's order:
  * timestamp, flow_id, event_type, the client as src_*, the server as
- * dest_*, proto, app_proto, community_id, vlan. */
-static void eve_header(struct json *j, const struct flow *f, uint64_t ts_us, const char *event,
-                       const char *app_proto)
+ * dest_*, proto, app_proto, community_id, vlan; from the record's "{" to
+ * its last member, written at o (see FLOW_RAW_MAX). Returns the end, and
+ * in *ts where the timestamp's text is (*tslen bytes), for a record that
+ * shows the same instant again. */
+static char *eve_header(char *o, const struct flow *f, uint64_t ts_us, const char *event,
+                        const char *app_proto, const char **ts, size_t *tslen)
 {
-	char ts[40], ip[46];
-	json_begin(j);
-	json_own_n(j, "timestamp", ts, json_format_ts(ts_us, ts));
-	json_u64(j, "flow_id", f->flow_id);
-	json_own(j, "event_type", event);
-	json_own_n(j, "src_ip", ip, report_ip(f->ip_version, f->cli_ip, ip));
-	json_u64(j, "src_port", f->cli_port);
-	json_own_n(j, "dest_ip", ip, report_ip(f->ip_version, f->srv_ip, ip));
-	json_u64(j, "dest_port", f->srv_port);
-	json_own(j, "proto", proto_name(f->proto));
-	json_own(j, "app_proto", app_proto);
-	community(j, f);
-	vlan(j, f);
+	PUT(o, "{\"timestamp\":\"");
+	*ts = o;
+	*tslen = json_format_ts(ts_us, o);
+	o += *tslen;
+	PUT(o, "\",\"flow_id\":");
+	o = json_put_u64(o, f->flow_id);
+	PUT(o, ",\"event_type\":\"");
+	o = put_name(o, event);
+	PUT(o, "\",\"src_ip\":\"");
+	o = put_ip(o, f->ip_version, f->cli_ip);
+	PUT(o, "\",\"src_port\":");
+	o = json_put_u64(o, f->cli_port);
+	PUT(o, ",\"dest_ip\":\"");
+	o = put_ip(o, f->ip_version, f->srv_ip);
+	PUT(o, "\",\"dest_port\":");
+	o = json_put_u64(o, f->srv_port);
+	switch (f->proto) { /* proto_name's three names */
+	case 6:
+		PUT(o, ",\"proto\":\"TCP\",\"app_proto\":\"");
+		break;
+	case 17:
+		PUT(o, ",\"proto\":\"UDP\",\"app_proto\":\"");
+		break;
+	default:
+		PUT(o, ",\"proto\":\"IP\",\"app_proto\":\"");
+		break;
+	}
+	o = put_name(o, app_proto);
+	PUT(o, "\",\"community_id\":\"");
+	/* its NUL, at o[COMMUNITY_ID_LEN], is overwritten by the quote */
+	community_id_v1(0, f->ip_version, f->proto, f->cli_ip, f->cli_port, f->srv_ip, f->srv_port,
+	                o);
+	o += COMMUNITY_ID_LEN;
+	PUT(o, "\"");
+	if (f->vlan_id) {
+		PUT(o, ",\"vlan\":[");
+		o = json_put_u64(o, f->vlan_id);
+		PUT(o, "]");
+	}
+	return o;
 }
 
 static void verdict_note_json(struct json *j, const struct verdict_note *note)
@@ -168,58 +246,105 @@ static void verdict_note_json(struct json *j, const struct verdict_note *note)
 void report_flow_json(struct json *j, const struct flow *f, const uint32_t first_bytes[2],
                       bool inspected, const struct verdict_note *note)
 {
-	char ts[40], hx[3];
-	eve_header(j, f, f->first_ts_us, "flow", report_app_proto(f));
-	size_t tslen = json_format_ts(f->first_ts_us, ts);
-	json_obj(j, "flow");
-	json_u64(j, "pkts_toserver", f->pkts[DIR_TO_SERVER]);
-	json_u64(j, "pkts_toclient", f->pkts[DIR_TO_CLIENT]);
-	json_u64(j, "bytes_toserver", f->bytes[DIR_TO_SERVER]);
-	json_u64(j, "bytes_toclient", f->bytes[DIR_TO_CLIENT]);
-	json_own_n(j, "start", ts, tslen);
-	json_own_n(j, "end", ts, json_format_ts(f->last_ts_us, ts));
-	json_u64(j, "age", (f->last_ts_us - f->first_ts_us) / 1000000u);
-	json_own(j, "state", flow_state_name((enum flow_state)f->state));
-	json_own(j, "reason", suricata_reason(f->end_reason));
-	json_end_obj(j);
+	/* ",\"syn\":true" and its kind: each 11 bytes, copied when the flag
+	 * was seen, in Suricata's order */
+	static const uint8_t flag_bits[8] = {TCPF_SYN, TCPF_FIN, TCPF_RST, TCPF_PSH,
+	                                     TCPF_ACK, TCPF_URG, TCPF_ECE, TCPF_CWR};
+	static const char flag_runs[8][12] = {",\"syn\":true", ",\"fin\":true", ",\"rst\":true",
+	                                      ",\"psh\":true", ",\"ack\":true", ",\"urg\":true",
+	                                      ",\"ecn\":true", ",\"cwr\":true"};
+	const char *ts;
+	size_t tslen;
+	const char *state = flow_state_name((enum flow_state)f->state);
+	char *o = eve_header(json_raw_begin(j), f, f->first_ts_us, "flow", report_app_proto(f), &ts,
+	                     &tslen);
+	PUT(o, ",\"flow\":{\"pkts_toserver\":");
+	o = json_put_u64(o, f->pkts[DIR_TO_SERVER]);
+	PUT(o, ",\"pkts_toclient\":");
+	o = json_put_u64(o, f->pkts[DIR_TO_CLIENT]);
+	PUT(o, ",\"bytes_toserver\":");
+	o = json_put_u64(o, f->bytes[DIR_TO_SERVER]);
+	PUT(o, ",\"bytes_toclient\":");
+	o = json_put_u64(o, f->bytes[DIR_TO_CLIENT]);
+	/* start is the header's instant: its text copied, not formatted
+	 * again (ts lies before o, the two do not overlap); end too when it
+	 * is the same instant, as in a flow of one packet */
+	PUT(o, ",\"start\":\"");
+	json__copy(o, ts, tslen);
+	o += tslen;
+	PUT(o, "\",\"end\":\"");
+	if (f->last_ts_us == f->first_ts_us) {
+		json__copy(o, ts, tslen);
+		o += tslen;
+	} else {
+		o += json_format_ts(f->last_ts_us, o);
+	}
+	PUT(o, "\",\"age\":");
+	o = json_put_u64(o, (f->last_ts_us - f->first_ts_us) / 1000000u);
+	PUT(o, ",\"state\":\"");
+	o = put_name(o, state);
+	PUT(o, "\",\"reason\":\"");
+	o = put_name(o, suricata_reason(f->end_reason));
+	PUT(o, "\"}");
 	if (f->proto == 6) {
 		uint8_t all = f->tcp_flags[0] | f->tcp_flags[1];
-		json_obj(j, "tcp");
-		tcp_flags_hex(all, hx);
-		json_own_n(j, "tcp_flags", hx, 2);
-		tcp_flags_hex(f->tcp_flags[DIR_TO_SERVER], hx);
-		json_own_n(j, "tcp_flags_ts", hx, 2);
-		tcp_flags_hex(f->tcp_flags[DIR_TO_CLIENT], hx);
-		json_own_n(j, "tcp_flags_tc", hx, 2);
-		static const struct {
-			uint8_t bit;
-			const char *name;
-		} names[] = {{TCPF_SYN, "syn"}, {TCPF_FIN, "fin"}, {TCPF_RST, "rst"},
-		             {TCPF_PSH, "psh"}, {TCPF_ACK, "ack"}, {TCPF_URG, "urg"},
-		             {TCPF_ECE, "ecn"}, {TCPF_CWR, "cwr"}};
-		for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-			if (all & names[i].bit)
-				json_bool(j, names[i].name, true);
-		json_own(j, "state", flow_state_name((enum flow_state)f->state));
-		json_end_obj(j);
+		PUT(o, ",\"tcp\":{\"tcp_flags\":\"");
+		o = put_hex2(o, all);
+		PUT(o, "\",\"tcp_flags_ts\":\"");
+		o = put_hex2(o, f->tcp_flags[DIR_TO_SERVER]);
+		PUT(o, "\",\"tcp_flags_tc\":\"");
+		o = put_hex2(o, f->tcp_flags[DIR_TO_CLIENT]);
+		PUT(o, "\"");
+		for (size_t i = 0; i < sizeof flag_bits; i++) {
+			if (all & flag_bits[i]) {
+				memcpy(o, flag_runs[i], 11);
+				o += 11;
+			}
+		}
+		PUT(o, ",\"state\":\"");
+		o = put_name(o, state);
+		PUT(o, "\"}");
 	}
-	tunnel(j, f);
-	json_obj(j, "offport");
-	json_own(j, "orientation", flow_orient_guessed(f->orient) ? "guessed" : "syn");
-	json_own(j, "orientation_basis", flow_orient_name((enum flow_orient)f->orient));
-	json_own(j, "end_reason", flow_end_name((enum flow_end)f->end_reason));
-	json_bool(j, "inspected", inspected);
+	if (f->tunnel.type != TUNNEL_NONE) { /* rare: the member writers, then on */
+		json_raw_end(j, o, 0);
+		tunnel(j, f);
+		assert(json_raw_room(j) >= sizeof j->buf - FLOW_RAW_MAX);
+		o = json_raw_at(j);
+	}
+	PUT(o, ",\"offport\":{\"orientation\":\"");
+	if (flow_orient_guessed(f->orient))
+		PUT(o, "guessed");
+	else
+		PUT(o, "syn");
+	PUT(o, "\",\"orientation_basis\":\"");
+	o = put_name(o, flow_orient_name((enum flow_orient)f->orient));
+	PUT(o, "\",\"end_reason\":\"");
+	o = put_name(o, flow_end_name((enum flow_end)f->end_reason));
+	if (inspected)
+		PUT(o, "\",\"inspected\":true");
+	else
+		PUT(o, "\",\"inspected\":false");
 	if (f->user_flags & REPORT_UF_INSPECTION_CUT)
-		json_bool(j, "inspection_cut", true);
-	if (f->user_kind)
-		json_own(j, "finding", finding_kind_name((enum finding_kind)f->user_kind));
+		PUT(o, ",\"inspection_cut\":true");
+	if (f->user_kind) {
+		PUT(o, ",\"finding\":\"");
+		o = put_name(o, finding_kind_name((enum finding_kind)f->user_kind));
+		PUT(o, "\"");
+	}
 	unsigned pc = (f->user_flags & REPORT_UF_PAYLOAD_MASK) >> REPORT_UF_PAYLOAD_SHIFT;
-	if (pc != IDENT_PAYLOAD_NONE)
-		json_own(j, "payload_class", ident_payload_name((enum ident_payload)pc));
-	json_u64(j, "first_bytes_toserver", first_bytes[DIR_TO_SERVER]);
-	json_u64(j, "first_bytes_toclient", first_bytes[DIR_TO_CLIENT]);
+	if (pc != IDENT_PAYLOAD_NONE) {
+		PUT(o, ",\"payload_class\":\"");
+		o = put_name(o, ident_payload_name((enum ident_payload)pc));
+		PUT(o, "\"");
+	}
+	PUT(o, ",\"first_bytes_toserver\":");
+	o = json_put_u64(o, first_bytes[DIR_TO_SERVER]);
+	PUT(o, ",\"first_bytes_toclient\":");
+	o = json_put_u64(o, first_bytes[DIR_TO_CLIENT]);
 	if (f->user_flags & REPORT_UF_REPEAT)
-		json_bool(j, "repeat", true);
+		PUT(o, ",\"repeat\":true");
+	assert(o - j->buf <= FLOW_RAW_MAX);
+	json_raw_end(j, o, 1); /* inside "offport", which holds members */
 	verdict_note_json(j, note);
 	json_end_obj(j);
 }
@@ -691,8 +816,12 @@ void report_alert_json(struct json *j, const struct alert_info *a)
 {
 	const struct flow *f = a->f;
 	char ts[40], sig[400], ports[REPORT_PORTS_MAX];
-	eve_header(j, f, a->ts_us, "alert",
-	           a->proto >= 0 ? ident_registry[a->proto]->name : "unknown");
+	const char *hts;
+	size_t htslen;
+	char *o = eve_header(json_raw_begin(j), f, a->ts_us, "alert",
+	                     a->proto >= 0 ? ident_registry[a->proto]->name : "unknown", &hts, &htslen);
+	assert(o - j->buf <= FLOW_RAW_MAX);
+	json_raw_end(j, o, 0);
 	json_own(j, "direction", "to_server");
 	json_obj(j, "alert");
 	json_own(j, "action", "allowed");

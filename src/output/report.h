@@ -114,6 +114,12 @@ int report_alert_text(FILE *out, const struct alert_info *a);
  * result and every flow created was reported. */
 bool report_accounted(const struct run_totals *t);
 
+/* The longest name from the program's tables that a flow record shows
+ * (protocols, states, reasons, kinds, classes, tunnel types): report.c
+ * writes that record without a room check per member, counting on it
+ * (the unit tests check every name). */
+#define REPORT_NAME_MAX 64
+
 /* One EVE "flow" record for a flow that ended. first_bytes[] are the
  * contiguous first bytes kept per direction; inspected is false when the
  * flow found the stream pool empty. */

@@ -373,6 +373,249 @@ static void test_flow_record(void)
 	CHECK(strstr(got, "\"inspected\":false") != NULL);
 }
 
+/*
+ * The flow record as the member writers wrote it before report.c wrote it
+ * directly (json_raw_begin): the reference for the randomised comparison
+ * below, byte for byte.
+ */
+static void ref_ip(struct json *j, const char *key, uint8_t ipver, const uint8_t *addr)
+{
+	char ip[INET6_ADDRSTRLEN];
+	inet_ntop(ipver == 6 ? AF_INET6 : AF_INET, addr, ip, sizeof ip);
+	json_own(j, key, ip);
+}
+
+static void ref_flow_json(struct json *j, const struct flow *f, const uint32_t first_bytes[2],
+                          bool inspected, const struct verdict_note *note)
+{
+	static const char hex[] = "0123456789abcdef";
+	char ts[40], cid[32], hx[3] = {0};
+	json_begin(j);
+	json_format_ts(f->first_ts_us, ts);
+	json_own(j, "timestamp", ts);
+	json_u64(j, "flow_id", f->flow_id);
+	json_own(j, "event_type", "flow");
+	ref_ip(j, "src_ip", f->ip_version, f->cli_ip);
+	json_u64(j, "src_port", f->cli_port);
+	ref_ip(j, "dest_ip", f->ip_version, f->srv_ip);
+	json_u64(j, "dest_port", f->srv_port);
+	json_own(j, "proto", f->proto == 6 ? "TCP" : f->proto == 17 ? "UDP" : "IP");
+	json_own(j, "app_proto", report_app_proto(f));
+	community_id_v1(0, f->ip_version, f->proto, f->cli_ip, f->cli_port, f->srv_ip, f->srv_port,
+	                cid);
+	json_own(j, "community_id", cid);
+	if (f->vlan_id) {
+		json_arr(j, "vlan");
+		json_u64(j, NULL, f->vlan_id);
+		json_end_arr(j);
+	}
+	json_obj(j, "flow");
+	json_u64(j, "pkts_toserver", f->pkts[DIR_TO_SERVER]);
+	json_u64(j, "pkts_toclient", f->pkts[DIR_TO_CLIENT]);
+	json_u64(j, "bytes_toserver", f->bytes[DIR_TO_SERVER]);
+	json_u64(j, "bytes_toclient", f->bytes[DIR_TO_CLIENT]);
+	json_own(j, "start", ts);
+	json_format_ts(f->last_ts_us, ts);
+	json_own(j, "end", ts);
+	json_u64(j, "age", (f->last_ts_us - f->first_ts_us) / 1000000u);
+	json_own(j, "state", flow_state_name((enum flow_state)f->state));
+	json_own(j, "reason", f->end_reason == FLOW_END_EVICTED ? "forced"
+	                      : f->end_reason == FLOW_END_EOF   ? "shutdown"
+	                                                        : "timeout");
+	json_end_obj(j);
+	if (f->proto == 6) {
+		static const struct {
+			uint8_t bit;
+			const char *name;
+		} names[] = {{TCPF_SYN, "syn"}, {TCPF_FIN, "fin"}, {TCPF_RST, "rst"},
+		             {TCPF_PSH, "psh"}, {TCPF_ACK, "ack"}, {TCPF_URG, "urg"},
+		             {TCPF_ECE, "ecn"}, {TCPF_CWR, "cwr"}};
+		uint8_t all = f->tcp_flags[0] | f->tcp_flags[1];
+		const uint8_t v[3] = {all, f->tcp_flags[DIR_TO_SERVER], f->tcp_flags[DIR_TO_CLIENT]};
+		const char *keys[3] = {"tcp_flags", "tcp_flags_ts", "tcp_flags_tc"};
+		json_obj(j, "tcp");
+		for (int i = 0; i < 3; i++) {
+			hx[0] = hex[v[i] >> 4];
+			hx[1] = hex[v[i] & 15];
+			json_own(j, keys[i], hx);
+		}
+		for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+			if (all & names[i].bit)
+				json_bool(j, names[i].name, true);
+		json_own(j, "state", flow_state_name((enum flow_state)f->state));
+		json_end_obj(j);
+	}
+	if (f->tunnel.type != TUNNEL_NONE) {
+		json_obj(j, "tunnel");
+		json_own(j, "type", tunnel_type_name((enum tunnel_type)f->tunnel.type));
+		if (f->tunnel.id_valid)
+			json_u64(j, "id", f->tunnel.id);
+		ref_ip(j, "src_ip", f->tunnel.outer_ipver, f->tunnel.outer_src);
+		ref_ip(j, "dest_ip", f->tunnel.outer_ipver, f->tunnel.outer_dst);
+		json_u64(j, "depth", f->tunnel.depth);
+		json_end_obj(j);
+	}
+	json_obj(j, "offport");
+	json_own(j, "orientation", flow_orient_guessed(f->orient) ? "guessed" : "syn");
+	json_own(j, "orientation_basis", flow_orient_name((enum flow_orient)f->orient));
+	json_own(j, "end_reason", flow_end_name((enum flow_end)f->end_reason));
+	json_bool(j, "inspected", inspected);
+	if (f->user_flags & REPORT_UF_INSPECTION_CUT)
+		json_bool(j, "inspection_cut", true);
+	if (f->user_kind)
+		json_own(j, "finding", finding_kind_name((enum finding_kind)f->user_kind));
+	unsigned pc = (f->user_flags & REPORT_UF_PAYLOAD_MASK) >> REPORT_UF_PAYLOAD_SHIFT;
+	if (pc != IDENT_PAYLOAD_NONE)
+		json_own(j, "payload_class", ident_payload_name((enum ident_payload)pc));
+	json_u64(j, "first_bytes_toserver", first_bytes[DIR_TO_SERVER]);
+	json_u64(j, "first_bytes_toclient", first_bytes[DIR_TO_CLIENT]);
+	if (f->user_flags & REPORT_UF_REPEAT)
+		json_bool(j, "repeat", true);
+	if (note) {
+		if (note->decided_by) {
+			json_own(j, "decided_by", note->decided_by);
+			json_str(j, "rule", note->rule ? note->rule : "");
+			if (note->rule_location)
+				json_str(j, "rule_location", note->rule_location);
+		}
+		if (note->explanation)
+			json_str(j, "explanation", note->explanation);
+	}
+	json_end_obj(j);
+}
+
+static uint64_t rnd_state = 0x9e3779b97f4a7c15u;
+static uint64_t rnd(void) /* xorshift64* */
+{
+	rnd_state ^= rnd_state >> 12;
+	rnd_state ^= rnd_state << 25;
+	rnd_state ^= rnd_state >> 27;
+	return rnd_state * 2685821657736338717u;
+}
+
+/* A value of n bits, small ones often (counts of 0 and 1 are most). */
+static uint64_t rnd_num(unsigned bits)
+{
+	uint64_t v = rnd();
+	switch (v & 3) {
+	case 0:
+		return v >> 62;
+	case 1:
+		return (v >> 2) % 1000;
+	default:
+		return bits >= 64 ? v : (v >> 2) & ((1ull << bits) - 1);
+	}
+}
+
+static void rnd_addr(uint8_t a[16], uint8_t ipver)
+{
+	memset(a, 0, 16);
+	for (int i = 0; i < (ipver == 6 ? 16 : 4); i++) {
+		uint64_t r = rnd();
+		a[i] = (r & 3) == 0 ? 0 : (uint8_t)(r >> 8); /* zero runs for "::" */
+	}
+}
+
+/* report_flow_json writes the same bytes as the member writers did, on
+ * random flows: IPv4 and IPv6, every protocol kind, flag, state, end,
+ * orientation, finding, class, tunnel and note (names past the tables'
+ * ends too), timestamps in one instant, one second, and years apart. */
+static void test_flow_record_random(void)
+{
+	static char want[JSON_BUF_SIZE + 64];
+	static const char *const notes[] = {"registry", "policy"};
+	static const uint8_t protos[] = {6, 17, 1, 132};
+	unsigned bad = 0;
+	for (unsigned i = 0; i < 20000; i++) {
+		struct flow f;
+		memset(&f, 0, sizeof f);
+		f.ip_version = rnd() % 3 ? 4 : 6;
+		f.proto = protos[rnd() % 4];
+		rnd_addr(f.cli_ip, f.ip_version);
+		rnd_addr(f.srv_ip, f.ip_version);
+		f.cli_port = (uint16_t)rnd_num(16);
+		f.srv_port = (uint16_t)rnd_num(16);
+		f.flow_id = rnd_num(53);
+		f.first_ts_us = rnd_num(rnd() % 8 ? 51 : 64) % 253402300800000000u; /* to 9999 */
+		switch (rnd() % 4) {
+		case 0:
+			f.last_ts_us = f.first_ts_us;
+			break;
+		case 1:
+			f.last_ts_us = f.first_ts_us + rnd() % 1000; /* often the same second */
+			break;
+		default:
+			f.last_ts_us = f.first_ts_us + rnd_num(40);
+			break;
+		}
+		for (int d = 0; d < 2; d++) {
+			f.pkts[d] = rnd_num(40);
+			f.bytes[d] = rnd_num(64);
+			f.tcp_flags[d] = (uint8_t)rnd();
+		}
+		f.state = (uint8_t)(rnd() % (FLOW_STATE__COUNT + 1));
+		f.orient = (uint8_t)(rnd() % (ORIENT__COUNT + 1));
+		f.end_reason = (uint8_t)(rnd() % (FLOW_END__COUNT + 1));
+		f.vlan_id = rnd() % 3 ? 0 : (uint16_t)(rnd() % 4096);
+		f.user_proto = (int16_t)((int)(rnd() % (ident_count + 2)) - 1);
+		f.user_flags = (uint8_t)rnd();
+		f.user_kind = (uint8_t)(rnd() % 3 ? 0 : rnd() % (FINDING__COUNT + 1));
+		if (rnd() % 4 == 0) {
+			f.tunnel.type = (uint8_t)(1 + rnd() % TUNNEL__COUNT);
+			f.tunnel.id_valid = rnd() & 1;
+			f.tunnel.id = (uint32_t)rnd_num(24);
+			f.tunnel.depth = (uint8_t)(1 + rnd() % 4);
+			f.tunnel.outer_ipver = rnd() % 3 ? 4 : 6;
+			rnd_addr(f.tunnel.outer_src, f.tunnel.outer_ipver);
+			rnd_addr(f.tunnel.outer_dst, f.tunnel.outer_ipver);
+		}
+		uint32_t fb[2] = {(uint32_t)rnd_num(32), (uint32_t)rnd_num(32)};
+		bool inspected = rnd() & 1;
+		struct verdict_note note = {0};
+		if (rnd() & 1)
+			note.decided_by = notes[rnd() & 1];
+		note.rule = rnd() & 1 ? "tcp/443" : "site \"rule\"";
+		note.rule_location = rnd() & 1 ? "policy.conf:7" : NULL;
+		note.explanation = rnd() & 1 ? "why\n, in a sentence" : NULL;
+		const struct verdict_note *np = rnd() & 1 ? &note : NULL;
+
+		int rc;
+		ref_flow_json(&J, &f, fb, inspected, np);
+		strcpy(want, emit_str(&rc));
+		CHECK_EQ_U(rc, 0);
+		report_flow_json(&J, &f, fb, inspected, np);
+		const char *got = emit_str(&rc);
+		CHECK_EQ_U(rc, 0);
+		if (strcmp(got, want) != 0 && bad++ < 3)
+			fprintf(stderr, "flow record:\n  got  %s  want %s", got, want);
+	}
+	CHECK_EQ_U(bad, 0);
+}
+
+/* Every name a flow record shows fits REPORT_NAME_MAX, which its writer
+ * counts on (report.c, FLOW_RAW_MAX). */
+static void test_name_lengths(void)
+{
+	size_t longest = 0;
+#define LONGEST(s) (longest = strlen(s) > longest ? strlen(s) : longest)
+	for (unsigned i = 0; i < ident_count; i++)
+		LONGEST(ident_registry[i]->name);
+	for (int i = 0; i <= FLOW_STATE__COUNT; i++)
+		LONGEST(flow_state_name((enum flow_state)i));
+	for (int i = 0; i <= ORIENT__COUNT; i++)
+		LONGEST(flow_orient_name((enum flow_orient)i));
+	for (int i = 0; i <= FLOW_END__COUNT; i++)
+		LONGEST(flow_end_name((enum flow_end)i));
+	for (int i = 0; i <= FINDING__COUNT; i++)
+		LONGEST(finding_kind_name((enum finding_kind)i));
+	for (int i = 0; i <= IDENT_PAYLOAD_OPAQUE + 1; i++)
+		LONGEST(ident_payload_name((enum ident_payload)i));
+	for (int i = 0; i <= TUNNEL__COUNT; i++)
+		LONGEST(tunnel_type_name((enum tunnel_type)i));
+#undef LONGEST
+	CHECK(longest <= REPORT_NAME_MAX);
+}
+
 /* The Community ID specification's own example, both directions, plus
  * SHA-1 test vectors of FIPS 180-4 (one and two blocks). */
 /* report_ip writes IPv4 by hand: the same text as inet_ntop. */
@@ -427,5 +670,7 @@ int main(void)
 	test_structure();
 	test_timestamps();
 	test_flow_record();
+	test_flow_record_random();
+	test_name_lengths();
 	return check_done();
 }
