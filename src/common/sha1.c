@@ -9,6 +9,7 @@
  */
 #include "common/sha1.h"
 
+#include <assert.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -185,6 +186,26 @@ static void digest(const uint8_t *data, size_t n, uint8_t out[20], bool generic)
 	for (unsigned i = 0; i < 8; i++)
 		last[blocks * 64 - 1 - i] = (uint8_t)(bits >> (8 * i));
 	compress(h, last, blocks, generic);
+	for (unsigned i = 0; i < 5; i++) {
+		out[4 * i] = (uint8_t)(h[i] >> 24);
+		out[4 * i + 1] = (uint8_t)(h[i] >> 16);
+		out[4 * i + 2] = (uint8_t)(h[i] >> 8);
+		out[4 * i + 3] = (uint8_t)h[i];
+	}
+}
+
+void sha1_digest_block(uint8_t block[64], size_t n, uint8_t out[20])
+{
+	/* FIPS 180-4 5.1.1 for a message of one block: its 1 bit right after
+	 * it, zeros (which the caller's block already holds), and the length
+	 * in bits as a 64-bit big-endian number in the last 8 bytes, of which
+	 * only the last two can be nonzero (n * 8 <= 440). */
+	assert(n <= 55);
+	uint32_t h[5] = {0x67452301u, 0xefcdab89u, 0x98badcfeu, 0x10325476u, 0xc3d2e1f0u};
+	block[n] = 0x80;
+	block[62] = (uint8_t)(n * 8 >> 8);
+	block[63] = (uint8_t)(n * 8);
+	compress(h, block, 1, false);
 	for (unsigned i = 0; i < 5; i++) {
 		out[4 * i] = (uint8_t)(h[i] >> 24);
 		out[4 * i + 1] = (uint8_t)(h[i] >> 16);

@@ -14,6 +14,13 @@
 /* Uses the CPU's SHA instructions where it has them. */
 void sha1_digest(const uint8_t *data, size_t n, uint8_t out[20]);
 
+/* The digest of a message of n <= 55 bytes at the start of block, whose
+ * other bytes are zero: padded there in place and hashed as one block,
+ * without the copy into a block of its own that sha1_digest makes (a
+ * Community ID per flow record). The block's bytes past n are
+ * overwritten. */
+void sha1_digest_block(uint8_t block[64], size_t n, uint8_t out[20]);
+
 /* The portable code path always (tests compare the two). */
 void sha1_digest_generic(const uint8_t *data, size_t n, uint8_t out[20]);
 

@@ -32,10 +32,9 @@ static int addr_cmp(const uint8_t *a, const uint8_t *b, bool v6)
 	return (x > y) - (x < y);
 }
 
-void community_id_v1(uint16_t seed, uint8_t ipver, uint8_t proto, const uint8_t src[16],
-                     uint16_t sport, const uint8_t dst[16], uint16_t dport, char out[32])
+void community_id_hash(uint16_t seed, uint8_t ipver, uint8_t proto, const uint8_t src[16],
+                       uint16_t sport, const uint8_t dst[16], uint16_t dport, uint8_t digest[20])
 {
-	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	size_t alen = ipver == 6 ? 16 : 4;
 	int c = addr_cmp(src, dst, ipver == 6);
 	if (c > 0 || (c == 0 && sport > dport)) { /* the smaller endpoint first */
@@ -46,7 +45,9 @@ void community_id_v1(uint16_t seed, uint8_t ipver, uint8_t proto, const uint8_t 
 		sport = dport;
 		dport = tp;
 	}
-	uint8_t buf[2 + 16 + 16 + 2 + 4];
+	/* The message is hashed where it is built: a zeroed block, which
+	 * sha1_digest_block pads in place (at most 40 bytes, one block). */
+	uint8_t buf[64] = {0};
 	size_t n = 0;
 	buf[n++] = (uint8_t)(seed >> 8);
 	buf[n++] = (uint8_t)seed;
@@ -65,18 +66,38 @@ void community_id_v1(uint16_t seed, uint8_t ipver, uint8_t proto, const uint8_t 
 	buf[n++] = (uint8_t)sport;
 	buf[n++] = (uint8_t)(dport >> 8);
 	buf[n++] = (uint8_t)dport;
-	uint8_t d[20];
-	sha1_digest(buf, n, d);
+	sha1_digest_block(buf, n, digest);
+}
+
+void community_id_text(const uint8_t d[20], char *out)
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	/* base64 (RFC 4648 section 4): six groups of three bytes, four
+	 * characters each, then the last two bytes as three characters and
+	 * one '=' */
 	char *o = out;
 	*o++ = '1';
 	*o++ = ':';
-	for (int i = 0; i < 21; i += 3) {
-		uint32_t v = (uint32_t)d[i] << 16 | (uint32_t)(i + 1 < 20 ? d[i + 1] : 0) << 8 |
-		             (i + 2 < 20 ? d[i + 2] : 0);
-		*o++ = b64[v >> 18 & 63];
-		*o++ = b64[v >> 12 & 63];
-		*o++ = i + 1 < 20 ? b64[v >> 6 & 63] : '=';
-		*o++ = i + 2 < 20 ? b64[v & 63] : '=';
+	for (int i = 0; i < 18; i += 3) {
+		uint32_t v = (uint32_t)d[i] << 16 | (uint32_t)d[i + 1] << 8 | d[i + 2];
+		o[0] = b64[v >> 18];
+		o[1] = b64[v >> 12 & 63];
+		o[2] = b64[v >> 6 & 63];
+		o[3] = b64[v & 63];
+		o += 4;
 	}
-	*o = 0;
+	uint32_t v = (uint32_t)d[18] << 16 | (uint32_t)d[19] << 8;
+	o[0] = b64[v >> 18];
+	o[1] = b64[v >> 12 & 63];
+	o[2] = b64[v >> 6 & 63];
+	o[3] = '=';
+}
+
+void community_id_v1(uint16_t seed, uint8_t ipver, uint8_t proto, const uint8_t src[16],
+                     uint16_t sport, const uint8_t dst[16], uint16_t dport, char out[32])
+{
+	uint8_t d[20];
+	community_id_hash(seed, ipver, proto, src, sport, dst, dport, d);
+	community_id_text(d, out);
+	out[COMMUNITY_ID_LEN] = 0;
 }

@@ -18,4 +18,11 @@
 void community_id_v1(uint16_t seed, uint8_t ipver, uint8_t proto, const uint8_t src[16],
                      uint16_t sport, const uint8_t dst[16], uint16_t dport, char out[32]);
 
+/* community_id_v1 in its two steps, for a writer that hashes first and
+ * writes the text later (report.c): the SHA-1 digest of the flow's tuple,
+ * then its text, COMMUNITY_ID_LEN bytes at out without a NUL. */
+void community_id_hash(uint16_t seed, uint8_t ipver, uint8_t proto, const uint8_t src[16],
+                       uint16_t sport, const uint8_t dst[16], uint16_t dport, uint8_t digest[20]);
+void community_id_text(const uint8_t digest[20], char *out);
+
 #endif

@@ -161,13 +161,17 @@ _Static_assert(FLOW_RAW_MAX <= JSON_BUF_SIZE, "a flow record's fixed part fits t
 	} while (0)
 
 /* A name from the program's tables (a protocol, a state, a reason):
- * plain text of at most REPORT_NAME_MAX bytes. */
+ * plain text of at most REPORT_NAME_MAX bytes. Copied byte by byte up to
+ * its NUL: names are a few bytes, and measuring one first (strlen, a
+ * library call) cost more than the copy. */
 static char *put_name(char *o, const char *s)
 {
-	size_t n = strlen(s);
-	assert(n <= REPORT_NAME_MAX && json_plain_text(s, n));
-	json__copy(o, s, n);
-	return o + n;
+	const char *start = s;
+	while (*s)
+		*o++ = *s++;
+	assert(s - start <= REPORT_NAME_MAX && json_plain_text(start, (size_t)(s - start)));
+	(void)start;
+	return o;
 }
 
 static char *put_hex2(char *o, uint8_t v)
@@ -178,19 +182,26 @@ static char *put_hex2(char *o, uint8_t v)
 	return o + 2;
 }
 
+/* Where eve_header put what a record may need again: the timestamp's
+ * text, and the Community ID's place, which it leaves for the caller to
+ * fill (community_id_text: COMMUNITY_ID_LEN bytes). */
+struct eve_marks {
+	const char *ts;
+	size_t tslen;
+	char *cid;
+};
+
 /* What every EVE record of a flow starts with, in Suricata's order:
  * timestamp, flow_id, event_type, the client as src_*, the server as
  * dest_*, proto, app_proto, community_id, vlan; from the record's "{" to
- * its last member, written at o (see FLOW_RAW_MAX). Returns the end, and
- * in *ts where the timestamp's text is (*tslen bytes), for a record that
- * shows the same instant again. */
+ * its last member, written at o (see FLOW_RAW_MAX). Returns the end. */
 static char *eve_header(char *o, const struct flow *f, uint64_t ts_us, const char *event,
-                        const char *app_proto, const char **ts, size_t *tslen)
+                        const char *app_proto, struct eve_marks *m)
 {
 	PUT(o, "{\"timestamp\":\"");
-	*ts = o;
-	*tslen = json_format_ts(ts_us, o);
-	o += *tslen;
+	m->ts = o;
+	m->tslen = json_format_ts(ts_us, o);
+	o += m->tslen;
 	PUT(o, "\",\"flow_id\":");
 	o = json_put_u64(o, f->flow_id);
 	PUT(o, ",\"event_type\":\"");
@@ -216,9 +227,7 @@ static char *eve_header(char *o, const struct flow *f, uint64_t ts_us, const cha
 	}
 	o = put_name(o, app_proto);
 	PUT(o, "\",\"community_id\":\"");
-	/* its NUL, at o[COMMUNITY_ID_LEN], is overwritten by the quote */
-	community_id_v1(0, f->ip_version, f->proto, f->cli_ip, f->cli_port, f->srv_ip, f->srv_port,
-	                o);
+	m->cid = o;
 	o += COMMUNITY_ID_LEN;
 	PUT(o, "\"");
 	if (f->vlan_id) {
@@ -227,6 +236,13 @@ static char *eve_header(char *o, const struct flow *f, uint64_t ts_us, const cha
 		PUT(o, "]");
 	}
 	return o;
+}
+
+/* The flow's Community ID digest (SHA-1 of its tuple). */
+static void flow_cid_hash(const struct flow *f, uint8_t digest[20])
+{
+	community_id_hash(0, f->ip_version, f->proto, f->cli_ip, f->cli_port, f->srv_ip, f->srv_port,
+	                  digest);
 }
 
 static void verdict_note_json(struct json *j, const struct verdict_note *note)
@@ -253,11 +269,19 @@ void report_flow_json(struct json *j, const struct flow *f, const uint32_t first
 	static const char flag_runs[8][12] = {",\"syn\":true", ",\"fin\":true", ",\"rst\":true",
 	                                      ",\"psh\":true", ",\"ack\":true", ",\"urg\":true",
 	                                      ",\"ecn\":true", ",\"cwr\":true"};
-	const char *ts;
-	size_t tslen;
+	/* The Community ID is hashed first and its text written last, into
+	 * the place the header left for it: SHA-1 is a long chain of
+	 * dependent steps (tens of nanoseconds even on the CPU's SHA
+	 * instructions), and nothing else in the record needs its result, so
+	 * the processor writes the rest of the record while the hash is in
+	 * flight instead of after it. */
+	uint8_t cid[20];
+	flow_cid_hash(f, cid);
+	struct eve_marks m;
 	const char *state = flow_state_name((enum flow_state)f->state);
-	char *o = eve_header(json_raw_begin(j), f, f->first_ts_us, "flow", report_app_proto(f), &ts,
-	                     &tslen);
+	char *o = eve_header(json_raw_begin(j), f, f->first_ts_us, "flow", report_app_proto(f), &m);
+	const char *ts = m.ts;
+	size_t tslen = m.tslen;
 	PUT(o, ",\"flow\":{\"pkts_toserver\":");
 	o = json_put_u64(o, f->pkts[DIR_TO_SERVER]);
 	PUT(o, ",\"pkts_toclient\":");
@@ -343,6 +367,7 @@ void report_flow_json(struct json *j, const struct flow *f, const uint32_t first
 	o = json_put_u64(o, first_bytes[DIR_TO_CLIENT]);
 	if (f->user_flags & REPORT_UF_REPEAT)
 		PUT(o, ",\"repeat\":true");
+	community_id_text(cid, m.cid);
 	assert(o - j->buf <= FLOW_RAW_MAX);
 	json_raw_end(j, o, 1); /* inside "offport", which holds members */
 	verdict_note_json(j, note);
@@ -816,10 +841,12 @@ void report_alert_json(struct json *j, const struct alert_info *a)
 {
 	const struct flow *f = a->f;
 	char ts[40], sig[400], ports[REPORT_PORTS_MAX];
-	const char *hts;
-	size_t htslen;
+	uint8_t cid[20];
+	struct eve_marks m;
+	flow_cid_hash(f, cid);
 	char *o = eve_header(json_raw_begin(j), f, a->ts_us, "alert",
-	                     a->proto >= 0 ? ident_registry[a->proto]->name : "unknown", &hts, &htslen);
+	                     a->proto >= 0 ? ident_registry[a->proto]->name : "unknown", &m);
+	community_id_text(cid, m.cid);
 	assert(o - j->buf <= FLOW_RAW_MAX);
 	json_raw_end(j, o, 0);
 	json_own(j, "direction", "to_server");

@@ -592,6 +592,100 @@ static void test_flow_record_random(void)
 	CHECK_EQ_U(bad, 0);
 }
 
+/* Community ID by the specification's steps, byte by byte, on the
+ * portable SHA-1: the reference for community_id_v1, which hashes in
+ * place and encodes without a branch per group. */
+static void ref_community_id(uint8_t ipver, uint8_t proto, const uint8_t *src, uint16_t sport,
+                             const uint8_t *dst, uint16_t dport, char *out)
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t alen = ipver == 6 ? 16 : 4;
+	int c = memcmp(src, dst, alen);
+	if (c > 0 || (c == 0 && sport > dport)) {
+		const uint8_t *t = src;
+		src = dst;
+		dst = t;
+		uint16_t tp = sport;
+		sport = dport;
+		dport = tp;
+	}
+	uint8_t m[40], d[21] = {0};
+	size_t n = 0;
+	m[n++] = 0;
+	m[n++] = 0;
+	memcpy(m + n, src, alen);
+	n += alen;
+	memcpy(m + n, dst, alen);
+	n += alen;
+	m[n++] = proto;
+	m[n++] = 0;
+	m[n++] = (uint8_t)(sport >> 8);
+	m[n++] = (uint8_t)sport;
+	m[n++] = (uint8_t)(dport >> 8);
+	m[n++] = (uint8_t)dport;
+	sha1_digest_generic(m, n, d);
+	char *o = out + sprintf(out, "1:");
+	for (int i = 0; i < 21; i += 3) {
+		uint32_t v = (uint32_t)d[i] << 16 | (uint32_t)d[i + 1] << 8 | d[i + 2];
+		for (int k = 0; k < 4; k++)
+			*o++ = b64[v >> (18 - 6 * k) & 63];
+	}
+	out[29] = '=';
+	out[30] = 0;
+}
+
+static void test_community_id_random(void)
+{
+	unsigned bad = 0;
+	for (unsigned i = 0; i < 20000; i++) {
+		uint8_t ipver = i & 1 ? 6 : 4, a[16] = {0}, b[16] = {0};
+		uint8_t proto = (uint8_t)rnd();
+		for (size_t k = 0; k < (ipver == 6 ? 16u : 4u); k++) {
+			a[k] = (uint8_t)(rnd() % 4);
+			b[k] = rnd() % 2 ? a[k] : (uint8_t)(rnd() % 4); /* often equal */
+		}
+		uint16_t sp = (uint16_t)(rnd() % 4 ? rnd() : 80), dp = (uint16_t)(rnd() % 4 ? rnd() : 80);
+		char got[32], want[32];
+		community_id_v1(0, ipver, proto, a, sp, b, dp, got);
+		ref_community_id(ipver, proto, a, sp, b, dp, want);
+		bad += strcmp(got, want) != 0;
+	}
+	CHECK_EQ_U(bad, 0);
+	/* the one-block digest against the general one at every length */
+	for (size_t n = 0; n <= 55; n++) {
+		uint8_t block[64] = {0}, d1[20], d2[20];
+		for (size_t k = 0; k < n; k++)
+			block[k] = (uint8_t)rnd();
+		sha1_digest(block, n, d1);
+		sha1_digest_block(block, n, d2);
+		CHECK(memcmp(d1, d2, 20) == 0);
+	}
+}
+
+/* json_fmt_u64 against printf on values of every length, and each power
+ * of ten and its neighbours (eight digits at a time, then two). */
+static void test_numbers(void)
+{
+	char got[32], want[32];
+	unsigned bad = 0;
+	for (unsigned i = 0; i < 200000; i++) {
+		uint64_t v = rnd() >> (rnd() % 64);
+		got[json_fmt_u64(got, v)] = 0;
+		snprintf(want, sizeof want, "%llu", (unsigned long long)v);
+		bad += strcmp(got, want) != 0;
+	}
+	for (uint64_t p = 1, k = 0; k < 20; k++, p *= 10) {
+		for (uint64_t v = p - 1; v <= p + 1; v++) {
+			got[json_fmt_u64(got, v)] = 0;
+			snprintf(want, sizeof want, "%llu", (unsigned long long)v);
+			bad += strcmp(got, want) != 0;
+		}
+	}
+	got[json_fmt_u64(got, UINT64_MAX)] = 0;
+	bad += strcmp(got, "18446744073709551615") != 0;
+	CHECK_EQ_U(bad, 0);
+}
+
 /* Every name a flow record shows fits REPORT_NAME_MAX, which its writer
  * counts on (report.c, FLOW_RAW_MAX). */
 static void test_name_lengths(void)
@@ -672,5 +766,7 @@ int main(void)
 	test_flow_record();
 	test_flow_record_random();
 	test_name_lengths();
+	test_community_id_random();
+	test_numbers();
 	return check_done();
 }
