@@ -369,13 +369,24 @@ void json_bool_k(struct json *j, const char *key, size_t klen, bool v)
 		put(j, "false", 5);
 }
 
+/* The finished record goes to the stream without stdio's lock: offport
+ * writes its output from one thread only, so the lock keeps nothing out,
+ * and taking and releasing it was most of fwrite's time on a flood
+ * (perf: _IO_fwrite 145 samples per 705,034 records, fwrite_unlocked
+ * 27). fwrite_unlocked is in glibc and musl; fwrite elsewhere. */
+#if defined(__GLIBC__) || defined(__linux__)
+#define JSON_FWRITE fwrite_unlocked
+#else
+#define JSON_FWRITE fwrite
+#endif
+
 int json_emit(struct json *j, FILE *f)
 {
 	putc_(j, '}');
 	putc_(j, '\n');
 	if (j->overflow || j->depth != 0)
 		return -1;
-	if (fwrite(j->buf, 1, j->len, f) != j->len)
+	if (JSON_FWRITE(j->buf, 1, j->len, f) != j->len)
 		return -2;
 	return 0;
 }
