@@ -144,13 +144,13 @@ static void tunnel(struct json *j, const struct flow *f)
  * than the buffer: the literal runs (under 1024 bytes with every optional
  * member), three timestamps (json_format_ts writes at most 40 bytes),
  * four addresses (46 each: the header's two and a tunnel's two, which
- * tunnel() writes), twelve numbers (20 digits each), the Community ID (31
- * bytes with its NUL) and ten names from the program's tables
+ * tunnel() writes), thirteen numbers (20 digits each), the Community ID
+ * (30 bytes) and ten names from the program's tables
  * (REPORT_NAME_MAX each, which the unit tests check for every name). The
  * verdict note's strings, of no such bound, follow with the member
  * writers, which check.
  */
-#define FLOW_RAW_MAX (1024 + 3 * 40 + 4 * 46 + 12 * 20 + 32 + 10 * REPORT_NAME_MAX)
+#define FLOW_RAW_MAX (1024 + 3 * 40 + 4 * 46 + 13 * 20 + 32 + 10 * REPORT_NAME_MAX)
 _Static_assert(FLOW_RAW_MAX <= JSON_BUF_SIZE, "a flow record's fixed part fits the buffer");
 
 /* A literal run: one copy of a size known at build time. */
