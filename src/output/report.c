@@ -744,8 +744,12 @@ static void text_str(struct text *t, const char *s) { text_mem(t, s, strlen(s));
 
 static void text_u64(struct text *t, uint64_t v)
 {
+	if (t->out && t->cap - t->n >= 20) { /* 20 digits at most: in place */
+		t->n += json_fmt_u64(t->p + t->n, v);
+		return;
+	}
 	char d[24];
-	text_mem(t, d, json_fmt_u64(d, v));
+	text_mem_slow(t, d, json_fmt_u64(d, v));
 }
 
 /* Payload-derived text for a terminal: printable ASCII as is, the rest as
@@ -946,9 +950,9 @@ static void put_endpoints(struct text *t, const struct flow *f)
 /* A text line to out, begun with its timestamp. */
 static void text_line(struct text *t, char *buf, size_t cap, FILE *out, uint64_t ts_us)
 {
-	char ts[40];
 	text_init(t, buf, cap, out);
-	text_mem(t, ts, json_format_ts(ts_us, ts));
+	char ts[40];
+	text_mem_slow(t, ts, json_format_ts(ts_us, ts));
 }
 
 int report_alert_text(FILE *out, const struct alert_info *a)
