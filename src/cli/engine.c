@@ -342,7 +342,14 @@ static void maybe_reverse(struct engine *e, struct flow *f, struct ident_input *
 	f->user_flags = (uint8_t)((f->user_flags & ~cut) |
 	                          ((cut & REPORT_UF_CUT_TS) ? REPORT_UF_CUT_TC : 0) |
 	                          ((cut & REPORT_UF_CUT_TC) ? REPORT_UF_CUT_TS : 0));
+	/* The slot's regions traded their bytes: the new client's are now
+	 * where in->data[0] points. The swapped reading holds with the
+	 * pointers of the original one (ident_finish reads the bytes again
+	 * when the alert is written). */
+	const uint8_t *d0 = in->data[0], *d1 = in->data[1];
 	*in = sw;
+	in->data[0] = d0;
+	in->data[1] = d1;
 	*r = rs;
 }
 

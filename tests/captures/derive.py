@@ -141,6 +141,23 @@ def tiny_of(pkts, client_port):
     return res
 
 
+def reversed_of(pkts, server_port, new_server, new_client):
+    """Without SYNs, and the server on a port above the client's: the
+    orientation is guessed from the ports, wrongly, and the payload must
+    turn the flow round."""
+    res = []
+    for sec, usec, frame in pkts:
+        ip, ihl, t, doff = tcp_parts(frame)
+        if t[13] & 0x02:
+            continue
+        sport, dport = struct.unpack("!HH", t[:4])
+        sport = new_server if sport == server_port else new_client
+        dport = new_server if dport == server_port else new_client
+        seg = struct.pack("!HH", sport, dport) + bytes(t[4:])
+        res.append((sec, usec, frame[:14] + tcp_fix(bytes(ip[:ihl]) + seg)))
+    return res
+
+
 def midstream_of(pkts, skip_while):
     """Drops packets from the start while skip_while(frame) holds."""
     i = 0
@@ -160,6 +177,7 @@ def main():
     client = next(struct.unpack("!H", tcp_parts(f)[2][:2])[0] for _, _, f in tls
                   if struct.unpack("!H", tcp_parts(f)[2][2:4])[0] == 8088)
     write_pcap("tiny_tls_8088.pcap", tiny_of(tls, client))
+    write_pcap("reversed_tls_40000.pcap", reversed_of(tls, 8088, 40000, 1000))
 
     def before_appdata(frame):
         _, _, t, doff = tcp_parts(frame)
