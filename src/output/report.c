@@ -658,15 +658,6 @@ int report_summary_text(FILE *out, const struct run_totals *t)
 static const char *const nist_controls[] = {"AC-4", "CA-7", "CM-2", "CM-6",
                                             "CM-7", "SC-7", "SI-3", "SI-4"};
 
-/* Suricata's metadata values are arrays of strings. */
-static void str_array(struct json *j, const char *key, const char *const *v, size_t n)
-{
-	json_arr(j, key);
-	for (size_t i = 0; i < n; i++)
-		json_str(j, NULL, v[i]);
-	json_end_arr(j);
-}
-
 static const char *transport_name(uint8_t proto) { return proto == 17 ? "udp" : "tcp"; }
 
 /*
@@ -832,75 +823,123 @@ static void signature(const struct alert_info *a, struct text *t)
 	}
 }
 
-static void names_array(struct json *j, const char *key, const struct proto_set *s)
+/* An alert's fixed part (see FLOW_RAW_MAX): the header's bound, the
+ * literal runs (under 1024 bytes), the signature (under 400), the
+ * timestamp, five numbers, three names, the expected protocols' names
+ * (each with its quotes and comma) and the expected ports (a list of at
+ * most REPORT_PORTS_MAX bytes, each comma becoming three). */
+#define ALERT_RAW_MAX                                                                              \
+	(FLOW_RAW_MAX + 1024 + 400 + 40 + 5 * 20 + 3 * REPORT_NAME_MAX +                               \
+	 PORTS_MAX_PROTOS * (REPORT_NAME_MAX + 3) + 3 * REPORT_PORTS_MAX)
+_Static_assert(ALERT_RAW_MAX <= JSON_BUF_SIZE, "an alert's fixed part fits the buffer");
+
+/* "a","b" for a comma-separated list (empty items skipped, as strtok
+ * does): the program's own port specs, plain text. */
+static char *put_list(char *o, const char *s)
 {
-	json_arr(j, key);
-	for (unsigned i = 0; s && i < ident_count && i < PORTS_MAX_PROTOS; i++)
-		if (proto_set_has(s, (int)i))
-			json_str(j, NULL, ident_registry[i]->name);
-	json_end_arr(j);
+	bool any = false;
+	while (*s) {
+		const char *e = strchr(s, ',');
+		size_t n = e ? (size_t)(e - s) : strlen(s);
+		if (n) {
+			assert(json_plain_text(s, n));
+			if (any)
+				*o++ = ',';
+			*o++ = '"';
+			memcpy(o, s, n);
+			o += n;
+			*o++ = '"';
+			any = true;
+		}
+		s += n + (e != NULL);
+	}
+	return o;
 }
 
 void report_alert_json(struct json *j, const struct alert_info *a)
 {
 	const struct flow *f = a->f;
-	char ts[40], sig[400], ports[REPORT_PORTS_MAX];
+	char sig[400], ports[REPORT_PORTS_MAX];
 	uint8_t cid[20];
 	struct eve_marks m;
-	flow_cid_hash(f, cid);
-	char *o = eve_header(json_raw_begin(j), f, a->ts_us, "alert",
-	                     a->proto >= 0 ? ident_registry[a->proto]->name : "unknown", &m);
-	community_id_text(cid, m.cid);
-	assert(o - j->buf <= FLOW_RAW_MAX);
-	json_raw_end(j, o, 0);
-	json_own(j, "direction", "to_server");
-	json_obj(j, "alert");
-	json_own(j, "action", "allowed");
-	json_u64(j, "gid", OFFPORT_GID);
-	json_u64(j, "signature_id", a->finding->sid);
-	json_u64(j, "rev", 1);
+	const char *observed = a->proto >= 0 ? ident_registry[a->proto]->name : "unknown";
+	flow_cid_hash(f, cid); /* first, as for a flow record */
+	char *o = eve_header(json_raw_begin(j), f, a->ts_us, "alert", observed, &m);
+	/* Everything up to the confidence is written as literal runs between
+	 * values (see the flow record): the metadata block is constant. */
+	PUT(o, ",\"direction\":\"to_server\",\"alert\":{\"action\":\"allowed\",\"gid\":");
+	o = json_put_u64(o, OFFPORT_GID);
+	PUT(o, ",\"signature_id\":");
+	o = json_put_u64(o, a->finding->sid);
+	PUT(o, ",\"rev\":1,\"signature\":\"");
 	struct text st;
 	text_init(&st, sig, sizeof sig, NULL);
-	signature(a, &st);
-	json_str(j, "signature", sig);
-	json_own(j, "category", "Detection of a Non-Standard Protocol or Event");
-	json_u64(j, "severity", a->finding->severity);
-	json_obj(j, "metadata");
-	static const char *const tech_id[] = {"T1571"}, *const tech_name[] = {"Non-Standard Port"};
-	static const char *const tactic_id[] = {"TA0011"}, *const tactic_name[] = {"Command and Control"};
-	str_array(j, "mitre_technique_id", tech_id, 1);
-	str_array(j, "mitre_technique_name", tech_name, 1);
-	str_array(j, "mitre_tactic_id", tactic_id, 1);
-	str_array(j, "mitre_tactic_name", tactic_name, 1);
-	str_array(j, "nist_800_53", nist_controls, sizeof nist_controls / sizeof nist_controls[0]);
-	json_end_obj(j);
-	json_end_obj(j);
-	json_obj(j, "flow");
-	json_u64(j, "pkts_toserver", f->pkts[DIR_TO_SERVER]);
-	json_u64(j, "pkts_toclient", f->pkts[DIR_TO_CLIENT]);
-	json_u64(j, "bytes_toserver", f->bytes[DIR_TO_SERVER]);
-	json_u64(j, "bytes_toclient", f->bytes[DIR_TO_CLIENT]);
-	json_format_ts(f->first_ts_us, ts);
-	json_own(j, "start", ts);
-	json_end_obj(j);
-	json_obj(j, "offport");
-	json_own(j, "reason", finding_kind_name(a->finding->kind));
-	json_own(j, "observed_protocol", a->proto >= 0 ? ident_registry[a->proto]->name : "unknown");
-	json_own(j, "transport", transport_name(f->proto));
-	json_u64(j, "server_port", f->srv_port);
-	names_array(j, "expected_protocols", a->finding->expected);
-	json_arr(j, "expected_ports");
-	if (a->proto >= 0) {
-		if (a->expected_ports)
-			snprintf(ports, sizeof ports, "%s", a->expected_ports);
-		else
-			ports_of_proto(a->ports, a->proto, ports, sizeof ports);
-		char *save = NULL;
-		for (char *t = strtok_r(ports, ",", &save); t; t = strtok_r(NULL, ",", &save))
-			json_str(j, NULL, t);
+	signature(a, &st); /* names and numbers of the program's own */
+	assert(json_plain_text(sig, st.n));
+	memcpy(o, sig, st.n);
+	o += st.n;
+	PUT(o, "\",\"category\":\"Detection of a Non-Standard Protocol or Event\",\"severity\":");
+	o = json_put_u64(o, a->finding->severity);
+	PUT(o, ",\"metadata\":{\"mitre_technique_id\":[\"T1571\"],"
+	       "\"mitre_technique_name\":[\"Non-Standard Port\"],\"mitre_tactic_id\":[\"TA0011\"],"
+	       "\"mitre_tactic_name\":[\"Command and Control\"],\"nist_800_53\":[");
+	for (size_t i = 0; i < sizeof nist_controls / sizeof nist_controls[0]; i++) {
+		if (i)
+			*o++ = ',';
+		*o++ = '"';
+		o = put_name(o, nist_controls[i]);
+		*o++ = '"';
 	}
-	json_end_arr(j);
-	json_u64(j, "confidence", a->finding->confidence);
+	PUT(o, "]}},\"flow\":{\"pkts_toserver\":");
+	o = json_put_u64(o, f->pkts[DIR_TO_SERVER]);
+	PUT(o, ",\"pkts_toclient\":");
+	o = json_put_u64(o, f->pkts[DIR_TO_CLIENT]);
+	PUT(o, ",\"bytes_toserver\":");
+	o = json_put_u64(o, f->bytes[DIR_TO_SERVER]);
+	PUT(o, ",\"bytes_toclient\":");
+	o = json_put_u64(o, f->bytes[DIR_TO_CLIENT]);
+	PUT(o, ",\"start\":\"");
+	o += json_format_ts(f->first_ts_us, o);
+	PUT(o, "\"},\"offport\":{\"reason\":\"");
+	o = put_name(o, finding_kind_name(a->finding->kind));
+	PUT(o, "\",\"observed_protocol\":\"");
+	o = put_name(o, observed);
+	if (f->proto == 17)
+		PUT(o, "\",\"transport\":\"udp\",\"server_port\":");
+	else
+		PUT(o, "\",\"transport\":\"tcp\",\"server_port\":");
+	o = json_put_u64(o, f->srv_port);
+	PUT(o, ",\"expected_protocols\":[");
+	const struct proto_set *exp = a->finding->expected;
+	bool any = false;
+	for (size_t w = 0; exp && w < PORTS_MAX_PROTOS / 64; w++) {
+		for (uint64_t bits = exp->w[w]; bits; bits &= bits - 1) {
+			size_t i = w * 64 + (size_t)__builtin_ctzll(bits);
+			if (i >= ident_count)
+				break;
+			if (any)
+				*o++ = ',';
+			*o++ = '"';
+			o = put_name(o, ident_registry[i]->name);
+			*o++ = '"';
+			any = true;
+		}
+	}
+	PUT(o, "],\"expected_ports\":[");
+	if (a->proto >= 0) {
+		const char *list = a->expected_ports;
+		if (!list) {
+			ports_of_proto(a->ports, a->proto, ports, sizeof ports);
+			list = ports;
+		}
+		assert(strlen(list) < REPORT_PORTS_MAX);
+		o = put_list(o, list);
+	}
+	PUT(o, "],\"confidence\":");
+	o = json_put_u64(o, a->finding->confidence);
+	community_id_text(cid, m.cid);
+	assert(o - j->buf <= ALERT_RAW_MAX);
+	json_raw_end(j, o, 1); /* inside "offport", which holds members */
 	verdict_note_json(j, a->note);
 	json_own(j, "orientation", flow_orient_guessed(f->orient) ? "guessed" : "syn");
 	json_own(j, "orientation_basis", flow_orient_name((enum flow_orient)f->orient));
