@@ -11,7 +11,10 @@
  * final (identify.h): each identifier also runs on prefixes of the input
  * (no bytes, half, all but the last byte or datagram of each direction,
  * neither done), and where it answers NO_MATCH on a prefix it must answer
- * NO_MATCH on the whole input.
+ * NO_MATCH on the whole input. The first-byte declarations hold
+ * (identify.h, client_first): on the input and on each prefix, an
+ * identifier whose set excludes the client's first byte (when
+ * ident_first_byte says it is one) answers NO_MATCH.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -35,6 +38,18 @@ static void check(const struct ident_evidence *ev)
 		for (; *k; k++)
 			if (!((*k >= 'a' && *k <= 'z') || (*k >= '0' && *k <= '9') || *k == '_'))
 				abort();
+	}
+}
+
+/* The client_first declaration of identifier i holds for answer v. */
+static void check_first(const struct ident_input *in, unsigned i, enum ident_verdict v)
+{
+	const struct ident_proto *p = ident_registry[i];
+	if (v != IDENT_NO_MATCH && p->client_first && ident_first_byte(in) &&
+	    !p->client_first(in->transport, in->data[0][0])) {
+		fprintf(stderr, "%s: answers %d with first byte %02x outside its client_first\n",
+		        p->name, v, in->data[0][0]);
+		abort();
 	}
 }
 
@@ -67,12 +82,15 @@ static void check_final(const struct ident_input *full, const enum ident_verdict
 			cut(&in, 0, at[0][a]);
 			cut(&in, 1, at[1][b]);
 			for (unsigned i = 0; i < ident_count; i++) {
-				if (!(ident_registry[i]->transports & in.transport) ||
-				    verdict[i] == IDENT_NO_MATCH)
+				if (!(ident_registry[i]->transports & in.transport))
 					continue;
 				struct ident_evidence ev;
 				ident_clear(&ev);
-				if (ident_registry[i]->match(&in, &ev) == IDENT_NO_MATCH) {
+				enum ident_verdict v = ident_registry[i]->match(&in, &ev);
+				check_first(&in, i, v);
+				if (verdict[i] == IDENT_NO_MATCH)
+					continue;
+				if (v == IDENT_NO_MATCH) {
 					fprintf(stderr, "%s: NO_MATCH on %u/%u bytes, %d on all %u/%u\n",
 					        ident_registry[i]->name, in.len[0], in.len[1], verdict[i],
 					        full->len[0], full->len[1]);
@@ -134,6 +152,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (v != IDENT_NO_MATCH && v != IDENT_NEED_MORE && v != IDENT_MATCH)
 			abort();
 		check(&ev);
+		check_first(&in, i, v);
 		verdict[i] = v;
 	}
 	check_final(&in, verdict);

@@ -152,6 +152,12 @@ void ident_run(const struct ident_input *in, struct ident_result *out)
  * i), made once: a run visits only the set bits of this minus the ruled
  * out, instead of testing all 72 entries. */
 static struct ident_set by_transport[2];
+/* Per transport and first byte of the client's first message, those of
+ * by_transport whose client_first declaration admits that byte (all the
+ * ones that declare none). When ident_first_byte holds, the others answer
+ * NO_MATCH on the input (identify.h: what a declaration promises), so a
+ * run rules them out without calling them. 8 KiB, made once. */
+static struct ident_set by_first[2][256];
 /* The match functions by registry index, side by side: a run calls
  * through these 9 cache lines instead of loading each identifier's
  * descriptor (one line each, spread over the identifiers' files) and
@@ -159,15 +165,35 @@ static struct ident_set by_transport[2];
  * caches between runs; the descriptor load was a stall per identifier. */
 static ident_fn match_of[IDENT_SET_WORDS * 64];
 static pthread_once_t by_transport_once = PTHREAD_ONCE_INIT;
+/* Identifiers called by this thread's runs (ident_calls). */
+static _Thread_local unsigned long calls;
 
 static void make_by_transport(void)
 {
 	for (unsigned i = 0; i < ident_count; i++) {
-		match_of[i] = ident_registry[i]->match;
-		for (int t = 0; t < 2; t++)
-			if (ident_registry[i]->transports & (t ? IDENT_UDP : IDENT_TCP))
-				by_transport[t].w[i / 64] |= 1ull << (i % 64);
+		const struct ident_proto *p = ident_registry[i];
+		match_of[i] = p->match;
+		for (int t = 0; t < 2; t++) {
+			if (!(p->transports & (t ? IDENT_UDP : IDENT_TCP)))
+				continue;
+			by_transport[t].w[i / 64] |= 1ull << (i % 64);
+			for (unsigned b = 0; b < 256; b++)
+				if (!p->client_first || p->client_first(t ? IDENT_UDP : IDENT_TCP, (uint8_t)b))
+					by_first[t][b].w[i / 64] |= 1ull << (i % 64);
+		}
 	}
+}
+
+unsigned long ident_calls(void)
+{
+	return calls;
+}
+
+void ident_admitted(const struct ident_input *in, struct ident_set *out)
+{
+	pthread_once(&by_transport_once, make_by_transport);
+	int t = in->transport == IDENT_UDP;
+	*out = ident_first_byte(in) ? by_first[t][in->data[0][0]] : by_transport[t];
 }
 
 void ident_run_more(const struct ident_input *in, struct ident_set *ruled_out,
@@ -176,18 +202,24 @@ void ident_run_more(const struct ident_input *in, struct ident_set *ruled_out,
 	struct ident_evidence ev;
 	bool need_more = false;
 	int client_only = -1;
+	unsigned long ncalls = 0;
 	out->verdict = IDENT_NO_MATCH;
 	out->proto = -1;
 	ident_clear(&out->ev);
 	pthread_once(&by_transport_once, make_by_transport);
-	const struct ident_set *cand = &by_transport[in->transport == IDENT_UDP];
+	int t = in->transport == IDENT_UDP;
+	const struct ident_set *all = &by_transport[t];
+	/* The prefilter: the identifiers whose declared first bytes exclude
+	 * the client's would answer NO_MATCH (identify.h, client_first); they
+	 * join the ruled out as if they had. */
+	const struct ident_set *cand = ident_first_byte(in) ? &by_first[t][in->data[0][0]] : all;
 	for (unsigned w = 0; w < IDENT_SET_WORDS; w++) {
 		/* The word's ruled-out bits are gathered in a local and stored
 		 * once per word (and before the early return): through the
 		 * pointer, the compiler had to write memory on every NO_MATCH,
 		 * since an identifier called through a pointer might read it.
 		 * None can: identifiers see only in and their evidence. */
-		uint64_t ro = ruled_out->w[w];
+		uint64_t ro = ruled_out->w[w] | (all->w[w] & ~cand->w[w]);
 		uint64_t left = cand->w[w] & ~ro;
 		while (left) {
 			unsigned i = w * 64 + (unsigned)__builtin_ctzll(left);
@@ -196,6 +228,7 @@ void ident_run_more(const struct ident_input *in, struct ident_set *ruled_out,
 			 * claim holds it (2 KiB not copied per match). */
 			struct ident_evidence *e = client_only < 0 ? &out->ev : &ev;
 			ident_clear(e);
+			ncalls++;
 			enum ident_verdict v = match_of[i](in, e);
 			if (v == IDENT_NO_MATCH) {
 				ro |= 1ull << (i % 64);
@@ -204,6 +237,7 @@ void ident_run_more(const struct ident_input *in, struct ident_set *ruled_out,
 			} else if (v == IDENT_MATCH) {
 				if (e->server_confirmed) {
 					ruled_out->w[w] = ro;
+					calls += ncalls;
 					out->verdict = IDENT_MATCH;
 					out->proto = (int)i;
 					if (e != &out->ev)
@@ -216,6 +250,7 @@ void ident_run_more(const struct ident_input *in, struct ident_set *ruled_out,
 		}
 		ruled_out->w[w] = ro;
 	}
+	calls += ncalls;
 	/* A claim resting on one side only waits while a confirmation by the
 	 * server (or a better claim) may still come. */
 	if (client_only >= 0 && !(need_more && !(in->done[0] && in->done[1]))) {

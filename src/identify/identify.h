@@ -136,7 +136,34 @@ struct ident_proto {
 	 * carrier accepts the passenger (WebSocket on tcp/80 is no finding);
 	 * NULL for the others. */
 	const char *carrier;
+	/* Optional (NULL: none declared): the bytes the client's side can
+	 * start with when this identifier can answer anything but NO_MATCH.
+	 * When the client's first message is there from its start
+	 * (ident_first_byte below: in->len[0] > 0, !in->midstream[0], and
+	 * over UDP a first datagram that is not empty and kept whole),
+	 * client_first(in->transport, in->data[0][0]) false means that match
+	 * answers NO_MATCH on this input, whatever else it holds (the
+	 * server's bytes, done, truncated, the other datagrams). Each is
+	 * derived from its identifier's first checks, conservatively (a byte
+	 * in doubt is admitted); ident_run_more rules out the identifiers it
+	 * excludes without calling them. tests/unit/test_identify.c and
+	 * fuzz/fuzz_identify.c check the claim. */
+	bool (*client_first)(uint8_t transport, uint8_t b);
 };
+
+/* Whether the client's first message is there from its start, so that
+ * in->data[0][0] is its first byte: the condition under which the
+ * client_first declarations hold. Over UDP the first datagram must be
+ * there, not empty, and within the bytes kept (the stream module records
+ * the lengths kept, so it always is: the condition only spares the
+ * declarations a case the engine never makes). */
+static inline bool ident_first_byte(const struct ident_input *in)
+{
+	if (in->len[0] == 0 || in->midstream[0])
+		return false;
+	return in->transport != IDENT_UDP ||
+	       (in->ndgrams[0] > 0 && in->dgram_len[0][0] > 0 && in->dgram_len[0][0] <= in->len[0]);
+}
 
 /* The registry, in the order identifiers are tried (most specific first). */
 extern const struct ident_proto *const ident_registry[];
@@ -184,5 +211,14 @@ struct ident_set {
  * it. */
 void ident_run_more(const struct ident_input *in, struct ident_set *ruled_out,
                     struct ident_result *out);
+
+/* The identifiers a run on in may call: those supporting its transport,
+ * less those whose client_first excludes the client's first byte when
+ * ident_first_byte holds (the prefilter of ident_run_more). */
+void ident_admitted(const struct ident_input *in, struct ident_set *out);
+
+/* How many identifiers the calling thread's runs have called so far (for
+ * the tests: what the prefilter saves). */
+unsigned long ident_calls(void);
 
 #endif

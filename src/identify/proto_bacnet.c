@@ -125,5 +125,13 @@ static enum ident_verdict bacnet_match(const struct ident_input *in, struct iden
 	return bacnet_match_parse(in, ev);
 }
 
+/* The client's first bytes (identify.h, client_first):
+ * bacnet_match: the BVLC type 0x81. */
+static bool bacnet_client_first(uint8_t transport, uint8_t b)
+{
+	(void)transport;
+	return b == 0x81;
+}
+
 const struct ident_proto ident_bacnet = {"bacnet", "BACnet/IP (ASHRAE 135 Annex J)", IDENT_UDP,
-                                         bacnet_match, NULL};
+                                         bacnet_match, NULL, bacnet_client_first};

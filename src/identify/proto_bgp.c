@@ -217,4 +217,12 @@ static enum ident_verdict bgp_match(const struct ident_input *in, struct ident_e
 	return IDENT_MATCH;
 }
 
-const struct ident_proto ident_bgp = {"bgp", "BGP-4 (RFC 4271)", IDENT_TCP, bgp_match, NULL};
+/* The client's first bytes (identify.h, client_first):
+ * bgp_first on the client's bytes: the marker of 0xff. */
+static bool bgp_client_first(uint8_t transport, uint8_t b)
+{
+	(void)transport;
+	return b == 0xff;
+}
+
+const struct ident_proto ident_bgp = {"bgp", "BGP-4 (RFC 4271)", IDENT_TCP, bgp_match, NULL, bgp_client_first};

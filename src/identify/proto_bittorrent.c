@@ -444,5 +444,15 @@ static enum ident_verdict bittorrent_match(const struct ident_input *in, struct 
 	return bt_tcp(in, ev);
 }
 
+/* The client's first bytes (identify.h, client_first):
+ * UDP, bt_udp: LSD ('B'), DHT ('d') or a uTP header (version 1, type
+ * 0-4); TCP, bt_tcp: the handshake's 0x13. */
+static bool bittorrent_client_first(uint8_t transport, uint8_t b)
+{
+	if (transport == IDENT_UDP)
+		return b == 'B' || b == 'd' || ((b & 15) == 1 && (b >> 4) <= 4);
+	return b == 0x13;
+}
+
 const struct ident_proto ident_bittorrent = {"bittorrent", "BitTorrent (BEP 3, BEP 5, BEP 29)",
-                                             IDENT_TCP | IDENT_UDP, bittorrent_match, NULL};
+                                             IDENT_TCP | IDENT_UDP, bittorrent_match, NULL, bittorrent_client_first};

@@ -179,4 +179,12 @@ static enum ident_verdict coap_match(const struct ident_input *in, struct ident_
 	return coap_match_parse(in, ev);
 }
 
-const struct ident_proto ident_coap = {"coap", "CoAP (RFC 7252)", IDENT_UDP, coap_match, NULL};
+/* The client's first bytes (identify.h, client_first):
+ * coap_match: version 1, token length at most 8. */
+static bool coap_client_first(uint8_t transport, uint8_t b)
+{
+	(void)transport;
+	return (b >> 6) == 1 && (b & 15) <= 8;
+}
+
+const struct ident_proto ident_coap = {"coap", "CoAP (RFC 7252)", IDENT_UDP, coap_match, NULL, coap_client_first};

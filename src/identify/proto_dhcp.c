@@ -153,4 +153,12 @@ static enum ident_verdict dhcp_match(const struct ident_input *in, struct ident_
 	return dhcp_match_parse(in, ev);
 }
 
-const struct ident_proto ident_dhcp = {"dhcp", "DHCP (RFC 2131, RFC 2132)", IDENT_UDP, dhcp_match, NULL};
+/* The client's first bytes (identify.h, client_first):
+ * dhcp_match: the client's first datagram's op is 1 or 2. */
+static bool dhcp_client_first(uint8_t transport, uint8_t b)
+{
+	(void)transport;
+	return b == 1 || b == 2;
+}
+
+const struct ident_proto ident_dhcp = {"dhcp", "DHCP (RFC 2131, RFC 2132)", IDENT_UDP, dhcp_match, NULL, dhcp_client_first};

@@ -510,4 +510,4 @@ static enum ident_verdict dns_match(const struct ident_input *in, struct ident_e
 }
 
 const struct ident_proto ident_dns = {"dns", "DNS (RFC 1035, RFC 7766)", IDENT_UDP | IDENT_TCP,
-                                      dns_match, NULL};
+                                      dns_match, NULL, NULL};

@@ -305,4 +305,4 @@ static enum ident_verdict dnscrypt_match(const struct ident_input *in, struct id
 }
 
 const struct ident_proto ident_dnscrypt = {"dnscrypt", "DNSCrypt v2 (dnscrypt.info protocol)",
-                                           IDENT_TCP | IDENT_UDP, dnscrypt_match, NULL};
+                                           IDENT_TCP | IDENT_UDP, dnscrypt_match, NULL, NULL};

@@ -72,4 +72,4 @@ static enum ident_verdict match_ftp(const struct ident_input *in, struct ident_e
 	return IDENT_MATCH;
 }
 
-const struct ident_proto ident_ftp = {"ftp", "FTP (RFC 959)", IDENT_TCP, match_ftp, NULL};
+const struct ident_proto ident_ftp = {"ftp", "FTP (RFC 959)", IDENT_TCP, match_ftp, NULL, NULL};

@@ -165,4 +165,4 @@ static enum ident_verdict git_match(const struct ident_input *in, struct ident_e
 }
 
 const struct ident_proto ident_git = {"git", "Git protocol (git://, gitprotocol-pack)", IDENT_TCP,
-                                      git_match, NULL};
+                                      git_match, NULL, NULL};

@@ -52,5 +52,13 @@ static enum ident_verdict grpc_match(const struct ident_input *in, struct ident_
 	return IDENT_MATCH;
 }
 
+/* The client's first bytes (identify.h, client_first):
+ * http2_parse: the preface, compared as far as the bytes go. */
+static bool grpc_client_first(uint8_t transport, uint8_t b)
+{
+	(void)transport;
+	return b == 'P';
+}
+
 const struct ident_proto ident_grpc = {"grpc", "gRPC over HTTP/2 (gRPC PROTOCOL-HTTP2)",
-                                       IDENT_TCP, grpc_match, "http2"};
+                                       IDENT_TCP, grpc_match, "http2", grpc_client_first};

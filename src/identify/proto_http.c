@@ -101,17 +101,26 @@ struct request {
 	bool long_target; /* a visible target ran to the end of the bytes */
 };
 
+/* IANA HTTP Method Registry (PRI excluded: HTTP/2's preface). */
+static const char *const methods[] = {
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+    "QUERY", "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK",
+    "SEARCH", "REPORT", "MKACTIVITY", "CHECKOUT", "CHECKIN", "UNCHECKOUT", "MERGE",
+    "VERSION-CONTROL", "BASELINE-CONTROL", "MKWORKSPACE", "UPDATE", "LABEL", "ACL",
+    "BIND", "UNBIND", "REBIND", "LINK", "UNLINK", "MKCALENDAR", "MKREDIRECTREF",
+    "UPDATEREDIRECTREF", "ORDERPATCH",
+};
+
+bool http_method_initial(uint8_t b)
+{
+	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+		if ((uint8_t)methods[i][0] == b)
+			return true;
+	return false;
+}
+
 static enum state request_line(struct reader *r, struct request *q)
 {
-	/* IANA HTTP Method Registry (PRI excluded: HTTP/2's preface). */
-	static const char *const methods[] = {
-	    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
-	    "QUERY", "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK",
-	    "SEARCH", "REPORT", "MKACTIVITY", "CHECKOUT", "CHECKIN", "UNCHECKOUT", "MERGE",
-	    "VERSION-CONTROL", "BASELINE-CONTROL", "MKWORKSPACE", "UPDATE", "LABEL", "ACL",
-	    "BIND", "UNBIND", "REBIND", "LINK", "UNLINK", "MKCALENDAR", "MKREDIRECTREF",
-	    "UPDATEREDIRECTREF", "ORDERPATCH",
-	};
 	const size_t nmethods = sizeof methods / sizeof methods[0];
 	uint8_t c = 0;
 	size_t n = 0;
@@ -604,4 +613,14 @@ static enum ident_verdict http_match(const struct ident_input *in, struct ident_
 	return v;
 }
 
-const struct ident_proto ident_http = {"http", "HTTP/1.x (RFC 9112)", IDENT_TCP, http_match, NULL};
+/* The client's first bytes (identify.h, client_first):
+ * request_line: a registered method or a prefix of one; anything else
+ * is ST_BAD, NO_MATCH with the client's stream read from its start
+ * (http_parse, http_websocket: HTTP_WS_NO on NO_MATCH). */
+static bool http_client_first(uint8_t transport, uint8_t b)
+{
+	(void)transport;
+	return http_method_initial(b);
+}
+
+const struct ident_proto ident_http = {"http", "HTTP/1.x (RFC 9112)", IDENT_TCP, http_match, NULL, http_client_first};

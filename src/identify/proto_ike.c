@@ -235,4 +235,4 @@ static enum ident_verdict ike_match(const struct ident_input *in, struct ident_e
 }
 
 const struct ident_proto ident_ike = {"ike", "IKE/ISAKMP (RFC 7296, RFC 2408, RFC 3948)",
-                                      IDENT_UDP, ike_match, NULL};
+                                      IDENT_UDP, ike_match, NULL, NULL};

@@ -128,4 +128,4 @@ static enum ident_verdict match_imap(const struct ident_input *in, struct ident_
 	return IDENT_MATCH;
 }
 
-const struct ident_proto ident_imap = {"imap", "IMAP (RFC 9051)", IDENT_TCP, match_imap, NULL};
+const struct ident_proto ident_imap = {"imap", "IMAP (RFC 9051)", IDENT_TCP, match_imap, NULL, NULL};

@@ -148,5 +148,14 @@ static enum ident_verdict ipmi_match(const struct ident_input *in, struct ident_
 	return ipmi_match_parse(in, ev);
 }
 
+/* The client's first bytes (identify.h, client_first):
+ * ipmi_match: the client's first datagram starts with the RMCP version
+ * 06. */
+static bool ipmi_client_first(uint8_t transport, uint8_t b)
+{
+	(void)transport;
+	return b == 6;
+}
+
 const struct ident_proto ident_ipmi = {"ipmi", "RMCP/IPMI (DMTF ASF 2.0, IPMI v2.0)", IDENT_UDP,
-                                       ipmi_match, NULL};
+                                       ipmi_match, NULL, ipmi_client_first};

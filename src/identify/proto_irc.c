@@ -237,4 +237,4 @@ static enum ident_verdict match_irc(const struct ident_input *in, struct ident_e
 	return IDENT_MATCH;
 }
 
-const struct ident_proto ident_irc = {"irc", "IRC (RFC 2812)", IDENT_TCP, match_irc, NULL};
+const struct ident_proto ident_irc = {"irc", "IRC (RFC 2812)", IDENT_TCP, match_irc, NULL, NULL};

@@ -105,4 +105,4 @@ static enum ident_verdict kafka_match(const struct ident_input *in, struct ident
 	return IDENT_MATCH;
 }
 
-const struct ident_proto ident_kafka = {"kafka", "Apache Kafka wire protocol", IDENT_TCP, kafka_match, NULL};
+const struct ident_proto ident_kafka = {"kafka", "Apache Kafka wire protocol", IDENT_TCP, kafka_match, NULL, NULL};

@@ -243,4 +243,4 @@ static enum ident_verdict kerberos_match(const struct ident_input *in, struct id
 }
 
 const struct ident_proto ident_kerberos = {"kerberos", "Kerberos V5 (RFC 4120)",
-                                           IDENT_UDP | IDENT_TCP, kerberos_match, NULL};
+                                           IDENT_UDP | IDENT_TCP, kerberos_match, NULL, NULL};

@@ -290,4 +290,12 @@ static enum ident_verdict match_ldap(const struct ident_input *in, struct ident_
 	return IDENT_MATCH;
 }
 
-const struct ident_proto ident_ldap = {"ldap", "LDAP (RFC 4511)", IDENT_TCP, match_ldap, NULL};
+/* The client's first bytes (identify.h, client_first):
+ * ldap_msg on the client's bytes: a SEQUENCE (0x30). */
+static bool ldap_client_first(uint8_t transport, uint8_t b)
+{
+	(void)transport;
+	return b == 0x30;
+}
+
+const struct ident_proto ident_ldap = {"ldap", "LDAP (RFC 4511)", IDENT_TCP, match_ldap, NULL, ldap_client_first};

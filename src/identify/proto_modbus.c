@@ -138,4 +138,4 @@ static enum ident_verdict modbus_match(const struct ident_input *in, struct iden
 }
 
 const struct ident_proto ident_modbus = {"modbus", "Modbus/TCP (Modbus Messaging on TCP/IP V1.0b)",
-                                         IDENT_TCP, modbus_match, NULL};
+                                         IDENT_TCP, modbus_match, NULL, NULL};

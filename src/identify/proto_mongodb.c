@@ -164,4 +164,4 @@ static enum ident_verdict mongo_match(const struct ident_input *in, struct ident
 	return IDENT_MATCH;
 }
 
-const struct ident_proto ident_mongodb = {"mongodb", "MongoDB wire protocol", IDENT_TCP, mongo_match, NULL};
+const struct ident_proto ident_mongodb = {"mongodb", "MongoDB wire protocol", IDENT_TCP, mongo_match, NULL, NULL};

@@ -339,4 +339,13 @@ static enum ident_verdict mqtt_match(const struct ident_input *in, struct ident_
 	return IDENT_MATCH;
 }
 
-const struct ident_proto ident_mqtt = {"mqtt", "MQTT (OASIS MQTT 3.1.1, 5.0)", IDENT_TCP, mqtt_match, NULL};
+/* The client's first bytes (identify.h, client_first):
+ * mqtt_connect: CONNECT (0x10); the mid-stream path needs the client
+ * mid-stream. */
+static bool mqtt_client_first(uint8_t transport, uint8_t b)
+{
+	(void)transport;
+	return b == 0x10;
+}
+
+const struct ident_proto ident_mqtt = {"mqtt", "MQTT (OASIS MQTT 3.1.1, 5.0)", IDENT_TCP, mqtt_match, NULL, mqtt_client_first};

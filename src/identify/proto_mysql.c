@@ -176,4 +176,4 @@ static enum ident_verdict mysql_match(const struct ident_input *in, struct ident
 }
 
 const struct ident_proto ident_mysql = {"mysql", "MySQL/MariaDB (client/server protocol)", IDENT_TCP,
-                                        mysql_match, NULL};
+                                        mysql_match, NULL, NULL};

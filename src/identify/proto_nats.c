@@ -132,4 +132,12 @@ static enum ident_verdict nats_match(const struct ident_input *in, struct ident_
 	return IDENT_MATCH;
 }
 
-const struct ident_proto ident_nats = {"nats", "NATS client protocol", IDENT_TCP, nats_match, NULL};
+/* The client's first bytes (identify.h, client_first):
+ * nats_json_line on the client's bytes: "CONNECT ". */
+static bool nats_client_first(uint8_t transport, uint8_t b)
+{
+	(void)transport;
+	return b == 'C';
+}
+
+const struct ident_proto ident_nats = {"nats", "NATS client protocol", IDENT_TCP, nats_match, NULL, nats_client_first};

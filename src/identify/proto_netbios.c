@@ -323,4 +323,4 @@ static enum ident_verdict netbios_match(const struct ident_input *in, struct ide
 }
 
 const struct ident_proto ident_netbios = {"netbios", "NetBIOS Name, Datagram and Session Services (RFC 1002)", IDENT_UDP | IDENT_TCP,
-                                          netbios_match, NULL};
+                                          netbios_match, NULL, NULL};

@@ -91,4 +91,4 @@ static enum ident_verdict match_pop3(const struct ident_input *in, struct ident_
 	return IDENT_MATCH;
 }
 
-const struct ident_proto ident_pop3 = {"pop3", "POP3 (RFC 1939)", IDENT_TCP, match_pop3, NULL};
+const struct ident_proto ident_pop3 = {"pop3", "POP3 (RFC 1939)", IDENT_TCP, match_pop3, NULL, NULL};

@@ -79,4 +79,4 @@ static enum ident_verdict pptp_match(const struct ident_input *in, struct ident_
 	return IDENT_MATCH;
 }
 
-const struct ident_proto ident_pptp = {"pptp", "PPTP (RFC 2637)", IDENT_TCP, pptp_match, NULL};
+const struct ident_proto ident_pptp = {"pptp", "PPTP (RFC 2637)", IDENT_TCP, pptp_match, NULL, NULL};

@@ -566,4 +566,4 @@ static enum ident_verdict quic_match(const struct ident_input *in, struct ident_
 	return quic_match_parse(in, ev);
 }
 
-const struct ident_proto ident_quic = {"quic", "QUIC (RFC 9000, RFC 9369)", IDENT_UDP, quic_match, NULL};
+const struct ident_proto ident_quic = {"quic", "QUIC (RFC 9000, RFC 9369)", IDENT_UDP, quic_match, NULL, NULL};

@@ -397,4 +397,4 @@ static enum ident_verdict rdp_match(const struct ident_input *in, struct ident_e
 }
 
 const struct ident_proto ident_rdp = {"rdp", "RDP (MS-RDPBCGR, X.224 over TPKT RFC 1006; MS-RDPEUDP)",
-                                      IDENT_TCP | IDENT_UDP, rdp_match, NULL};
+                                      IDENT_TCP | IDENT_UDP, rdp_match, NULL, NULL};

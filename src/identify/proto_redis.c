@@ -277,4 +277,13 @@ static enum ident_verdict redis_match(const struct ident_input *in, struct ident
 	return IDENT_MATCH;
 }
 
-const struct ident_proto ident_redis = {"redis", "Redis (RESP2/RESP3)", IDENT_TCP, redis_match, NULL};
+/* The client's first bytes (identify.h, client_first):
+ * redis_client: an array ('*'), or an inline command line, printable (a
+ * line end admitted too). */
+static bool redis_client_first(uint8_t transport, uint8_t b)
+{
+	(void)transport;
+	return b == '*' || b == '\t' || b == '\r' || b == '\n' || (b >= 0x20 && b <= 0x7e);
+}
+
+const struct ident_proto ident_redis = {"redis", "Redis (RESP2/RESP3)", IDENT_TCP, redis_match, NULL, redis_client_first};

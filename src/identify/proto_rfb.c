@@ -68,4 +68,13 @@ static enum ident_verdict rfb_match(const struct ident_input *in, struct ident_e
 	return IDENT_MATCH;
 }
 
-const struct ident_proto ident_rfb = {"rfb", "RFB / VNC (RFC 6143)", IDENT_TCP, rfb_match, NULL};
+/* The client's first bytes (identify.h, client_first):
+ * rfb_version on the client's bytes: "RFB " (RFB_BAD is NO_MATCH
+ * whatever the server sent). */
+static bool rfb_client_first(uint8_t transport, uint8_t b)
+{
+	(void)transport;
+	return b == 'R';
+}
+
+const struct ident_proto ident_rfb = {"rfb", "RFB / VNC (RFC 6143)", IDENT_TCP, rfb_match, NULL, rfb_client_first};

@@ -265,10 +265,20 @@ static enum ident_verdict rtcp_match(const struct ident_input *in, struct ident_
 	return rtcp_match_parse(in, ev);
 }
 
+/* The client's first bytes (identify.h, client_first):
+ * rtcp_match: rtcp_maybe wants version 2 in the client's first
+ * datagram. */
+static bool rtcp_client_first(uint8_t transport, uint8_t b)
+{
+	(void)transport;
+	return (b >> 6) == 2;
+}
+
 const struct ident_proto ident_rtcp = {
 	.name = "rtcp",
 	.title = "RTCP (RFC 3550)",
 	.transports = IDENT_UDP,
 	.match = rtcp_match,
 	.carrier = NULL,
+	.client_first = rtcp_client_first,
 };

@@ -378,5 +378,14 @@ static enum ident_verdict slp_match(const struct ident_input *in, struct ident_e
 	return slp_match_parse(in, ev);
 }
 
+/* The client's first bytes (identify.h, client_first):
+ * slp_quick_bad on the client: version 1 or 2, over either transport
+ * (TCP from the stream's start). */
+static bool slp_client_first(uint8_t transport, uint8_t b)
+{
+	(void)transport;
+	return b == 1 || b == 2;
+}
+
 const struct ident_proto ident_slp = {"slp", "SLP (RFC 2608, RFC 2165)", IDENT_TCP | IDENT_UDP,
-                                      slp_match, NULL};
+                                      slp_match, NULL, slp_client_first};

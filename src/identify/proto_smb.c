@@ -256,4 +256,4 @@ static enum ident_verdict smb_match(const struct ident_input *in, struct ident_e
 }
 
 const struct ident_proto ident_smb = {"smb", "SMB (MS-CIFS, MS-SMB2 over RFC 1002 framing)",
-                                      IDENT_TCP, smb_match, NULL};
+                                      IDENT_TCP, smb_match, NULL, NULL};

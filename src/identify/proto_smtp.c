@@ -87,4 +87,4 @@ static enum ident_verdict match_smtp(const struct ident_input *in, struct ident_
 	return IDENT_MATCH;
 }
 
-const struct ident_proto ident_smtp = {"smtp", "SMTP (RFC 5321)", IDENT_TCP, match_smtp, NULL};
+const struct ident_proto ident_smtp = {"smtp", "SMTP (RFC 5321)", IDENT_TCP, match_smtp, NULL, NULL};

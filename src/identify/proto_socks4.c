@@ -120,4 +120,12 @@ static enum ident_verdict socks4_match(const struct ident_input *in, struct iden
 	return IDENT_MATCH;
 }
 
-const struct ident_proto ident_socks4 = {"socks4", "SOCKS 4/4a", IDENT_TCP, socks4_match, NULL};
+/* The client's first bytes (identify.h, client_first):
+ * socks4_request: VN 4. */
+static bool socks4_client_first(uint8_t transport, uint8_t b)
+{
+	(void)transport;
+	return b == 4;
+}
+
+const struct ident_proto ident_socks4 = {"socks4", "SOCKS 4/4a", IDENT_TCP, socks4_match, NULL, socks4_client_first};

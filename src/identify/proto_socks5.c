@@ -214,4 +214,12 @@ static enum ident_verdict socks5_match(const struct ident_input *in, struct iden
 	return IDENT_MATCH;
 }
 
-const struct ident_proto ident_socks5 = {"socks5", "SOCKS 5 (RFC 1928)", IDENT_TCP, socks5_match, NULL};
+/* The client's first bytes (identify.h, client_first):
+ * socks5_greeting: version 5. */
+static bool socks5_client_first(uint8_t transport, uint8_t b)
+{
+	(void)transport;
+	return b == 5;
+}
+
+const struct ident_proto ident_socks5 = {"socks5", "SOCKS 5 (RFC 1928)", IDENT_TCP, socks5_match, NULL, socks5_client_first};

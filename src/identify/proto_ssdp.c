@@ -171,5 +171,13 @@ static enum ident_verdict ssdp_match(const struct ident_input *in, struct ident_
 	return ssdp_match_parse(in, ev);
 }
 
+/* The client's first bytes (identify.h, client_first):
+ * ssdp_match: a first datagram starts "M-SEARCH", "NOTIFY" or "HTTP". */
+static bool ssdp_client_first(uint8_t transport, uint8_t b)
+{
+	(void)transport;
+	return b == 'M' || b == 'N' || b == 'H';
+}
+
 const struct ident_proto ident_ssdp = {"ssdp", "SSDP (UPnP Device Architecture)", IDENT_UDP,
-                                       ssdp_match, NULL};
+                                       ssdp_match, NULL, ssdp_client_first};

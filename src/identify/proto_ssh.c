@@ -182,4 +182,4 @@ static enum ident_verdict match_ssh(const struct ident_input *in, struct ident_e
 	return IDENT_MATCH;
 }
 
-const struct ident_proto ident_ssh = {"ssh", "SSH (RFC 4253)", IDENT_TCP, match_ssh, NULL};
+const struct ident_proto ident_ssh = {"ssh", "SSH (RFC 4253)", IDENT_TCP, match_ssh, NULL, NULL};

@@ -343,5 +343,13 @@ static enum ident_verdict stratum_match(const struct ident_input *in, struct ide
 	return IDENT_MATCH;
 }
 
+/* The client's first bytes (identify.h, client_first):
+ * stratum_client: JSON's '{' after optional white space. */
+static bool stratum_client_first(uint8_t transport, uint8_t b)
+{
+	(void)transport;
+	return b == '{' || b == ' ' || b == '\t' || b == '\r' || b == '\n';
+}
+
 const struct ident_proto ident_stratum = {"stratum", "Stratum mining protocol (JSON-RPC)", IDENT_TCP,
-                                          stratum_match, NULL};
+                                          stratum_match, NULL, stratum_client_first};

@@ -185,4 +185,4 @@ static enum ident_verdict sunrpc_match(const struct ident_input *in, struct iden
 }
 
 const struct ident_proto ident_sunrpc = {"sunrpc", "ONC RPC (RFC 5531)", IDENT_TCP | IDENT_UDP,
-                                         sunrpc_match, NULL};
+                                         sunrpc_match, NULL, NULL};

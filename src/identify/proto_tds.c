@@ -252,4 +252,4 @@ static enum ident_verdict tds_match(const struct ident_input *in, struct ident_e
 	return IDENT_MATCH;
 }
 
-const struct ident_proto ident_tds = {"tds", "Microsoft SQL Server TDS ([MS-TDS])", IDENT_TCP, tds_match, NULL};
+const struct ident_proto ident_tds = {"tds", "Microsoft SQL Server TDS ([MS-TDS])", IDENT_TCP, tds_match, NULL, NULL};

@@ -359,4 +359,14 @@ static enum ident_verdict tftp_match(const struct ident_input *in, struct ident_
 	return tftp_match_parse(in, ev);
 }
 
-const struct ident_proto ident_tftp = {"tftp", "TFTP (RFC 1350, RFC 2347)", IDENT_UDP, tftp_match, NULL};
+/* The client's first bytes (identify.h, client_first):
+ * tftp_match: the client's first datagram (whole: ident_first_byte) is
+ * shorter than 4 bytes or opens with an opcode 1-4 or 6, whose high
+ * byte is 0. */
+static bool tftp_client_first(uint8_t transport, uint8_t b)
+{
+	(void)transport;
+	return b == 0;
+}
+
+const struct ident_proto ident_tftp = {"tftp", "TFTP (RFC 1350, RFC 2347)", IDENT_UDP, tftp_match, NULL, tftp_client_first};

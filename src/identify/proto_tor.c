@@ -444,4 +444,4 @@ static enum ident_verdict tor_match(const struct ident_input *in, struct ident_e
 }
 
 const struct ident_proto ident_tor = {"tor", "Tor link protocol (tor-spec, over TLS)", IDENT_TCP,
-                                      tor_match, "tls"};
+                                      tor_match, "tls", NULL};

@@ -170,5 +170,13 @@ static enum ident_verdict whatsapp_match(const struct ident_input *in, struct id
 	return IDENT_MATCH;
 }
 
+/* The client's first bytes (identify.h, client_first):
+ * wa_client: "ED" (edge routing) or "WA". */
+static bool whatsapp_client_first(uint8_t transport, uint8_t b)
+{
+	(void)transport;
+	return b == 'E' || b == 'W';
+}
+
 const struct ident_proto ident_whatsapp = {"whatsapp", "WhatsApp chat (FunXMPP / Noise handshake)",
-                                           IDENT_TCP, whatsapp_match, NULL};
+                                           IDENT_TCP, whatsapp_match, NULL, whatsapp_client_first};

@@ -278,4 +278,4 @@ static enum ident_verdict match_xmpp(const struct ident_input *in, struct ident_
 	return IDENT_MATCH;
 }
 
-const struct ident_proto ident_xmpp = {"xmpp", "XMPP (RFC 6120)", IDENT_TCP, match_xmpp, NULL};
+const struct ident_proto ident_xmpp = {"xmpp", "XMPP (RFC 6120)", IDENT_TCP, match_xmpp, NULL, NULL};

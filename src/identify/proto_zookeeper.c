@@ -192,4 +192,4 @@ static enum ident_verdict zk_match(const struct ident_input *in, struct ident_ev
 }
 
 const struct ident_proto ident_zookeeper = {"zookeeper", "Apache ZooKeeper client protocol",
-                                            IDENT_TCP, zk_match, NULL};
+                                            IDENT_TCP, zk_match, NULL, NULL};

@@ -27,7 +27,12 @@
  *   4. NO_MATCH is final (identify.h): for every identifier, once it
  *      answers NO_MATCH on a prefix of the sample's bytes it answers
  *      NO_MATCH on every longer prefix, in every order the two directions
- *      can grow in, and when a direction finishes.
+ *      can grow in, and when a direction finishes;
+ *   5. the first-byte declarations (identify.h, client_first) hold: an
+ *      identifier whose set excludes the client's first byte answers
+ *      NO_MATCH, on every input of checks 2 and 4, and on the samples of
+ *      each declaring identifier with their first byte replaced by each
+ *      of the 256 values; and ident_run_more does not call it.
  */
 #include <dirent.h>
 #include <stdlib.h>
@@ -163,6 +168,24 @@ static void input_of(const struct sample *s, uint32_t n0, uint32_t n1, bool done
 
 static const char *name_of(int proto) { return proto < 0 ? "none" : ident_registry[proto]->name; }
 
+static unsigned first_failures;
+
+/* Check 5 on one answer: identifier id answered v on in. */
+static void check_first(const char *path, unsigned id, const struct ident_input *in,
+                        enum ident_verdict v)
+{
+	const struct ident_proto *p = ident_registry[id];
+	if (v == IDENT_NO_MATCH || !p->client_first || !ident_first_byte(in) ||
+	    p->client_first(in->transport, in->data[0][0]))
+		return;
+	if (first_failures++ < 20)
+		fprintf(stderr, "%s: %s answers %d on %u/%u bytes (done %d/%d) whose first byte %02x "
+		                "its client_first excludes\n",
+		        path, p->name, v, in->len[0], in->len[1], in->done[0], in->done[1],
+		        in->data[0][0]);
+	CHECK(0);
+}
+
 static void check_sample(const struct sample *s, unsigned *count)
 {
 	struct ident_input in;
@@ -215,6 +238,7 @@ static void check_sample(const struct sample *s, unsigned *count)
 		struct ident_evidence ev;
 		ident_clear(&ev);
 		enum ident_verdict v = p->match(&in, &ev);
+		check_first(s->path, i, &in, v);
 		if (v == IDENT_MATCH)
 			fprintf(stderr, "%s: identifier %s also matches (cross test)\n", s->path, p->name);
 		CHECK(v != IDENT_MATCH);
@@ -267,7 +291,9 @@ static enum ident_verdict verdict_at(const struct sample *s, unsigned id, uint32
 	struct ident_evidence ev;
 	input_of(s, n0, n1, done0, done1, &in);
 	ident_clear(&ev);
-	return ident_registry[id]->match(&in, &ev);
+	enum ident_verdict v = ident_registry[id]->match(&in, &ev);
+	check_first(s->path, id, &in, v);
+	return v;
 }
 
 static unsigned final_failures;
@@ -330,6 +356,89 @@ static void check_final(const struct sample *s)
 		    verdict_at(s, id, s->len[0], s->len[1], s->done[0], s->done[1]) != IDENT_NO_MATCH)
 			final_fail(s, id, s->len[0], s->len[1], 0, 0, "when the flow finishes");
 		CHECK(!bad);
+	}
+}
+
+/* Check 5 on a declaring identifier's own sample with its client's first
+ * byte replaced by each value its set excludes: NO_MATCH at every cut of
+ * the two directions (check 4's grid), open or done. */
+static void check_first_replaced(struct sample *s, unsigned id)
+{
+	const struct ident_proto *p = ident_registry[id];
+	if (!p->client_first || s->len[0] == 0 || !(p->transports & s->transport))
+		return;
+	uint32_t c0[CUTS_MAX], c1[CUTS_MAX];
+	unsigned k0 = cuts_of(s, 0, c0), k1 = cuts_of(s, 1, c1);
+	uint8_t keep = s->data[0][0];
+	for (unsigned b = 0; b < 256; b++) {
+		if (p->client_first(s->transport, (uint8_t)b))
+			continue;
+		s->data[0][0] = (uint8_t)b;
+		for (unsigned i = 0; i < k0; i++)
+			for (unsigned j = 0; j < k1; j++)
+				for (unsigned done = 0; done < 4; done++)
+					(void)verdict_at(s, id, c0[i], c1[j], done & 1, done >> 1);
+		(void)verdict_at(s, id, s->len[0], s->len[1], s->done[0], s->done[1]);
+	}
+	s->data[0][0] = keep;
+}
+
+/* Check 5, the dispatcher: a run skips the identifiers whose set excludes
+ * the client's first byte, and rules them out all the same. */
+static void test_prefilter(void)
+{
+	static const uint8_t zero[1] = {0}, tls[1] = {0x16};
+	const uint8_t *firsts[2] = {zero, tls};
+	for (int t = 0; t < 2; t++) {
+		for (int f = 0; f < 2; f++) {
+			struct ident_input in;
+			memset(&in, 0, sizeof in);
+			in.transport = t ? IDENT_UDP : IDENT_TCP;
+			in.data[0] = firsts[f];
+			in.len[0] = 1;
+			in.ndgrams[0] = t ? 1 : 0;
+			in.dgram_len[0][0] = 1;
+			CHECK(ident_first_byte(&in));
+			unsigned all = 0, admitted = 0, declared = 0;
+			struct ident_set adm;
+			ident_admitted(&in, &adm);
+			for (unsigned i = 0; i < ident_count; i++) {
+				const struct ident_proto *p = ident_registry[i];
+				if (!(p->transports & in.transport))
+					continue;
+				all++;
+				declared += p->client_first != NULL;
+				bool in_set = !p->client_first || p->client_first(in.transport, firsts[f][0]);
+				admitted += in_set;
+				CHECK(((adm.w[i / 64] >> (i % 64)) & 1) == in_set);
+			}
+			CHECK(declared > 0 && admitted < all);
+			struct ident_set ro = {{0}};
+			struct ident_result r;
+			unsigned long before = ident_calls();
+			ident_run_more(&in, &ro, &r);
+			/* one byte, nothing done: no identifier matches, so each
+			 * admitted one is called once */
+			CHECK(r.verdict != IDENT_MATCH);
+			CHECK_EQ_U(ident_calls() - before, admitted);
+			/* the skipped ones are ruled out, as their NO_MATCH would */
+			for (unsigned i = 0; i < ident_count; i++) {
+				const struct ident_proto *p = ident_registry[i];
+				if ((p->transports & in.transport) && p->client_first &&
+				    !p->client_first(in.transport, firsts[f][0]))
+					CHECK((ro.w[i / 64] >> (i % 64)) & 1);
+			}
+			/* the client's first byte unknown (mid-stream, or no
+			 * datagram): every identifier of the transport is called */
+			if (!t) {
+				in.midstream[0] = true;
+				CHECK(!ident_first_byte(&in));
+				struct ident_set ro2 = {{0}};
+				before = ident_calls();
+				ident_run_more(&in, &ro2, &r);
+				CHECK(r.verdict == IDENT_MATCH || ident_calls() - before == all);
+			}
+		}
 	}
 }
 
@@ -464,6 +573,7 @@ int main(void)
 	unsigned samples = 0;
 	unsigned with_samples = 0;
 	test_registry();
+	test_prefilter();
 	for (unsigned i = 0; i < ident_count; i++) {
 		char dir[256];
 		snprintf(dir, sizeof dir, "identify/samples/%s", ident_registry[i]->name);
@@ -482,6 +592,7 @@ int main(void)
 				if (ok) {
 					check_sample(&s, &samples);
 					check_final(&s);
+					check_first_replaced(&s, i);
 					if (strcmp(s.expect, ident_registry[i]->name) == 0)
 						here++;
 				}
@@ -513,7 +624,8 @@ int main(void)
 		}
 		closedir(d);
 	}
-	printf("identify: %u samples, %u of %u identifiers have samples, %u NO_MATCH not final\n",
-	       samples, with_samples, ident_count, final_failures);
+	printf("identify: %u samples, %u of %u identifiers have samples, %u NO_MATCH not final, "
+	       "%u first bytes outside a declared set not NO_MATCH\n",
+	       samples, with_samples, ident_count, final_failures, first_failures);
 	return check_done();
 }
