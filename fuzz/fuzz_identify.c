@@ -12,8 +12,8 @@
  * (no bytes, half, all but the last byte or datagram of each direction,
  * neither done), and where it answers NO_MATCH on a prefix it must answer
  * NO_MATCH on the whole input. The first-byte declarations hold
- * (identify.h, client_first): on the input and on each prefix, an
- * identifier whose set excludes the client's first byte (when
+ * (identify.h, first_byte): on the input and on each prefix, an
+ * identifier whose set for a side excludes that side's first byte (when
  * ident_first_byte says it is one) answers NO_MATCH.
  */
 #include <stdint.h>
@@ -41,15 +41,18 @@ static void check(const struct ident_evidence *ev)
 	}
 }
 
-/* The client_first declaration of identifier i holds for answer v. */
+/* The first_byte declarations of identifier i hold for answer v. */
 static void check_first(const struct ident_input *in, unsigned i, enum ident_verdict v)
 {
 	const struct ident_proto *p = ident_registry[i];
-	if (v != IDENT_NO_MATCH && p->client_first && ident_first_byte(in) &&
-	    !p->client_first(in->transport, in->data[0][0])) {
-		fprintf(stderr, "%s: answers %d with first byte %02x outside its client_first\n",
-		        p->name, v, in->data[0][0]);
-		abort();
+	if (v == IDENT_NO_MATCH || !p->first_byte)
+		return;
+	for (int d = 0; d < 2; d++) {
+		if (ident_first_byte(in, d) && !p->first_byte(d, in->transport, in->data[d][0])) {
+			fprintf(stderr, "%s: answers %d with side %d's first byte %02x outside its set\n",
+			        p->name, v, d, in->data[d][0]);
+			abort();
+		}
 	}
 }
 

@@ -56,8 +56,8 @@ enum http_ws http_websocket(const struct ident_input *in, enum ident_verdict v,
 bool http_request_not_ws(const struct ident_input *in);
 
 /* True when b is the first letter of a registered method (request_line
- * takes no request line starting otherwise): the client_first set of
- * http and websocket. */
+ * takes no request line starting otherwise): the client's first_byte set
+ * of http and websocket. */
 bool http_method_initial(uint8_t b);
 
 #endif

@@ -152,12 +152,13 @@ void ident_run(const struct ident_input *in, struct ident_result *out)
  * i), made once: a run visits only the set bits of this minus the ruled
  * out, instead of testing all 72 entries. */
 static struct ident_set by_transport[2];
-/* Per transport and first byte of the client's first message, those of
- * by_transport whose client_first declaration admits that byte (all the
- * ones that declare none). When ident_first_byte holds, the others answer
- * NO_MATCH on the input (identify.h: what a declaration promises), so a
- * run rules them out without calling them. 8 KiB, made once. */
-static struct ident_set by_first[2][256];
+/* Per direction, transport and first byte of that direction's first
+ * message, those of by_transport whose first_byte declaration admits that
+ * byte (all the ones that declare none). Where ident_first_byte holds,
+ * the others answer NO_MATCH on the input (identify.h: what a declaration
+ * promises), so a run rules them out without calling them. 16 KiB, made
+ * once. */
+static struct ident_set by_first[2][2][256];
 /* The match functions by registry index, side by side: a run calls
  * through these 9 cache lines instead of loading each identifier's
  * descriptor (one line each, spread over the identifiers' files) and
@@ -177,9 +178,11 @@ static void make_by_transport(void)
 			if (!(p->transports & (t ? IDENT_UDP : IDENT_TCP)))
 				continue;
 			by_transport[t].w[i / 64] |= 1ull << (i % 64);
-			for (unsigned b = 0; b < 256; b++)
-				if (!p->client_first || p->client_first(t ? IDENT_UDP : IDENT_TCP, (uint8_t)b))
-					by_first[t][b].w[i / 64] |= 1ull << (i % 64);
+			for (int d = 0; d < 2; d++)
+				for (unsigned b = 0; b < 256; b++)
+					if (!p->first_byte ||
+					    p->first_byte(d, t ? IDENT_UDP : IDENT_TCP, (uint8_t)b))
+						by_first[d][t][b].w[i / 64] |= 1ull << (i % 64);
 		}
 	}
 }
@@ -189,11 +192,23 @@ unsigned long ident_calls(void)
 	return calls;
 }
 
+/* The first-byte sets a run on in is held to: by_first of each direction
+ * whose first byte is known (ident_first_byte), by_transport for the
+ * others (it admits all). */
+static void first_sets(const struct ident_input *in, const struct ident_set *set[2])
+{
+	int t = in->transport == IDENT_UDP;
+	for (int d = 0; d < 2; d++)
+		set[d] = ident_first_byte(in, d) ? &by_first[d][t][in->data[d][0]] : &by_transport[t];
+}
+
 void ident_admitted(const struct ident_input *in, struct ident_set *out)
 {
 	pthread_once(&by_transport_once, make_by_transport);
-	int t = in->transport == IDENT_UDP;
-	*out = ident_first_byte(in) ? by_first[t][in->data[0][0]] : by_transport[t];
+	const struct ident_set *set[2];
+	first_sets(in, set);
+	for (unsigned w = 0; w < IDENT_SET_WORDS; w++)
+		out->w[w] = set[0]->w[w] & set[1]->w[w];
 }
 
 void ident_run_more(const struct ident_input *in, struct ident_set *ruled_out,
@@ -207,20 +222,21 @@ void ident_run_more(const struct ident_input *in, struct ident_set *ruled_out,
 	out->proto = -1;
 	ident_clear(&out->ev);
 	pthread_once(&by_transport_once, make_by_transport);
-	int t = in->transport == IDENT_UDP;
-	const struct ident_set *all = &by_transport[t];
+	const struct ident_set *all = &by_transport[in->transport == IDENT_UDP];
 	/* The prefilter: the identifiers whose declared first bytes exclude
-	 * the client's would answer NO_MATCH (identify.h, client_first); they
+	 * either side's would answer NO_MATCH (identify.h, first_byte); they
 	 * join the ruled out as if they had. */
-	const struct ident_set *cand = ident_first_byte(in) ? &by_first[t][in->data[0][0]] : all;
+	const struct ident_set *set[2];
+	first_sets(in, set);
 	for (unsigned w = 0; w < IDENT_SET_WORDS; w++) {
+		uint64_t cand = set[0]->w[w] & set[1]->w[w];
 		/* The word's ruled-out bits are gathered in a local and stored
 		 * once per word (and before the early return): through the
 		 * pointer, the compiler had to write memory on every NO_MATCH,
 		 * since an identifier called through a pointer might read it.
 		 * None can: identifiers see only in and their evidence. */
-		uint64_t ro = ruled_out->w[w] | (all->w[w] & ~cand->w[w]);
-		uint64_t left = cand->w[w] & ~ro;
+		uint64_t ro = ruled_out->w[w] | (all->w[w] & ~cand);
+		uint64_t left = cand & ~ro;
 		while (left) {
 			unsigned i = w * 64 + (unsigned)__builtin_ctzll(left);
 			left &= left - 1;

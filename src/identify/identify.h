@@ -136,33 +136,34 @@ struct ident_proto {
 	 * carrier accepts the passenger (WebSocket on tcp/80 is no finding);
 	 * NULL for the others. */
 	const char *carrier;
-	/* Optional (NULL: none declared): the bytes the client's side can
-	 * start with when this identifier can answer anything but NO_MATCH.
-	 * When the client's first message is there from its start
-	 * (ident_first_byte below: in->len[0] > 0, !in->midstream[0], and
-	 * over UDP a first datagram that is not empty and kept whole),
-	 * client_first(in->transport, in->data[0][0]) false means that match
-	 * answers NO_MATCH on this input, whatever else it holds (the
-	 * server's bytes, done, truncated, the other datagrams). Each is
-	 * derived from its identifier's first checks, conservatively (a byte
-	 * in doubt is admitted); ident_run_more rules out the identifiers it
+	/* Optional (NULL: none declared): the bytes direction d (0 the
+	 * client, 1 the server) can start with when this identifier can
+	 * answer anything but NO_MATCH. When that direction's first message
+	 * is there from its start (ident_first_byte below: in->len[d] > 0,
+	 * !in->midstream[d], and over UDP a first datagram that is not empty
+	 * and kept whole), first_byte(d, in->transport, in->data[d][0]) false
+	 * means that match answers NO_MATCH on this input, whatever else it
+	 * holds (the other side's bytes, done, truncated, the other
+	 * datagrams). Each is derived from its identifier's first checks,
+	 * conservatively (a byte in doubt is admitted, and a direction with
+	 * no set admits all); ident_run_more rules out the identifiers it
 	 * excludes without calling them. tests/unit/test_identify.c and
 	 * fuzz/fuzz_identify.c check the claim. */
-	bool (*client_first)(uint8_t transport, uint8_t b);
+	bool (*first_byte)(int d, uint8_t transport, uint8_t b);
 };
 
-/* Whether the client's first message is there from its start, so that
- * in->data[0][0] is its first byte: the condition under which the
- * client_first declarations hold. Over UDP the first datagram must be
+/* Whether direction d's first message is there from its start, so that
+ * in->data[d][0] is its first byte: the condition under which the
+ * first_byte declarations hold. Over UDP the first datagram must be
  * there, not empty, and within the bytes kept (the stream module records
  * the lengths kept, so it always is: the condition only spares the
  * declarations a case the engine never makes). */
-static inline bool ident_first_byte(const struct ident_input *in)
+static inline bool ident_first_byte(const struct ident_input *in, int d)
 {
-	if (in->len[0] == 0 || in->midstream[0])
+	if (in->len[d] == 0 || in->midstream[d])
 		return false;
 	return in->transport != IDENT_UDP ||
-	       (in->ndgrams[0] > 0 && in->dgram_len[0][0] > 0 && in->dgram_len[0][0] <= in->len[0]);
+	       (in->ndgrams[d] > 0 && in->dgram_len[d][0] > 0 && in->dgram_len[d][0] <= in->len[d]);
 }
 
 /* The registry, in the order identifiers are tried (most specific first). */
@@ -213,7 +214,7 @@ void ident_run_more(const struct ident_input *in, struct ident_set *ruled_out,
                     struct ident_result *out);
 
 /* The identifiers a run on in may call: those supporting its transport,
- * less those whose client_first excludes the client's first byte when
+ * less those whose first_byte excludes a direction's first byte where
  * ident_first_byte holds (the prefilter of ident_run_more). */
 void ident_admitted(const struct ident_input *in, struct ident_set *out);
 

@@ -190,13 +190,16 @@ static enum ident_verdict amqp_match(const struct ident_input *in, struct ident_
 	return IDENT_MATCH;
 }
 
-/* The client's first bytes (identify.h, client_first):
- * amqp_match: the protocol header ("AMQP"), or amqp_frames from the
- * first byte: a frame type 1, 2, 3 or 8. */
-static bool amqp_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: amqp_match: the protocol header ("AMQP"), or
+ * amqp_frames from the first byte: a frame type 1, 2, 3 or 8.
+ * The server's: none declared. */
+static bool amqp_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	if (d != 0)
+		return true;
 	(void)transport;
 	return b == 'A' || b == 1 || b == 2 || b == 3 || b == 8;
 }
 
-const struct ident_proto ident_amqp = {"amqp", "AMQP 0-9-1 / 1.0", IDENT_TCP, amqp_match, NULL, amqp_client_first};
+const struct ident_proto ident_amqp = {"amqp", "AMQP 0-9-1 / 1.0", IDENT_TCP, amqp_match, NULL, amqp_first_byte};

@@ -125,13 +125,16 @@ static enum ident_verdict bacnet_match(const struct ident_input *in, struct iden
 	return bacnet_match_parse(in, ev);
 }
 
-/* The client's first bytes (identify.h, client_first):
- * bacnet_match: the BVLC type 0x81. */
-static bool bacnet_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: bacnet_match: the BVLC type 0x81.
+ * The server's: the same (bacnet_match checks both sides' first
+ * datagrams alike). */
+static bool bacnet_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	(void)d;
 	(void)transport;
 	return b == 0x81;
 }
 
 const struct ident_proto ident_bacnet = {"bacnet", "BACnet/IP (ASHRAE 135 Annex J)", IDENT_UDP,
-                                         bacnet_match, NULL, bacnet_client_first};
+                                         bacnet_match, NULL, bacnet_first_byte};

@@ -217,12 +217,15 @@ static enum ident_verdict bgp_match(const struct ident_input *in, struct ident_e
 	return IDENT_MATCH;
 }
 
-/* The client's first bytes (identify.h, client_first):
- * bgp_first on the client's bytes: the marker of 0xff. */
-static bool bgp_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: bgp_first on the client's bytes: the marker of 0xff.
+ * The server's: none declared. */
+static bool bgp_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	if (d != 0)
+		return true;
 	(void)transport;
 	return b == 0xff;
 }
 
-const struct ident_proto ident_bgp = {"bgp", "BGP-4 (RFC 4271)", IDENT_TCP, bgp_match, NULL, bgp_client_first};
+const struct ident_proto ident_bgp = {"bgp", "BGP-4 (RFC 4271)", IDENT_TCP, bgp_match, NULL, bgp_first_byte};

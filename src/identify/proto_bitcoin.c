@@ -215,14 +215,17 @@ static enum ident_verdict btc_match(const struct ident_input *in, struct ident_e
 	return IDENT_MATCH;
 }
 
-/* The client's first bytes (identify.h, client_first):
- * btc_first: the first byte of one of the network magics (of a prefix
- * of one). */
-static bool bitcoin_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: btc_first: the first byte of one of the network magics
+ * (of a prefix of one).
+ * The server's: none declared. */
+static bool bitcoin_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	if (d != 0)
+		return true;
 	(void)transport;
 	return b == 0xf9 || b == 0x0b || b == 0x1c || b == 0x0a || b == 0xfa;
 }
 
 const struct ident_proto ident_bitcoin = {"bitcoin", "Bitcoin P2P (Bitcoin developer reference)",
-                                          IDENT_TCP, btc_match, NULL, bitcoin_client_first};
+                                          IDENT_TCP, btc_match, NULL, bitcoin_first_byte};

@@ -444,15 +444,18 @@ static enum ident_verdict bittorrent_match(const struct ident_input *in, struct 
 	return bt_tcp(in, ev);
 }
 
-/* The client's first bytes (identify.h, client_first):
- * UDP, bt_udp: LSD ('B'), DHT ('d') or a uTP header (version 1, type
- * 0-4); TCP, bt_tcp: the handshake's 0x13. */
-static bool bittorrent_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: UDP, bt_udp: LSD ('B'), DHT ('d') or a uTP header
+ * (version 1, type 0-4); TCP, bt_tcp: the handshake's 0x13.
+ * The server's: none declared. */
+static bool bittorrent_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	if (d != 0)
+		return true;
 	if (transport == IDENT_UDP)
 		return b == 'B' || b == 'd' || ((b & 15) == 1 && (b >> 4) <= 4);
 	return b == 0x13;
 }
 
 const struct ident_proto ident_bittorrent = {"bittorrent", "BitTorrent (BEP 3, BEP 5, BEP 29)",
-                                             IDENT_TCP | IDENT_UDP, bittorrent_match, NULL, bittorrent_client_first};
+                                             IDENT_TCP | IDENT_UDP, bittorrent_match, NULL, bittorrent_first_byte};

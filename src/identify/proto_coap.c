@@ -179,12 +179,15 @@ static enum ident_verdict coap_match(const struct ident_input *in, struct ident_
 	return coap_match_parse(in, ev);
 }
 
-/* The client's first bytes (identify.h, client_first):
- * coap_match: version 1, token length at most 8. */
-static bool coap_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: coap_match: version 1, token length at most 8.
+ * The server's: the same (coap_match checks both sides' first datagrams
+ * alike). */
+static bool coap_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	(void)d;
 	(void)transport;
 	return (b >> 6) == 1 && (b & 15) <= 8;
 }
 
-const struct ident_proto ident_coap = {"coap", "CoAP (RFC 7252)", IDENT_UDP, coap_match, NULL, coap_client_first};
+const struct ident_proto ident_coap = {"coap", "CoAP (RFC 7252)", IDENT_UDP, coap_match, NULL, coap_first_byte};

@@ -319,13 +319,17 @@ static enum ident_verdict dcerpc_match(const struct ident_input *in, struct iden
 	return dcerpc_co_match(in, ev);
 }
 
-/* The client's first bytes (identify.h, client_first):
- * UDP, dcerpc_cl_match: version 4; TCP, dce_dir on the client's bytes:
- * version 5. */
-static bool dcerpc_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: UDP, dcerpc_cl_match: version 4; TCP, dce_dir on the
+ * client's bytes: version 5.
+ * The server's: UDP, the same (dcerpc_cl_match checks both sides
+ * alike); TCP, none declared. */
+static bool dcerpc_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	if (d != 0 && transport != IDENT_UDP)
+		return true;
 	return transport == IDENT_UDP ? b == 4 : b == 5;
 }
 
 const struct ident_proto ident_dcerpc = {"dcerpc", "DCE/RPC (C706, MS-RPCE)",
-                                         IDENT_TCP | IDENT_UDP, dcerpc_match, NULL, dcerpc_client_first};
+                                         IDENT_TCP | IDENT_UDP, dcerpc_match, NULL, dcerpc_first_byte};

@@ -153,12 +153,15 @@ static enum ident_verdict dhcp_match(const struct ident_input *in, struct ident_
 	return dhcp_match_parse(in, ev);
 }
 
-/* The client's first bytes (identify.h, client_first):
- * dhcp_match: the client's first datagram's op is 1 or 2. */
-static bool dhcp_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: dhcp_match: the client's first datagram's op is 1 or 2.
+ * The server's: the same (dhcp_match checks both sides' first datagrams
+ * alike). */
+static bool dhcp_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	(void)d;
 	(void)transport;
 	return b == 1 || b == 2;
 }
 
-const struct ident_proto ident_dhcp = {"dhcp", "DHCP (RFC 2131, RFC 2132)", IDENT_UDP, dhcp_match, NULL, dhcp_client_first};
+const struct ident_proto ident_dhcp = {"dhcp", "DHCP (RFC 2131, RFC 2132)", IDENT_UDP, dhcp_match, NULL, dhcp_first_byte};

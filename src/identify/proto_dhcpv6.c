@@ -147,12 +147,16 @@ static enum ident_verdict dhcpv6_match(const struct ident_input *in, struct iden
 	return dhcpv6_match_parse(in, ev);
 }
 
-/* The client's first bytes (identify.h, client_first):
- * dhcpv6_match: the client's first datagram's message type is 1-13. */
-static bool dhcpv6_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: dhcpv6_match: the client's first datagram's message
+ * type is 1-13.
+ * The server's: the same (dhcpv6_match checks both sides' first
+ * datagrams alike). */
+static bool dhcpv6_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	(void)d;
 	(void)transport;
 	return b >= 1 && b <= 13;
 }
 
-const struct ident_proto ident_dhcpv6 = {"dhcpv6", "DHCPv6 (RFC 8415)", IDENT_UDP, dhcpv6_match, NULL, dhcpv6_client_first};
+const struct ident_proto ident_dhcpv6 = {"dhcpv6", "DHCPv6 (RFC 8415)", IDENT_UDP, dhcpv6_match, NULL, dhcpv6_first_byte};

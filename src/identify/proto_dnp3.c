@@ -172,14 +172,17 @@ static enum ident_verdict dnp3_match(const struct ident_input *in, struct ident_
 	return dnp3_match_parse(in, ev);
 }
 
-/* The client's first bytes (identify.h, client_first):
- * dnp3_match: the client's bytes (UDP: first datagram) start 05 64,
- * over either transport. */
-static bool dnp3_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: dnp3_match: the client's bytes (UDP: first datagram)
+ * start 05 64, over either transport.
+ * The server's: the same (dnp3_match checks both sides' first bytes
+ * alike). */
+static bool dnp3_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	(void)d;
 	(void)transport;
 	return b == 0x05;
 }
 
 const struct ident_proto ident_dnp3 = {"dnp3", "DNP3 (IEEE 1815-2012)", IDENT_TCP | IDENT_UDP,
-                                       dnp3_match, NULL, dnp3_client_first};
+                                       dnp3_match, NULL, dnp3_first_byte};

@@ -417,14 +417,18 @@ static enum ident_verdict dtls_match(const struct ident_input *in, struct ident_
 	return dtls_match_parse(in, ev);
 }
 
-/* The client's first bytes (identify.h, client_first):
- * A client's first datagram is a ClientHello record (content type 22)
- * or, without one, DTLS records of types 20-23 (dtls_records_match):
- * any other first byte fails client_hello and dtls_dgram_records alike. */
-static bool dtls_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: A client's first datagram is a ClientHello record
+ * (content type 22) or, without one, DTLS records of types 20-23
+ * (dtls_records_match): any other first byte fails client_hello and
+ * dtls_dgram_records alike.
+ * The server's: none declared. */
+static bool dtls_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	if (d != 0)
+		return true;
 	(void)transport;
 	return b >= 20 && b <= 23;
 }
 
-const struct ident_proto ident_dtls = {"dtls", "DTLS (RFC 6347, RFC 9147)", IDENT_UDP, dtls_match, NULL, dtls_client_first};
+const struct ident_proto ident_dtls = {"dtls", "DTLS (RFC 6347, RFC 9147)", IDENT_UDP, dtls_match, NULL, dtls_first_byte};

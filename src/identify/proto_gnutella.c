@@ -327,13 +327,16 @@ static enum ident_verdict gnu_match(const struct ident_input *in, struct ident_e
 	return in->transport == IDENT_UDP ? gnu_udp(in, ev) : gnu_tcp(in, ev);
 }
 
-/* The client's first bytes (identify.h, client_first):
- * TCP, gnu_tcp: "GNUTELLA CONNECT/" compared as far as the bytes go.
- * UDP: none declared. */
-static bool gnutella_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: TCP, gnu_tcp: "GNUTELLA CONNECT/" compared as far as
+ * the bytes go. UDP: none declared.
+ * The server's: none declared. */
+static bool gnutella_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	if (d != 0)
+		return true;
 	return transport == IDENT_UDP || b == 'G';
 }
 
 const struct ident_proto ident_gnutella = {"gnutella", "Gnutella 0.6 and Gnutella2 (G2)",
-                                           IDENT_TCP | IDENT_UDP, gnu_match, NULL, gnutella_client_first};
+                                           IDENT_TCP | IDENT_UDP, gnu_match, NULL, gnutella_first_byte};

@@ -52,13 +52,17 @@ static enum ident_verdict grpc_match(const struct ident_input *in, struct ident_
 	return IDENT_MATCH;
 }
 
-/* The client's first bytes (identify.h, client_first):
- * http2_parse: the preface, compared as far as the bytes go. */
-static bool grpc_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: http2_parse: the preface, compared as far as the bytes
+ * go.
+ * The server's: none declared. */
+static bool grpc_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	if (d != 0)
+		return true;
 	(void)transport;
 	return b == 'P';
 }
 
 const struct ident_proto ident_grpc = {"grpc", "gRPC over HTTP/2 (gRPC PROTOCOL-HTTP2)",
-                                       IDENT_TCP, grpc_match, "http2", grpc_client_first};
+                                       IDENT_TCP, grpc_match, "http2", grpc_first_byte};

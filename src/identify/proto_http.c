@@ -613,14 +613,17 @@ static enum ident_verdict http_match(const struct ident_input *in, struct ident_
 	return v;
 }
 
-/* The client's first bytes (identify.h, client_first):
- * request_line: a registered method or a prefix of one; anything else
- * is ST_BAD, NO_MATCH with the client's stream read from its start
- * (http_parse, http_websocket: HTTP_WS_NO on NO_MATCH). */
-static bool http_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: request_line: a registered method or a prefix of one;
+ * anything else is ST_BAD, NO_MATCH with the client's stream read from
+ * its start (http_parse, http_websocket: HTTP_WS_NO on NO_MATCH).
+ * The server's: none declared. */
+static bool http_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	if (d != 0)
+		return true;
 	(void)transport;
 	return http_method_initial(b);
 }
 
-const struct ident_proto ident_http = {"http", "HTTP/1.x (RFC 9112)", IDENT_TCP, http_match, NULL, http_client_first};
+const struct ident_proto ident_http = {"http", "HTTP/1.x (RFC 9112)", IDENT_TCP, http_match, NULL, http_first_byte};

@@ -293,13 +293,17 @@ static enum ident_verdict http2_match(const struct ident_input *in, struct ident
 	return v;
 }
 
-/* The client's first bytes (identify.h, client_first):
- * http2_parse: the preface, compared as far as the bytes go. */
-static bool http2_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: http2_parse: the preface, compared as far as the bytes
+ * go.
+ * The server's: none declared. */
+static bool http2_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	if (d != 0)
+		return true;
 	(void)transport;
 	return b == 'P';
 }
 
 const struct ident_proto ident_http2 = {"http2", "HTTP/2 prior knowledge (RFC 9113)", IDENT_TCP,
-                                        http2_match, NULL, http2_client_first};
+                                        http2_match, NULL, http2_first_byte};

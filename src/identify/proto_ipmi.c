@@ -148,14 +148,17 @@ static enum ident_verdict ipmi_match(const struct ident_input *in, struct ident_
 	return ipmi_match_parse(in, ev);
 }
 
-/* The client's first bytes (identify.h, client_first):
- * ipmi_match: the client's first datagram starts with the RMCP version
- * 06. */
-static bool ipmi_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: ipmi_match: the client's first datagram starts with the
+ * RMCP version 06.
+ * The server's: the same (ipmi_match checks both sides' first datagrams
+ * alike). */
+static bool ipmi_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	(void)d;
 	(void)transport;
 	return b == 6;
 }
 
 const struct ident_proto ident_ipmi = {"ipmi", "RMCP/IPMI (DMTF ASF 2.0, IPMI v2.0)", IDENT_UDP,
-                                       ipmi_match, NULL, ipmi_client_first};
+                                       ipmi_match, NULL, ipmi_first_byte};

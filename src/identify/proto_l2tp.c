@@ -393,14 +393,17 @@ static enum ident_verdict l2tp_match(const struct ident_input *in, struct ident_
 	return l2tp_match_parse(in, ev);
 }
 
-/* The client's first bytes (identify.h, client_first):
- * l2tp_match: a control message (c8) or an L2TPv2 data message
- * (reserved bits 0). */
-static bool l2tp_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: l2tp_match: a control message (c8) or an L2TPv2 data
+ * message (reserved bits 0).
+ * The server's: the same (l2tp_match checks both sides' first datagrams
+ * alike). */
+static bool l2tp_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	(void)d;
 	(void)transport;
 	return b == 0xc8 || (b & 0xb4) == 0;
 }
 
 const struct ident_proto ident_l2tp = {"l2tp", "L2TP (RFC 2661, RFC 3931)", IDENT_UDP, l2tp_match,
-                                       NULL, l2tp_client_first};
+                                       NULL, l2tp_first_byte};

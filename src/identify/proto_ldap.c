@@ -290,12 +290,15 @@ static enum ident_verdict match_ldap(const struct ident_input *in, struct ident_
 	return IDENT_MATCH;
 }
 
-/* The client's first bytes (identify.h, client_first):
- * ldap_msg on the client's bytes: a SEQUENCE (0x30). */
-static bool ldap_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: ldap_msg on the client's bytes: a SEQUENCE (0x30).
+ * The server's: none declared. */
+static bool ldap_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	if (d != 0)
+		return true;
 	(void)transport;
 	return b == 0x30;
 }
 
-const struct ident_proto ident_ldap = {"ldap", "LDAP (RFC 4511)", IDENT_TCP, match_ldap, NULL, ldap_client_first};
+const struct ident_proto ident_ldap = {"ldap", "LDAP (RFC 4511)", IDENT_TCP, match_ldap, NULL, ldap_first_byte};

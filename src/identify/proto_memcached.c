@@ -242,15 +242,18 @@ static enum ident_verdict mc_match(const struct ident_input *in, struct ident_ev
 	return IDENT_MATCH;
 }
 
-/* The client's first bytes (identify.h, client_first):
- * mc_match: the binary magic 0x80, or a text line: a whole line must
- * start with a lower-case command, an unfinished one must be printable
- * (mc_partial), or be a lone CR. */
-static bool memcached_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: mc_match: the binary magic 0x80, or a text line: a
+ * whole line must start with a lower-case command, an unfinished one
+ * must be printable (mc_partial), or be a lone CR.
+ * The server's: none declared. */
+static bool memcached_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	if (d != 0)
+		return true;
 	(void)transport;
 	return b == 0x80 || b == '\t' || b == '\r' || (b >= 0x20 && b <= 0x7e);
 }
 
 const struct ident_proto ident_memcached = {"memcached", "memcached (text and binary protocols)",
-                                            IDENT_TCP, mc_match, NULL, memcached_client_first};
+                                            IDENT_TCP, mc_match, NULL, memcached_first_byte};

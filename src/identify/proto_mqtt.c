@@ -339,13 +339,16 @@ static enum ident_verdict mqtt_match(const struct ident_input *in, struct ident_
 	return IDENT_MATCH;
 }
 
-/* The client's first bytes (identify.h, client_first):
- * mqtt_connect: CONNECT (0x10); the mid-stream path needs the client
- * mid-stream. */
-static bool mqtt_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: mqtt_connect: CONNECT (0x10); the mid-stream path needs
+ * the client mid-stream.
+ * The server's: none declared. */
+static bool mqtt_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	if (d != 0)
+		return true;
 	(void)transport;
 	return b == 0x10;
 }
 
-const struct ident_proto ident_mqtt = {"mqtt", "MQTT (OASIS MQTT 3.1.1, 5.0)", IDENT_TCP, mqtt_match, NULL, mqtt_client_first};
+const struct ident_proto ident_mqtt = {"mqtt", "MQTT (OASIS MQTT 3.1.1, 5.0)", IDENT_TCP, mqtt_match, NULL, mqtt_first_byte};

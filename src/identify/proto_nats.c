@@ -132,12 +132,15 @@ static enum ident_verdict nats_match(const struct ident_input *in, struct ident_
 	return IDENT_MATCH;
 }
 
-/* The client's first bytes (identify.h, client_first):
- * nats_json_line on the client's bytes: "CONNECT ". */
-static bool nats_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: nats_json_line on the client's bytes: "CONNECT ".
+ * The server's: none declared. */
+static bool nats_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	if (d != 0)
+		return true;
 	(void)transport;
 	return b == 'C';
 }
 
-const struct ident_proto ident_nats = {"nats", "NATS client protocol", IDENT_TCP, nats_match, NULL, nats_client_first};
+const struct ident_proto ident_nats = {"nats", "NATS client protocol", IDENT_TCP, nats_match, NULL, nats_first_byte};

@@ -274,14 +274,17 @@ static enum ident_verdict ntp_match(const struct ident_input *in, struct ident_e
 	return ntp_match_parse(in, ev);
 }
 
-/* The client's first bytes (identify.h, client_first):
- * ntp_quick_bad on the client's first datagram: version 1-4, a mode,
- * and a control message (6) without the leap bits. */
-static bool ntp_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: ntp_quick_bad on the client's first datagram: version
+ * 1-4, a mode, and a control message (6) without the leap bits.
+ * The server's: the same (ntp_match checks both sides' first datagrams
+ * alike). */
+static bool ntp_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	(void)d;
 	(void)transport;
 	uint8_t version = b >> 3 & 7, mode = b & 7;
 	return version >= 1 && version <= 4 && mode != 0 && !(mode == 6 && (b & 0xc0));
 }
 
-const struct ident_proto ident_ntp = {"ntp", "NTP (RFC 5905, RFC 1305)", IDENT_UDP, ntp_match, NULL, ntp_client_first};
+const struct ident_proto ident_ntp = {"ntp", "NTP (RFC 5905, RFC 1305)", IDENT_UDP, ntp_match, NULL, ntp_first_byte};

@@ -367,15 +367,18 @@ static enum ident_verdict ovpn_match(const struct ident_input *in, struct ident_
 	return ovpn_match_parse(in, ev);
 }
 
-/* The client's first bytes (identify.h, client_first):
- * UDP, ovpn_match: the client's first datagram is a hard reset with key
- * id 0. TCP: none declared. */
-static bool openvpn_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: UDP, ovpn_match: the client's first datagram is a hard
+ * reset with key id 0. TCP: none declared.
+ * The server's: none declared. */
+static bool openvpn_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	if (d != 0)
+		return true;
 	if (transport != IDENT_UDP)
 		return true;
 	return b == (OVPN_HARD_RESET_CLIENT_V2 << 3) || b == (OVPN_HARD_RESET_CLIENT_V3 << 3);
 }
 
 const struct ident_proto ident_openvpn = {"openvpn", "OpenVPN (openvpn.net wire protocol)",
-                                          IDENT_UDP | IDENT_TCP, ovpn_match, NULL, openvpn_client_first};
+                                          IDENT_UDP | IDENT_TCP, ovpn_match, NULL, openvpn_first_byte};

@@ -193,15 +193,18 @@ static enum ident_verdict pg_match(const struct ident_input *in, struct ident_ev
 	return IDENT_MATCH;
 }
 
-/* The client's first bytes (identify.h, client_first):
- * pg_match: every first message (SSLRequest, GSSENCRequest,
- * StartupMessage) has a length of at most PG_STARTUP_MAX, whose high
- * byte is 0. */
-static bool postgresql_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: pg_match: every first message (SSLRequest,
+ * GSSENCRequest, StartupMessage) has a length of at most
+ * PG_STARTUP_MAX, whose high byte is 0.
+ * The server's: none declared. */
+static bool postgresql_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	if (d != 0)
+		return true;
 	(void)transport;
 	return b == 0;
 }
 
 const struct ident_proto ident_postgresql = {"postgresql", "PostgreSQL (frontend/backend protocol 3.0)",
-                                             IDENT_TCP, pg_match, NULL, postgresql_client_first};
+                                             IDENT_TCP, pg_match, NULL, postgresql_first_byte};

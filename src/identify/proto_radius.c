@@ -272,14 +272,17 @@ static enum ident_verdict radius_match(const struct ident_input *in, struct iden
 	return radius_match_parse(in, ev);
 }
 
-/* The client's first bytes (identify.h, client_first):
- * radius_match: the client's first datagram's code is one
- * radius_code_ok takes. */
-static bool radius_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: radius_match: the client's first datagram's code is one
+ * radius_code_ok takes.
+ * The server's: the same (radius_match checks both sides' first
+ * datagrams alike). */
+static bool radius_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	(void)d;
 	(void)transport;
 	return radius_code_ok(b);
 }
 
 const struct ident_proto ident_radius = {"radius", "RADIUS (RFC 2865, RFC 2866, RFC 5176)", IDENT_UDP,
-                                         radius_match, NULL, radius_client_first};
+                                         radius_match, NULL, radius_first_byte};

@@ -277,13 +277,16 @@ static enum ident_verdict redis_match(const struct ident_input *in, struct ident
 	return IDENT_MATCH;
 }
 
-/* The client's first bytes (identify.h, client_first):
- * redis_client: an array ('*'), or an inline command line, printable (a
- * line end admitted too). */
-static bool redis_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: redis_client: an array ('*'), or an inline command
+ * line, printable (a line end admitted too).
+ * The server's: none declared. */
+static bool redis_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	if (d != 0)
+		return true;
 	(void)transport;
 	return b == '*' || b == '\t' || b == '\r' || b == '\n' || (b >= 0x20 && b <= 0x7e);
 }
 
-const struct ident_proto ident_redis = {"redis", "Redis (RESP2/RESP3)", IDENT_TCP, redis_match, NULL, redis_client_first};
+const struct ident_proto ident_redis = {"redis", "Redis (RESP2/RESP3)", IDENT_TCP, redis_match, NULL, redis_first_byte};

@@ -68,13 +68,16 @@ static enum ident_verdict rfb_match(const struct ident_input *in, struct ident_e
 	return IDENT_MATCH;
 }
 
-/* The client's first bytes (identify.h, client_first):
- * rfb_version on the client's bytes: "RFB " (RFB_BAD is NO_MATCH
- * whatever the server sent). */
-static bool rfb_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: rfb_version on the client's bytes: "RFB " (RFB_BAD is
+ * NO_MATCH whatever the server sent).
+ * The server's: none declared. */
+static bool rfb_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	if (d != 0)
+		return true;
 	(void)transport;
 	return b == 'R';
 }
 
-const struct ident_proto ident_rfb = {"rfb", "RFB / VNC (RFC 6143)", IDENT_TCP, rfb_match, NULL, rfb_client_first};
+const struct ident_proto ident_rfb = {"rfb", "RFB / VNC (RFC 6143)", IDENT_TCP, rfb_match, NULL, rfb_first_byte};

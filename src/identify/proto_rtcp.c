@@ -265,11 +265,17 @@ static enum ident_verdict rtcp_match(const struct ident_input *in, struct ident_
 	return rtcp_match_parse(in, ev);
 }
 
-/* The client's first bytes (identify.h, client_first):
- * rtcp_match: rtcp_maybe wants version 2 in the client's first
- * datagram. */
-static bool rtcp_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: rtcp_match: rtcp_maybe wants version 2 in the client's
+ * first datagram.
+ * The server's: version 2, or a datagram RFC 7983 lets come first (0-3,
+ * 16-63): with a client datagram, rtcp_first and rtcp_other_v2 want
+ * that of the server's first; without, rtcp_match's test of the
+ * server's datagram does. */
+static bool rtcp_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	if (d != 0)
+		return b <= 3 || (b >= 16 && b <= 63) || (b >> 6) == 2;
 	(void)transport;
 	return (b >> 6) == 2;
 }
@@ -280,5 +286,5 @@ const struct ident_proto ident_rtcp = {
 	.transports = IDENT_UDP,
 	.match = rtcp_match,
 	.carrier = NULL,
-	.client_first = rtcp_client_first,
+	.first_byte = rtcp_first_byte,
 };

@@ -275,12 +275,15 @@ static enum ident_verdict rtp_match(const struct ident_input *in, struct ident_e
 	return rtp_match_walk(in, ev);
 }
 
-/* The client's first bytes (identify.h, client_first):
- * UDP, rtp_match: the first datagram is version 2 or one RFC 7983 lets
- * share the ports (0-3 STUN, 16-19 ZRTP, 20-63 DTLS). TCP: none
- * declared. */
-static bool rtp_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: UDP, rtp_match: the first datagram is version 2 or one
+ * RFC 7983 lets share the ports (0-3 STUN, 16-19 ZRTP, 20-63 DTLS).
+ * TCP: none declared.
+ * The server's: the same (rtp_match checks both sides' first datagrams
+ * alike). */
+static bool rtp_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	(void)d;
 	if (transport != IDENT_UDP)
 		return true;
 	return b <= 3 || (b >= 16 && b <= 63) || (b >> 6) == 2;
@@ -292,5 +295,5 @@ const struct ident_proto ident_rtp = {
 	.transports = IDENT_UDP | IDENT_TCP,
 	.match = rtp_match,
 	.carrier = NULL,
-	.client_first = rtp_client_first,
+	.first_byte = rtp_first_byte,
 };

@@ -170,13 +170,17 @@ static enum ident_verdict rtsp_match(const struct ident_input *in, struct ident_
 	return IDENT_MATCH;
 }
 
-/* The client's first bytes (identify.h, client_first):
- * rtsp_client: a method of rtsp_methods, or a prefix of one. */
-static bool rtsp_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: rtsp_client: a method of rtsp_methods, or a prefix of
+ * one.
+ * The server's: none declared. */
+static bool rtsp_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	if (d != 0)
+		return true;
 	(void)transport;
 	return b == 'A' || b == 'D' || b == 'G' || b == 'O' || b == 'P' || b == 'R' || b == 'S' ||
 	       b == 'T';
 }
 
-const struct ident_proto ident_rtsp = {"rtsp", "RTSP (RFC 2326, RFC 7826)", IDENT_TCP, rtsp_match, NULL, rtsp_client_first};
+const struct ident_proto ident_rtsp = {"rtsp", "RTSP (RFC 2326, RFC 7826)", IDENT_TCP, rtsp_match, NULL, rtsp_first_byte};

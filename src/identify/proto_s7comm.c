@@ -193,14 +193,17 @@ static enum ident_verdict s7comm_match(const struct ident_input *in, struct iden
 	return IDENT_MATCH;
 }
 
-/* The client's first bytes (identify.h, client_first):
- * s7_dir_parse on the client's bytes: TPKT version 3. */
-static bool s7comm_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: s7_dir_parse on the client's bytes: TPKT version 3.
+ * The server's: none declared. */
+static bool s7comm_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	if (d != 0)
+		return true;
 	(void)transport;
 	return b == 0x03;
 }
 
 const struct ident_proto ident_s7comm = {
 	"s7comm", "Siemens S7comm / S7comm-plus over ISO-on-TCP (RFC 1006, ISO 8073)", IDENT_TCP,
-	s7comm_match, NULL, s7comm_client_first};
+	s7comm_match, NULL, s7comm_first_byte};

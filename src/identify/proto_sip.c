@@ -313,15 +313,18 @@ static enum ident_verdict sip_match(const struct ident_input *in, struct ident_e
 	return sip_match_parse(in, ev);
 }
 
-/* The client's first bytes (identify.h, client_first):
- * TCP, sip_quick on the client's stream: a line end, a space, or what a
- * start line can start with. UDP: none declared (a short datagram may
- * be a keepalive). */
-static bool sip_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: TCP, sip_quick on the client's stream: a line end, a
+ * space, or what a start line can start with. UDP: none declared (a
+ * short datagram may be a keepalive).
+ * The server's: none declared. */
+static bool sip_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	if (d != 0)
+		return true;
 	if (transport == IDENT_UDP)
 		return true;
 	return b == '\r' || b == '\n' || b == ' ' || sip_initial(b);
 }
 
-const struct ident_proto ident_sip = {"sip", "SIP (RFC 3261)", IDENT_UDP | IDENT_TCP, sip_match, NULL, sip_client_first};
+const struct ident_proto ident_sip = {"sip", "SIP (RFC 3261)", IDENT_UDP | IDENT_TCP, sip_match, NULL, sip_first_byte};

@@ -378,14 +378,16 @@ static enum ident_verdict slp_match(const struct ident_input *in, struct ident_e
 	return slp_match_parse(in, ev);
 }
 
-/* The client's first bytes (identify.h, client_first):
- * slp_quick_bad on the client: version 1 or 2, over either transport
- * (TCP from the stream's start). */
-static bool slp_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: slp_quick_bad on the client: version 1 or 2, over
+ * either transport (TCP from the stream's start).
+ * The server's: the same (slp_quick_bad checks both sides alike). */
+static bool slp_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	(void)d;
 	(void)transport;
 	return b == 1 || b == 2;
 }
 
 const struct ident_proto ident_slp = {"slp", "SLP (RFC 2608, RFC 2165)", IDENT_TCP | IDENT_UDP,
-                                      slp_match, NULL, slp_client_first};
+                                      slp_match, NULL, slp_first_byte};

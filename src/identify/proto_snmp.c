@@ -213,13 +213,17 @@ static enum ident_verdict snmp_match(const struct ident_input *in, struct ident_
 	return snmp_match_parse(in, ev);
 }
 
-/* The client's first bytes (identify.h, client_first):
- * snmp_match: the client's first datagram is a SEQUENCE (0x30). */
-static bool snmp_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: snmp_match: the client's first datagram is a SEQUENCE
+ * (0x30).
+ * The server's: the same (snmp_match checks both sides' first datagrams
+ * alike). */
+static bool snmp_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	(void)d;
 	(void)transport;
 	return b == 0x30;
 }
 
 const struct ident_proto ident_snmp = {"snmp", "SNMP (RFC 1157, RFC 3416, RFC 3412)", IDENT_UDP,
-                                       snmp_match, NULL, snmp_client_first};
+                                       snmp_match, NULL, snmp_first_byte};

@@ -120,12 +120,15 @@ static enum ident_verdict socks4_match(const struct ident_input *in, struct iden
 	return IDENT_MATCH;
 }
 
-/* The client's first bytes (identify.h, client_first):
- * socks4_request: VN 4. */
-static bool socks4_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: socks4_request: VN 4.
+ * The server's: none declared. */
+static bool socks4_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	if (d != 0)
+		return true;
 	(void)transport;
 	return b == 4;
 }
 
-const struct ident_proto ident_socks4 = {"socks4", "SOCKS 4/4a", IDENT_TCP, socks4_match, NULL, socks4_client_first};
+const struct ident_proto ident_socks4 = {"socks4", "SOCKS 4/4a", IDENT_TCP, socks4_match, NULL, socks4_first_byte};

@@ -214,12 +214,15 @@ static enum ident_verdict socks5_match(const struct ident_input *in, struct iden
 	return IDENT_MATCH;
 }
 
-/* The client's first bytes (identify.h, client_first):
- * socks5_greeting: version 5. */
-static bool socks5_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: socks5_greeting: version 5.
+ * The server's: none declared. */
+static bool socks5_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	if (d != 0)
+		return true;
 	(void)transport;
 	return b == 5;
 }
 
-const struct ident_proto ident_socks5 = {"socks5", "SOCKS 5 (RFC 1928)", IDENT_TCP, socks5_match, NULL, socks5_client_first};
+const struct ident_proto ident_socks5 = {"socks5", "SOCKS 5 (RFC 1928)", IDENT_TCP, socks5_match, NULL, socks5_first_byte};

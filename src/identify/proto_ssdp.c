@@ -171,13 +171,17 @@ static enum ident_verdict ssdp_match(const struct ident_input *in, struct ident_
 	return ssdp_match_parse(in, ev);
 }
 
-/* The client's first bytes (identify.h, client_first):
- * ssdp_match: a first datagram starts "M-SEARCH", "NOTIFY" or "HTTP". */
-static bool ssdp_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: ssdp_match: a first datagram starts "M-SEARCH",
+ * "NOTIFY" or "HTTP".
+ * The server's: the same (ssdp_match checks both sides' first datagrams
+ * alike). */
+static bool ssdp_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	(void)d;
 	(void)transport;
 	return b == 'M' || b == 'N' || b == 'H';
 }
 
 const struct ident_proto ident_ssdp = {"ssdp", "SSDP (UPnP Device Architecture)", IDENT_UDP,
-                                       ssdp_match, NULL, ssdp_client_first};
+                                       ssdp_match, NULL, ssdp_first_byte};

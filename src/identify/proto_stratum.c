@@ -343,13 +343,16 @@ static enum ident_verdict stratum_match(const struct ident_input *in, struct ide
 	return IDENT_MATCH;
 }
 
-/* The client's first bytes (identify.h, client_first):
- * stratum_client: JSON's '{' after optional white space. */
-static bool stratum_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: stratum_client: JSON's '{' after optional white space.
+ * The server's: none declared. */
+static bool stratum_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	if (d != 0)
+		return true;
 	(void)transport;
 	return b == '{' || b == ' ' || b == '\t' || b == '\r' || b == '\n';
 }
 
 const struct ident_proto ident_stratum = {"stratum", "Stratum mining protocol (JSON-RPC)", IDENT_TCP,
-                                          stratum_match, NULL, stratum_client_first};
+                                          stratum_match, NULL, stratum_first_byte};

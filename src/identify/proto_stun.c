@@ -405,14 +405,17 @@ static enum ident_verdict stun_match(const struct ident_input *in, struct ident_
 	return stun_match_parse(in, ev);
 }
 
-/* The client's first bytes (identify.h, client_first):
- * UDP, stun_udp_quick_bad: the client's first datagram has its top two
- * bits clear, or is an [MS-TURN] wrapper (0xff 0x10). TCP: none
- * declared. */
-static bool stun_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: UDP, stun_udp_quick_bad: the client's first datagram
+ * has its top two bits clear, or is an [MS-TURN] wrapper (0xff 0x10).
+ * TCP: none declared.
+ * The server's: the same (stun_match runs stun_udp_quick_bad on its
+ * first datagram too). */
+static bool stun_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	(void)d;
 	return transport != IDENT_UDP || b < 0x40 || b == 0xff;
 }
 
 const struct ident_proto ident_stun = {"stun", "STUN/TURN (RFC 8489, RFC 5389, RFC 8656)",
-                                       IDENT_UDP | IDENT_TCP, stun_match, NULL, stun_client_first};
+                                       IDENT_UDP | IDENT_TCP, stun_match, NULL, stun_first_byte};

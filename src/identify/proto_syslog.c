@@ -344,15 +344,18 @@ static enum ident_verdict syslog_match(const struct ident_input *in, struct iden
 	return syslog_match_parse(in, ev);
 }
 
-/* The client's first bytes (identify.h, client_first):
- * syslog_match, the client being the sender (it sent bytes): '<', or
- * over TCP the first digit of an octet count. */
-static bool syslog_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: syslog_match, the client being the sender (it sent
+ * bytes): '<', or over TCP the first digit of an octet count.
+ * The server's: none declared. */
+static bool syslog_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	if (d != 0)
+		return true;
 	if (transport == IDENT_UDP)
 		return b == '<';
 	return b == '<' || (sl_digit(b) && b != '0');
 }
 
 const struct ident_proto ident_syslog = {"syslog", "Syslog (RFC 5424, RFC 3164, RFC 6587)",
-                                         IDENT_UDP | IDENT_TCP, syslog_match, NULL, syslog_client_first};
+                                         IDENT_UDP | IDENT_TCP, syslog_match, NULL, syslog_first_byte};

@@ -143,14 +143,17 @@ static enum ident_verdict telnet_match(const struct ident_input *in, struct iden
 	return IDENT_MATCH;
 }
 
-/* The client's first bytes (identify.h, client_first):
- * telnet_match: the client negotiates (IAC, 0xff) or sends text
- * (telnet_texty); any other first byte is NO_MATCH whatever the server
- * does. */
-static bool telnet_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: telnet_match: the client negotiates (IAC, 0xff) or
+ * sends text (telnet_texty); any other first byte is NO_MATCH whatever
+ * the server does.
+ * The server's: none declared. */
+static bool telnet_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	if (d != 0)
+		return true;
 	(void)transport;
 	return b == 0xff || b == 0 || b == '\t' || b == '\r' || b == '\n' || (b >= 0x20 && b <= 0x7e);
 }
 
-const struct ident_proto ident_telnet = {"telnet", "Telnet (RFC 854)", IDENT_TCP, telnet_match, NULL, telnet_client_first};
+const struct ident_proto ident_telnet = {"telnet", "Telnet (RFC 854)", IDENT_TCP, telnet_match, NULL, telnet_first_byte};

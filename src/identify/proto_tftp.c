@@ -359,14 +359,17 @@ static enum ident_verdict tftp_match(const struct ident_input *in, struct ident_
 	return tftp_match_parse(in, ev);
 }
 
-/* The client's first bytes (identify.h, client_first):
- * tftp_match: the client's first datagram (whole: ident_first_byte) is
- * shorter than 4 bytes or opens with an opcode 1-4 or 6, whose high
- * byte is 0. */
-static bool tftp_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: tftp_match: the client's first datagram (whole:
+ * ident_first_byte) is shorter than 4 bytes or opens with an opcode 1-4
+ * or 6, whose high byte is 0.
+ * The server's: none declared. */
+static bool tftp_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	if (d != 0)
+		return true;
 	(void)transport;
 	return b == 0;
 }
 
-const struct ident_proto ident_tftp = {"tftp", "TFTP (RFC 1350, RFC 2347)", IDENT_UDP, tftp_match, NULL, tftp_client_first};
+const struct ident_proto ident_tftp = {"tftp", "TFTP (RFC 1350, RFC 2347)", IDENT_UDP, tftp_match, NULL, tftp_first_byte};

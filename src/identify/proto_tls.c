@@ -1002,16 +1002,19 @@ static enum ident_verdict tls_match(const struct ident_input *in, struct ident_e
 	return IDENT_MATCH;
 }
 
-/* The client's first bytes (identify.h, client_first):
- * client_hello: a handshake record (22) or an SSLv2 hello (top bit);
- * the others are P_BAD, and server_accepts_bad_hello needs a handshake
- * record header. With the server mid-stream, tls_midstream's records()
- * also wants a record type 20-23 first. */
-static bool tls_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: client_hello: a handshake record (22) or an SSLv2 hello
+ * (top bit); the others are P_BAD, and server_accepts_bad_hello needs a
+ * handshake record header. With the server mid-stream, tls_midstream's
+ * records() also wants a record type 20-23 first.
+ * The server's: none declared. */
+static bool tls_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	if (d != 0)
+		return true;
 	(void)transport;
 	return (b >= 20 && b <= 23) || (b & 0x80);
 }
 
 const struct ident_proto ident_tls = {"tls", "TLS / SSL 3.0 (RFC 8446, RFC 5246, RFC 6101)",
-                                      IDENT_TCP, tls_match, NULL, tls_client_first};
+                                      IDENT_TCP, tls_match, NULL, tls_first_byte};

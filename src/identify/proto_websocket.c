@@ -265,15 +265,18 @@ static enum ident_verdict websocket_match(const struct ident_input *in, struct i
 	return IDENT_MATCH;
 }
 
-/* The client's first bytes (identify.h, client_first):
- * http_parse is NO_MATCH (the client's stream read from its start: no
- * mid-stream frames path), so http_websocket answers HTTP_WS_NO, and so
- * does this. */
-static bool websocket_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: http_parse is NO_MATCH (the client's stream read from
+ * its start: no mid-stream frames path), so http_websocket answers
+ * HTTP_WS_NO, and so does this.
+ * The server's: none declared. */
+static bool websocket_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	if (d != 0)
+		return true;
 	(void)transport;
 	return http_method_initial(b);
 }
 
 const struct ident_proto ident_websocket = {"websocket", "WebSocket (RFC 6455)", IDENT_TCP,
-                                            websocket_match, "http", websocket_client_first};
+                                            websocket_match, "http", websocket_first_byte};

@@ -170,13 +170,16 @@ static enum ident_verdict whatsapp_match(const struct ident_input *in, struct id
 	return IDENT_MATCH;
 }
 
-/* The client's first bytes (identify.h, client_first):
- * wa_client: "ED" (edge routing) or "WA". */
-static bool whatsapp_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: wa_client: "ED" (edge routing) or "WA".
+ * The server's: none declared. */
+static bool whatsapp_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	if (d != 0)
+		return true;
 	(void)transport;
 	return b == 'E' || b == 'W';
 }
 
 const struct ident_proto ident_whatsapp = {"whatsapp", "WhatsApp chat (FunXMPP / Noise handshake)",
-                                           IDENT_TCP, whatsapp_match, NULL, whatsapp_client_first};
+                                           IDENT_TCP, whatsapp_match, NULL, whatsapp_first_byte};

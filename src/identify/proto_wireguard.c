@@ -185,15 +185,18 @@ static enum ident_verdict wireguard_match(const struct ident_input *in, struct i
 	return wireguard_match_walk(in, ev);
 }
 
-/* The client's first bytes (identify.h, client_first):
- * A first datagram whose type is not 1-4 fails wg_parse, lax or not:
- * wg_dir -1 for the client, NO_MATCH in wireguard_match (short) or
- * wireguard_match_walk. */
-static bool wireguard_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: A first datagram whose type is not 1-4 fails wg_parse,
+ * lax or not: wg_dir -1 for the client, NO_MATCH in wireguard_match
+ * (short) or wireguard_match_walk.
+ * The server's: the same (wg_dir judges both sides' datagrams alike
+ * (wireguard_match_walk: ns -1 is NO_MATCH)). */
+static bool wireguard_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	(void)d;
 	(void)transport;
 	return b >= 1 && b <= 4;
 }
 
 const struct ident_proto ident_wireguard = {"wireguard", "WireGuard (NDSS 2017, wireguard.com)",
-                                            IDENT_UDP, wireguard_match, NULL, wireguard_client_first};
+                                            IDENT_UDP, wireguard_match, NULL, wireguard_first_byte};

@@ -199,14 +199,17 @@ static enum ident_verdict zbx_match(const struct ident_input *in, struct ident_e
 	return IDENT_MATCH;
 }
 
-/* The client's first bytes (identify.h, client_first):
- * zbx_match: the header ("ZBXD") or a printable key line, whole or
- * arriving (a lone CR). */
-static bool zabbix_client_first(uint8_t transport, uint8_t b)
+/* The first bytes (identify.h, first_byte), of direction d.
+ * The client's: zbx_match: the header ("ZBXD") or a printable key line,
+ * whole or arriving (a lone CR).
+ * The server's: none declared. */
+static bool zabbix_first_byte(int d, uint8_t transport, uint8_t b)
 {
+	if (d != 0)
+		return true;
 	(void)transport;
 	return b == '\t' || b == '\r' || (b >= 0x20 && b <= 0x7e);
 }
 
 const struct ident_proto ident_zabbix = {"zabbix", "Zabbix agent/sender protocol", IDENT_TCP,
-                                         zbx_match, NULL, zabbix_client_first};
+                                         zbx_match, NULL, zabbix_first_byte};

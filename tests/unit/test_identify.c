@@ -28,11 +28,12 @@
  *      answers NO_MATCH on a prefix of the sample's bytes it answers
  *      NO_MATCH on every longer prefix, in every order the two directions
  *      can grow in, and when a direction finishes;
- *   5. the first-byte declarations (identify.h, client_first) hold: an
- *      identifier whose set excludes the client's first byte answers
- *      NO_MATCH, on every input of checks 2 and 4, and on the samples of
- *      each declaring identifier with their first byte replaced by each
- *      of the 256 values; and ident_run_more does not call it.
+ *   5. the first-byte declarations (identify.h, first_byte) hold: an
+ *      identifier whose set for a side excludes that side's first byte
+ *      answers NO_MATCH, on every input of checks 2 and 4, and on the
+ *      samples of each declaring identifier with either side's first
+ *      byte replaced by each of the 256 values; and ident_run_more does
+ *      not call it.
  */
 #include <dirent.h>
 #include <stdlib.h>
@@ -175,15 +176,18 @@ static void check_first(const char *path, unsigned id, const struct ident_input 
                         enum ident_verdict v)
 {
 	const struct ident_proto *p = ident_registry[id];
-	if (v == IDENT_NO_MATCH || !p->client_first || !ident_first_byte(in) ||
-	    p->client_first(in->transport, in->data[0][0]))
+	if (v == IDENT_NO_MATCH || !p->first_byte)
 		return;
-	if (first_failures++ < 20)
-		fprintf(stderr, "%s: %s answers %d on %u/%u bytes (done %d/%d) whose first byte %02x "
-		                "its client_first excludes\n",
-		        path, p->name, v, in->len[0], in->len[1], in->done[0], in->done[1],
-		        in->data[0][0]);
-	CHECK(0);
+	for (int d = 0; d < 2; d++) {
+		if (!ident_first_byte(in, d) || p->first_byte(d, in->transport, in->data[d][0]))
+			continue;
+		if (first_failures++ < 20)
+			fprintf(stderr, "%s: %s answers %d on %u/%u bytes (done %d/%d) whose side %d "
+			                "starts with %02x, outside its set\n",
+			        path, p->name, v, in->len[0], in->len[1], in->done[0], in->done[1], d,
+			        in->data[d][0]);
+		CHECK(0);
+	}
 }
 
 static void check_sample(const struct sample *s, unsigned *count)
@@ -359,87 +363,113 @@ static void check_final(const struct sample *s)
 	}
 }
 
-/* Check 5 on a declaring identifier's own sample with its client's first
- * byte replaced by each value its set excludes: NO_MATCH at every cut of
- * the two directions (check 4's grid), open or done. */
+/* Check 5 on a declaring identifier's own sample with either side's first
+ * byte replaced by each value its set for that side excludes: NO_MATCH at
+ * every cut of the two directions (check 4's grid), open or done. */
 static void check_first_replaced(struct sample *s, unsigned id)
 {
 	const struct ident_proto *p = ident_registry[id];
-	if (!p->client_first || s->len[0] == 0 || !(p->transports & s->transport))
+	if (!p->first_byte || !(p->transports & s->transport))
 		return;
 	uint32_t c0[CUTS_MAX], c1[CUTS_MAX];
 	unsigned k0 = cuts_of(s, 0, c0), k1 = cuts_of(s, 1, c1);
-	uint8_t keep = s->data[0][0];
-	for (unsigned b = 0; b < 256; b++) {
-		if (p->client_first(s->transport, (uint8_t)b))
+	for (int d = 0; d < 2; d++) {
+		if (s->len[d] == 0)
 			continue;
-		s->data[0][0] = (uint8_t)b;
-		for (unsigned i = 0; i < k0; i++)
-			for (unsigned j = 0; j < k1; j++)
-				for (unsigned done = 0; done < 4; done++)
-					(void)verdict_at(s, id, c0[i], c1[j], done & 1, done >> 1);
-		(void)verdict_at(s, id, s->len[0], s->len[1], s->done[0], s->done[1]);
+		uint8_t keep = s->data[d][0];
+		for (unsigned b = 0; b < 256; b++) {
+			if (p->first_byte(d, s->transport, (uint8_t)b))
+				continue;
+			s->data[d][0] = (uint8_t)b;
+			for (unsigned i = 0; i < k0; i++)
+				for (unsigned j = 0; j < k1; j++)
+					for (unsigned done = 0; done < 4; done++)
+						(void)verdict_at(s, id, c0[i], c1[j], done & 1, done >> 1);
+			(void)verdict_at(s, id, s->len[0], s->len[1], s->done[0], s->done[1]);
+		}
+		s->data[d][0] = keep;
 	}
-	s->data[0][0] = keep;
 }
 
-/* Check 5, the dispatcher: a run skips the identifiers whose set excludes
- * the client's first byte, and rules them out all the same. */
+/* Whether identifier i's set for side d admits b. */
+static bool admits(unsigned i, int d, uint8_t transport, uint8_t b)
+{
+	const struct ident_proto *p = ident_registry[i];
+	return !p->first_byte || p->first_byte(d, transport, b);
+}
+
+/* Check 5, the dispatcher: a run skips the identifiers whose sets exclude
+ * a side's first byte, and rules them out all the same. One byte on one
+ * side (d), nothing done: no identifier matches, so each admitted one is
+ * called once. */
 static void test_prefilter(void)
 {
-	static const uint8_t zero[1] = {0}, tls[1] = {0x16};
-	const uint8_t *firsts[2] = {zero, tls};
+	static const uint8_t firsts[3] = {0x00, 0x16, 0x30};
 	for (int t = 0; t < 2; t++) {
-		for (int f = 0; f < 2; f++) {
-			struct ident_input in;
-			memset(&in, 0, sizeof in);
-			in.transport = t ? IDENT_UDP : IDENT_TCP;
-			in.data[0] = firsts[f];
-			in.len[0] = 1;
-			in.ndgrams[0] = t ? 1 : 0;
-			in.dgram_len[0][0] = 1;
-			CHECK(ident_first_byte(&in));
-			unsigned all = 0, admitted = 0, declared = 0;
-			struct ident_set adm;
-			ident_admitted(&in, &adm);
-			for (unsigned i = 0; i < ident_count; i++) {
-				const struct ident_proto *p = ident_registry[i];
-				if (!(p->transports & in.transport))
-					continue;
-				all++;
-				declared += p->client_first != NULL;
-				bool in_set = !p->client_first || p->client_first(in.transport, firsts[f][0]);
-				admitted += in_set;
-				CHECK(((adm.w[i / 64] >> (i % 64)) & 1) == in_set);
-			}
-			CHECK(declared > 0 && admitted < all);
-			struct ident_set ro = {{0}};
-			struct ident_result r;
-			unsigned long before = ident_calls();
-			ident_run_more(&in, &ro, &r);
-			/* one byte, nothing done: no identifier matches, so each
-			 * admitted one is called once */
-			CHECK(r.verdict != IDENT_MATCH);
-			CHECK_EQ_U(ident_calls() - before, admitted);
-			/* the skipped ones are ruled out, as their NO_MATCH would */
-			for (unsigned i = 0; i < ident_count; i++) {
-				const struct ident_proto *p = ident_registry[i];
-				if ((p->transports & in.transport) && p->client_first &&
-				    !p->client_first(in.transport, firsts[f][0]))
-					CHECK((ro.w[i / 64] >> (i % 64)) & 1);
-			}
-			/* the client's first byte unknown (mid-stream, or no
-			 * datagram): every identifier of the transport is called */
-			if (!t) {
-				in.midstream[0] = true;
-				CHECK(!ident_first_byte(&in));
-				struct ident_set ro2 = {{0}};
-				before = ident_calls();
-				ident_run_more(&in, &ro2, &r);
-				CHECK(r.verdict == IDENT_MATCH || ident_calls() - before == all);
+		uint8_t transport = t ? IDENT_UDP : IDENT_TCP;
+		for (int d = 0; d < 2; d++) {
+			for (int f = 0; f < 3; f++) {
+				struct ident_input in;
+				memset(&in, 0, sizeof in);
+				in.transport = transport;
+				in.data[d] = &firsts[f];
+				in.len[d] = 1;
+				in.ndgrams[d] = t ? 1 : 0;
+				in.dgram_len[d][0] = 1;
+				CHECK(ident_first_byte(&in, d) && !ident_first_byte(&in, 1 - d));
+				unsigned all = 0, admitted = 0;
+				struct ident_set adm;
+				ident_admitted(&in, &adm);
+				for (unsigned i = 0; i < ident_count; i++) {
+					if (!(ident_registry[i]->transports & transport))
+						continue;
+					all++;
+					bool in_set = admits(i, d, transport, firsts[f]);
+					admitted += in_set;
+					CHECK(((adm.w[i / 64] >> (i % 64)) & 1) == in_set);
+				}
+				CHECK(admitted < all);
+				struct ident_set ro = {{0}};
+				struct ident_result r;
+				unsigned long before = ident_calls();
+				ident_run_more(&in, &ro, &r);
+				CHECK(r.verdict != IDENT_MATCH);
+				CHECK_EQ_U(ident_calls() - before, admitted);
+				/* the skipped ones are ruled out, as their NO_MATCH would */
+				for (unsigned i = 0; i < ident_count; i++)
+					if ((ident_registry[i]->transports & transport) &&
+					    !admits(i, d, transport, firsts[f]))
+						CHECK((ro.w[i / 64] >> (i % 64)) & 1);
+				/* that side's first byte unknown (mid-stream): every
+				 * identifier of the transport is called */
+				if (!t) {
+					in.midstream[d] = true;
+					CHECK(!ident_first_byte(&in, d));
+					struct ident_set ro2 = {{0}};
+					before = ident_calls();
+					ident_run_more(&in, &ro2, &r);
+					CHECK(r.verdict == IDENT_MATCH || ident_calls() - before == all);
+				}
 			}
 		}
 	}
+	/* Both sides known: the two sets both apply (UDP, 0x30 then 0x16:
+	 * SNMP's client byte, not its server's). */
+	static const uint8_t c = 0x30, sv = 0x16;
+	struct ident_input in;
+	memset(&in, 0, sizeof in);
+	in.transport = IDENT_UDP;
+	in.data[0] = &c;
+	in.data[1] = &sv;
+	in.len[0] = in.len[1] = 1;
+	in.ndgrams[0] = in.ndgrams[1] = 1;
+	in.dgram_len[0][0] = in.dgram_len[1][0] = 1;
+	struct ident_set adm;
+	ident_admitted(&in, &adm);
+	int snmp = ident_find("snmp");
+	CHECK(snmp >= 0 && admits((unsigned)snmp, 0, IDENT_UDP, c) &&
+	      !admits((unsigned)snmp, 1, IDENT_UDP, sv));
+	CHECK(!((adm.w[snmp / 64] >> (snmp % 64)) & 1));
 }
 
 static void test_registry(void)
