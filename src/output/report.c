@@ -238,6 +238,20 @@ static char *eve_header(char *o, const struct flow *f, uint64_t ts_us, const cha
 	return o;
 }
 
+/* The "flow" object's four counters, first in it in flow records and
+ * alerts alike. */
+static char *put_counters(char *o, const struct flow *f)
+{
+	PUT(o, "\"pkts_toserver\":");
+	o = json_put_u64(o, f->pkts[DIR_TO_SERVER]);
+	PUT(o, ",\"pkts_toclient\":");
+	o = json_put_u64(o, f->pkts[DIR_TO_CLIENT]);
+	PUT(o, ",\"bytes_toserver\":");
+	o = json_put_u64(o, f->bytes[DIR_TO_SERVER]);
+	PUT(o, ",\"bytes_toclient\":");
+	return json_put_u64(o, f->bytes[DIR_TO_CLIENT]);
+}
+
 /* The flow's Community ID digest (SHA-1 of its tuple). */
 static void flow_cid_hash(const struct flow *f, uint8_t digest[20])
 {
@@ -282,14 +296,8 @@ void report_flow_json(struct json *j, const struct flow *f, const uint32_t first
 	char *o = eve_header(json_raw_begin(j), f, f->first_ts_us, "flow", report_app_proto(f), &m);
 	const char *ts = m.ts;
 	size_t tslen = m.tslen;
-	PUT(o, ",\"flow\":{\"pkts_toserver\":");
-	o = json_put_u64(o, f->pkts[DIR_TO_SERVER]);
-	PUT(o, ",\"pkts_toclient\":");
-	o = json_put_u64(o, f->pkts[DIR_TO_CLIENT]);
-	PUT(o, ",\"bytes_toserver\":");
-	o = json_put_u64(o, f->bytes[DIR_TO_SERVER]);
-	PUT(o, ",\"bytes_toclient\":");
-	o = json_put_u64(o, f->bytes[DIR_TO_CLIENT]);
+	PUT(o, ",\"flow\":{");
+	o = put_counters(o, f);
 	/* start is the header's instant: its text copied, not formatted
 	 * again (ts lies before o, the two do not overlap); end too when it
 	 * is the same instant, as in a flow of one packet */
@@ -890,14 +898,8 @@ void report_alert_json(struct json *j, const struct alert_info *a)
 		o = put_name(o, nist_controls[i]);
 		*o++ = '"';
 	}
-	PUT(o, "]}},\"flow\":{\"pkts_toserver\":");
-	o = json_put_u64(o, f->pkts[DIR_TO_SERVER]);
-	PUT(o, ",\"pkts_toclient\":");
-	o = json_put_u64(o, f->pkts[DIR_TO_CLIENT]);
-	PUT(o, ",\"bytes_toserver\":");
-	o = json_put_u64(o, f->bytes[DIR_TO_SERVER]);
-	PUT(o, ",\"bytes_toclient\":");
-	o = json_put_u64(o, f->bytes[DIR_TO_CLIENT]);
+	PUT(o, "]}},\"flow\":{");
+	o = put_counters(o, f);
 	PUT(o, ",\"start\":\"");
 	o += json_format_ts(f->first_ts_us, o);
 	PUT(o, "\"},\"offport\":{\"reason\":\"");
