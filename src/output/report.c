@@ -833,11 +833,11 @@ static void signature(const struct alert_info *a, struct text *t)
 
 /* An alert's fixed part (see FLOW_RAW_MAX): the header's bound, the
  * literal runs (under 1024 bytes), the signature (under 400), the
- * timestamp, five numbers, three names, the expected protocols' names
+ * timestamp, nine numbers, three names, the expected protocols' names
  * (each with its quotes and comma) and the expected ports (a list of at
  * most REPORT_PORTS_MAX bytes, each comma becoming three). */
 #define ALERT_RAW_MAX                                                                              \
-	(FLOW_RAW_MAX + 1024 + 400 + 40 + 5 * 20 + 3 * REPORT_NAME_MAX +                               \
+	(FLOW_RAW_MAX + 1024 + 400 + 40 + 9 * 20 + 3 * REPORT_NAME_MAX +                               \
 	 PORTS_MAX_PROTOS * (REPORT_NAME_MAX + 3) + 3 * REPORT_PORTS_MAX)
 _Static_assert(ALERT_RAW_MAX <= JSON_BUF_SIZE, "an alert's fixed part fits the buffer");
 
