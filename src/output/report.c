@@ -796,10 +796,6 @@ static void set_names(const struct proto_set *s, struct text *t)
 static void signature(const struct alert_info *a, struct text *t)
 {
 	const struct flow *f = a->f;
-	char exp_buf[256];
-	struct text exp;
-	text_init(&exp, exp_buf, sizeof exp_buf, NULL);
-	set_names(a->finding->expected, &exp);
 	const char *name = a->proto >= 0 ? ident_registry[a->proto]->name : "unidentified protocol";
 	enum finding_kind kind = a->finding->kind;
 	text_str(t, "OFFPORT T1571");
@@ -815,11 +811,18 @@ static void signature(const struct alert_info *a, struct text *t)
 	text_u64(t, f->srv_port);
 	switch (kind) {
 	case FINDING_UNEXPECTED:
-	case FINDING_UNKNOWN:
+	case FINDING_UNKNOWN: {
+		/* the expected names cut at 255 bytes, as in their own buffer
+		 * before: only these two sentences name them */
+		char exp_buf[256];
+		struct text exp;
+		text_init(&exp, exp_buf, sizeof exp_buf, NULL);
+		set_names(a->finding->expected, &exp);
 		text_str(t, ", where ");
 		text_mem(t, exp.p, exp.n);
 		text_str(t, " is expected");
 		break;
+	}
 	case FINDING_FAKE_TLS:
 		text_str(t, ": a TLS record header without a TLS handshake");
 		break;
