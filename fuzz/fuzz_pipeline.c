@@ -24,8 +24,10 @@
  * once failed here.
  *
  * Input: the bytes of a capture file (pcap or pcapng), opened from memory
- * (fmemopen + capture_open_stream, so libpcap parses the file header and
- * records too), or for some inputs of at most 64 KiB from a pipe holding
+ * (fmemopen + capture_open_stream, so libpcap parses the file header, and
+ * the records are read by capture.c's direct reading of ordinary pcap
+ * records until it hands the rest to libpcap), or for some inputs of at
+ * most 64 KiB from a pipe holding
  * them (a stream that cannot seek, read through capture.c's tap, as
  * standard input is). A link type offport does not decode is refused, as
  * the command line refuses it at open. Then the packets go through a fresh

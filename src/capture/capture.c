@@ -286,6 +286,206 @@ static int tap_close(void *cookie)
 	return rc;
 }
 
+/* ---- direct reading: ordinary pcap records in place --------------------- */
+
+/* libpcap reads a file record by record: an fread of the 16-byte header,
+ * an fread of the packet into its own buffer, each a locked stdio call
+ * and a copy out of the stdio buffer (about a fifth of the whole time on
+ * corpus_x, an eighth on the flood; docs/performance.md). For the
+ * ordinary case, a classic pcap file (version 2.4, either byte order,
+ * micro- or nanosecond) of a link type libpcap hands over unchanged, the
+ * capture reads the records itself, in place in a buffer filled by large
+ * freads, and hands out pointers into it.
+ *
+ * Only records libpcap would hand over unchanged are taken this way: a
+ * captured length within the file's snapshot length and libpcap's maximum
+ * (beyond either libpcap cuts the packet or fails). Anything else -- such
+ * a record, a partial record at the end, the end of the file, a read
+ * error -- hands the reading back to libpcap for good: the file is sought
+ * to that record's start, and libpcap reads on from there exactly as if
+ * it had read everything before (it reads a savefile strictly in order,
+ * from its FILE, and keeps no state between records). So what is not
+ * ordinary, the damaged records and their messages and offsets included,
+ * is libpcap's, and the ordinary records are bit for bit what libpcap
+ * would have handed out (tests/unit/test_capture.c reads every test
+ * capture both ways and compares). A BPF filter is applied with libpcap's
+ * pcap_offline_filter, as pcap_next_ex would. Standard input that is a
+ * pipe, pcapng and live captures are read by libpcap. */
+
+/* Each fread asks for this much: the buffer being parsed stays in the L2. */
+enum { DIRECT_CHUNK = 1 << 17 };
+/* libpcap's largest captured length for the link types taken here
+ * (MAXIMUM_SNAPLEN); a longer record goes to libpcap. */
+enum { DIRECT_MAX_CAPLEN = 262144, DIRECT_REC_HDR = 16 };
+
+struct capture_direct {
+	FILE *f;
+	uint8_t *buf;           /* DIRECT_CHUNK + the largest record */
+	size_t pos, end;        /* the bytes not yet handed out: buf[pos, end) */
+	int64_t buf_off;        /* where buf[0] is in the file (an ftello offset) */
+	uint32_t max_caplen;    /* min(snapshot length, DIRECT_MAX_CAPLEN) */
+	bool swapped, nano;
+	bool has_filter;
+	struct bpf_program filter;
+	struct pcap_pkthdr hdr; /* the last record handed out */
+};
+
+/* Link types whose records libpcap hands over exactly as they are in the
+ * file; those with a pseudo-header libpcap byte-swaps (Linux cooked
+ * capture's CAN frames, USB, NFLOG, ...) only from a file in this
+ * machine's byte order. */
+static bool direct_link_ok(int dlt, bool swapped)
+{
+	switch (dlt) {
+	case DLT_EN10MB:
+	case DLT_RAW:
+	case DLT_IPV4:
+	case DLT_IPV6:
+	case DLT_PPP:
+	case DLT_PPP_SERIAL:
+	case DLT_PPP_ETHER:
+	case DLT_C_HDLC:
+		return true;
+	case DLT_NULL:
+	case DLT_LOOP:
+	case DLT_LINUX_SLL:
+	case DLT_LINUX_SLL2:
+		return !swapped;
+	default:
+		return false;
+	}
+}
+
+static uint32_t direct_u32(const uint8_t *p, bool swapped)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return swapped ? __builtin_bswap32(v) : v;
+}
+
+/* After libpcap opened f: reads the file header again and, for an ordinary
+ * pcap file whose header libpcap read and nothing more, takes over the
+ * reading. On any doubt leaves it to libpcap, with f where it was. */
+static void direct_start(struct capture *c, FILE *f)
+{
+	int64_t after = ftello(f);
+	if (c->base < 0 || after != (int64_t)c->base + 24 || !direct_link_ok(c->dlt, pcap_is_swapped(c->p)))
+		return;
+	uint8_t h[24];
+	if (fseeko(f, c->base, SEEK_SET) != 0 || fread(h, 1, sizeof h, f) != sizeof h) {
+		clearerr(f);
+		(void)fseeko(f, after, SEEK_SET);
+		return;
+	}
+	uint32_t magic;
+	memcpy(&magic, h, 4);
+	bool swapped = magic == 0xd4c3b2a1u || magic == 0x4d3cb2a1u;
+	bool nano = magic == 0xa1b23c4du || magic == 0x4d3cb2a1u;
+	bool pcap = magic == 0xa1b2c3d4u || magic == 0xd4c3b2a1u || nano;
+	uint16_t major, minor;
+	memcpy(&major, h + 4, 2);
+	memcpy(&minor, h + 6, 2);
+	if (swapped) {
+		major = __builtin_bswap16(major);
+		minor = __builtin_bswap16(minor);
+	}
+	int snap = pcap_snapshot(c->p);
+	struct capture_direct *d = NULL;
+	if (pcap && major == 2 && minor == 4 && swapped == (pcap_is_swapped(c->p) != 0) && snap > 0)
+		d = calloc(1, sizeof *d);
+	if (d)
+		d->buf = malloc(DIRECT_CHUNK + DIRECT_REC_HDR + DIRECT_MAX_CAPLEN);
+	if (!d || !d->buf) {
+		free(d);
+		(void)fseeko(f, after, SEEK_SET);
+		return;
+	}
+	d->f = f;
+	d->buf_off = after;
+	d->max_caplen = (uint32_t)snap < DIRECT_MAX_CAPLEN ? (uint32_t)snap : DIRECT_MAX_CAPLEN;
+	d->swapped = swapped;
+	d->nano = nano;
+	c->direct = d;
+}
+
+static void direct_free(struct capture_direct *d)
+{
+	if (!d)
+		return;
+	if (d->has_filter)
+		pcap_freecode(&d->filter);
+	free(d->buf);
+	free(d);
+}
+
+/* Gives the reading back to libpcap at the first byte not handed out.
+ * 0, or -1 with a message if the file cannot be sought there. */
+static int direct_hand_over(struct capture *c, char *err, size_t errlen)
+{
+	struct capture_direct *d = c->direct;
+	int64_t at = d->buf_off + (int64_t)d->pos;
+	c->direct = NULL;
+	clearerr(d->f); /* libpcap reads the end, or the error, again itself */
+	int rc = fseeko(d->f, at, SEEK_SET);
+	if (rc != 0)
+		set_err(err, errlen, "error reading dump file: cannot seek to byte %lld: %s",
+		        (long long)at, strerror(errno));
+	direct_free(d);
+	return rc == 0 ? 0 : -1;
+}
+
+/* Moves what is left to the buffer's start and reads on. False at the end
+ * of the file or on an error (libpcap meets either again). */
+static bool direct_fill(struct capture_direct *d)
+{
+	size_t left = d->end - d->pos;
+	if (d->pos > 0) {
+		memmove(d->buf, d->buf + d->pos, left);
+		d->buf_off += (int64_t)d->pos;
+		d->pos = 0;
+		d->end = left;
+	}
+	size_t n = fread(d->buf + left, 1, DIRECT_CHUNK, d->f);
+	d->end += n;
+	return n > 0;
+}
+
+/* The next record: 1 with *h and *data set, 0 when libpcap is to read it
+ * (the reading has been handed back), -1 with a message (see
+ * direct_hand_over). */
+static int direct_next(struct capture *c, struct pcap_pkthdr **h, const uint8_t **data,
+                       char *err, size_t errlen)
+{
+	struct capture_direct *d = c->direct;
+	for (;;) {
+		size_t avail = d->end - d->pos;
+		if (avail >= DIRECT_REC_HDR) {
+			const uint8_t *r = d->buf + d->pos;
+			uint32_t caplen = direct_u32(r + 8, d->swapped);
+			if (caplen > d->max_caplen)
+				return direct_hand_over(c, err, errlen);
+			if (avail - DIRECT_REC_HDR >= caplen) {
+				/* as libpcap: the file's 32-bit fields are signed */
+				struct pcap_pkthdr *ph = &d->hdr;
+				ph->ts.tv_sec = (int32_t)direct_u32(r, d->swapped);
+				ph->ts.tv_usec = (int32_t)direct_u32(r + 4, d->swapped);
+				if (d->nano)
+					ph->ts.tv_usec /= 1000;
+				ph->caplen = caplen;
+				ph->len = direct_u32(r + 12, d->swapped);
+				d->pos += DIRECT_REC_HDR + caplen;
+				if (d->has_filter && !pcap_offline_filter(&d->filter, ph, r + DIRECT_REC_HDR))
+					continue;
+				*h = ph;
+				*data = r + DIRECT_REC_HDR;
+				return 1;
+			}
+		}
+		if (!direct_fill(d))
+			return direct_hand_over(c, err, errlen);
+	}
+}
+
 /* ---- opening ------------------------------------------------------------- */
 
 static bool has(const uint8_t *b, unsigned n, const char *magic, unsigned mlen)
@@ -502,6 +702,8 @@ static int open_stream(struct capture *c, FILE *f, const char *name, const char 
 		return rc;
 	}
 	c->dlt = pcap_datalink(c->p);
+	if (!c->tap)
+		direct_start(c, rf);
 	return 0;
 }
 
@@ -576,7 +778,15 @@ int capture_set_filter(struct capture *c, const char *expr, char *err, size_t er
 		return -1;
 	}
 	int rc = pcap_setfilter(c->p, &prog);
-	pcap_freecode(&prog);
+	if (rc == 0 && c->direct) {
+		struct capture_direct *d = c->direct;
+		if (d->has_filter)
+			pcap_freecode(&d->filter);
+		d->filter = prog; /* kept for pcap_offline_filter */
+		d->has_filter = true;
+	} else {
+		pcap_freecode(&prog);
+	}
 	if (rc != 0) {
 		set_err(err, errlen, "%s: cannot set filter: %s", c->name, pcap_geterr(c->p));
 		return -1;
@@ -645,7 +855,14 @@ enum capture_status capture_next(struct capture *c, struct capture_pkt *pkt, cha
 	const u_char *data;
 	if (c->stop)
 		return CAPTURE_STOPPED;
-	int rc = pcap_next_ex(c->p, &h, &data);
+	int rc = 0;
+	if (c->direct) {
+		rc = direct_next(c, &h, &data, err, errlen);
+		if (rc < 0)
+			return CAPTURE_BROKEN;
+	}
+	if (rc == 0)
+		rc = pcap_next_ex(c->p, &h, &data);
 	if (rc == PCAP_ERROR_BREAK && c->tick && !c->stop) {
 		c->tick = 0; /* a capture_tick(), not a stop */
 		if (!c->draining)
@@ -743,6 +960,8 @@ long capture_damage_offset(struct capture *c)
 
 void capture_close(struct capture *c)
 {
+	direct_free(c->direct);
+	c->direct = NULL;
 	if (c->p)
 		pcap_close(c->p); /* closes the file (and its tap) too: then its buffer can go */
 	c->p = NULL;

@@ -16,6 +16,7 @@
 
 struct pcap; /* libpcap's handle */
 struct capture_tap; /* a stream that cannot seek: its bytes as they are read */
+struct capture_direct; /* ordinary pcap records read in place: see capture.c */
 
 struct capture_pkt {
 	uint64_t ts_us;        /* timestamp in microseconds since the epoch */
@@ -31,6 +32,7 @@ struct capture {
 	const char *path;      /* the file's path; NULL for standard input and live */
 	long base;             /* a seekable file: where the capture starts in it; else -1 */
 	struct capture_tap *tap; /* a stream that cannot seek (a pipe): see capture.c */
+	struct capture_direct *direct; /* while ordinary pcap records are read in place */
 	int dlt;               /* link type (DLT_ value) */
 	bool live;
 	volatile int stop;     /* set by capture_stop() */
