@@ -11,8 +11,10 @@ build/bench/). For each capture:
    temporary folder first, so a rebuild during the run cannot mix versions;
    their SHA-256 prefixes are printed.
 2. Warm-up: one untimed `offport --json -r FILE` whose output is piped here;
-   it reads the whole file, so the page cache is hot for every timed run,
-   and its stats record gives the packets, bytes and flows of the capture.
+   its stats record gives the packets, bytes and flows of the capture.
+   Before every timed run the capture is also read once, untimed, so that
+   every run finds it in the page cache (some machines page out file pages
+   unused for a minute, as this one's DAMON reclaim does).
 3. Rounds: in each round every tool runs once, the tools in ALTERNATION
    (round-robin, the order rotated by one each round, so no tool always runs
    after the same one):
@@ -93,9 +95,22 @@ def parse_time_v(text):
     return out
 
 
-def measure(cmd, timeout):
+def warm(path):
+    """Reads the file once, untimed, so that it is in the page cache."""
+    buf = bytearray(1 << 20)
+    with open(path, "rb", buffering=0) as f:
+        while f.readinto(buf):
+            pass
+
+
+def measure(cmd, timeout, cache=None):
     """Runs cmd under /usr/bin/time -v, stdout to /dev/null. Returns a dict
-    with wall_s, rss_kb, user_s, sys_s, exit (None when killed)."""
+    with wall_s, rss_kb, user_s, sys_s, exit (None when killed). The file
+    cache, if given, is read first, untimed: a machine may page out file
+    pages left unused for a while (this one's DAMON reclaim does after about
+    a minute), and a run would then pay for reading the disk."""
+    if cache:
+        warm(cache)
     with tempfile.NamedTemporaryFile("r", suffix=".time") as tf, \
             tempfile.TemporaryFile("w+") as err:
         t0 = time.perf_counter()
@@ -176,7 +191,7 @@ def bench_capture(cap, tools, rounds, slow, timeout, offport):
         for name in order:
             if name in stopped:
                 continue
-            res = measure(cmds[name], timeout)
+            res = measure(cmds[name], timeout, cache=cap)
             runs[name].append(res)
             if res.get("timeout"):
                 stopped.add(name)
