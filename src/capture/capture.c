@@ -295,7 +295,8 @@ static int tap_close(void *cookie)
  * ordinary case, a classic pcap file (version 2.4, either byte order,
  * micro- or nanosecond) of a link type libpcap hands over unchanged, the
  * capture reads the records itself, in place in a buffer filled by large
- * freads, and hands out pointers into it.
+ * reads (pread on the file's descriptor, at the capture's own offset), and
+ * hands out pointers into it.
  *
  * Only records libpcap would hand over unchanged are taken this way: a
  * captured length within the file's snapshot length and libpcap's maximum
@@ -312,7 +313,7 @@ static int tap_close(void *cookie)
  * pcap_offline_filter, as pcap_next_ex would. Standard input that is a
  * pipe, pcapng and live captures are read by libpcap. */
 
-/* Each fread asks for this much: the buffer being parsed stays in the L2. */
+/* Each read asks for this much: the buffer being parsed stays in the L2. */
 enum { DIRECT_CHUNK = 1 << 17 };
 /* libpcap's largest captured length for the link types taken here
  * (MAXIMUM_SNAPLEN); a longer record goes to libpcap. */
@@ -320,6 +321,7 @@ enum { DIRECT_MAX_CAPLEN = 262144, DIRECT_REC_HDR = 16 };
 
 struct capture_direct {
 	FILE *f;
+	int fd;                 /* f's descriptor, read with pread; -1: read f */
 	uint8_t *buf;           /* DIRECT_CHUNK + the largest record */
 	size_t pos, end;        /* the bytes not yet handed out: buf[pos, end) */
 	int64_t buf_off;        /* where buf[0] is in the file (an ftello offset) */
@@ -401,6 +403,7 @@ static void direct_start(struct capture *c, FILE *f)
 		return;
 	}
 	d->f = f;
+	d->fd = fileno(f);
 	d->buf_off = after;
 	d->max_caplen = (uint32_t)snap < DIRECT_MAX_CAPLEN ? (uint32_t)snap : DIRECT_MAX_CAPLEN;
 	d->swapped = swapped;
@@ -445,7 +448,19 @@ static bool direct_fill(struct capture_direct *d)
 		d->pos = 0;
 		d->end = left;
 	}
-	size_t n = fread(d->buf + left, 1, DIRECT_CHUNK, d->f);
+	size_t n;
+	if (d->fd >= 0) {
+		/* pread at the capture's own offset: no copy through the stdio
+		 * buffer, and the stream's position stays where it was until
+		 * direct_hand_over seeks it */
+		ssize_t r;
+		do
+			r = pread(d->fd, d->buf + left, DIRECT_CHUNK, (off_t)(d->buf_off + (int64_t)left));
+		while (r < 0 && errno == EINTR);
+		n = r > 0 ? (size_t)r : 0;
+	} else {
+		n = fread(d->buf + left, 1, DIRECT_CHUNK, d->f); /* bytes in memory (fmemopen) */
+	}
 	d->end += n;
 	return n > 0;
 }

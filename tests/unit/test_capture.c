@@ -4,8 +4,9 @@
  *
  * Every capture under tests/captures and tests/e2e/captures (and the
  * shared nDPI corpus when it is beside the repository: ../shared/corpus,
- * or $OFFPORT_CORPUS) is read twice: through struct capture, and through
- * libpcap alone (pcap_next_ex, microsecond precision, as the capture opens
+ * or $OFFPORT_CORPUS) is read three times: through struct capture from
+ * memory (fmemopen: read with fread) and from a file (tmpfile: read with
+ * pread), and through libpcap alone (pcap_next_ex, microsecond precision, as the capture opens
  * files). Timestamps, lengths, bytes, the number of packets and how the
  * reading ended (end of file, or the same libpcap error message) must be
  * the same. Then variants made in memory from a few captures: the other
@@ -125,10 +126,20 @@ static void read_libpcap(const struct bytes *b, const char *filter, struct readi
 /* What the capture hands out, its timestamp in microseconds split back
  * into seconds and microseconds as libpcap gave them (exact for the
  * timestamps used here: see capture_next). */
-static void read_capture(const struct bytes *b, const char *filter, struct reading *r)
+static void read_capture(const struct bytes *b, const char *filter, bool from_file,
+                         struct reading *r)
 {
 	memset(r, 0, sizeof *r);
-	FILE *f = fmemopen(b->p, b->n, "rb");
+	FILE *f;
+	if (from_file) { /* a file with a descriptor: read with pread */
+		f = tmpfile();
+		if (f && (fwrite(b->p, 1, b->n, f) != b->n || fseek(f, 0, SEEK_SET) != 0)) {
+			fclose(f);
+			f = NULL;
+		}
+	} else { /* bytes in memory, no descriptor: read with fread */
+		f = fmemopen(b->p, b->n, "rb");
+	}
 	struct capture c;
 	char err[512];
 	if (!f || capture_open_stream(&c, f, "test", err, sizeof err) != 0) {
@@ -159,12 +170,12 @@ static unsigned compared_files, compared_packets, direct_files;
 
 /* Compares the two readings of b; returns false (and says where) on the
  * first difference. */
-static bool same_reading(const char *what, const struct bytes *b, const char *filter,
-                         bool want_direct)
+static bool same_reading_as(const char *what, const struct bytes *b, const char *filter,
+                            bool want_direct, bool from_file)
 {
 	struct reading ref, got;
 	read_libpcap(b, filter, &ref);
-	read_capture(b, filter, &got);
+	read_capture(b, filter, from_file, &got);
 	bool ok = ref.end == got.end && ref.n == got.n;
 	if (ok && ref.end == 1)
 		ok = strcmp(ref.msg, got.msg) == 0;
@@ -176,9 +187,10 @@ static bool same_reading(const char *what, const struct bytes *b, const char *fi
 		     x->caplen == y->caplen && wire == y->len && memcmp(x->data, y->data, x->caplen) == 0;
 	}
 	if (!ok)
-		fprintf(stderr, "%s: readings differ (libpcap %zu packets, end %d \"%s\"; capture %zu, "
+		fprintf(stderr, "%s (%s): readings differ (libpcap %zu packets, end %d \"%s\"; capture %zu, "
 		                "end %d \"%s\"; first difference at packet %zu)\n",
-		        what, ref.n, ref.end, ref.msg, got.n, got.end, got.msg, i ? i - 1 : 0);
+		        what, from_file ? "file" : "memory", ref.n, ref.end, ref.msg, got.n, got.end,
+		        got.msg, i ? i - 1 : 0);
 	if (want_direct && !(got.direct_at_open && (got.n == 0 || got.direct_at_last))) {
 		fprintf(stderr, "%s: not read directly\n", what);
 		ok = false;
@@ -189,6 +201,15 @@ static bool same_reading(const char *what, const struct bytes *b, const char *fi
 	reading_free(&ref);
 	reading_free(&got);
 	return ok;
+}
+
+/* From memory (fmemopen) and from a file (tmpfile). */
+static bool same_reading(const char *what, const struct bytes *b, const char *filter,
+                         bool want_direct)
+{
+	bool m = same_reading_as(what, b, filter, want_direct, false);
+	bool f = same_reading_as(what, b, filter, want_direct, true);
+	return m && f;
 }
 
 static bool is_capture_name(const char *n)
