@@ -26,8 +26,9 @@
  * Input: the bytes of a capture file (pcap or pcapng), opened from memory
  * (fmemopen + capture_open_stream, so libpcap parses the file header, and
  * the records are read by capture.c's direct reading of ordinary pcap
- * records until it hands the rest to libpcap), or for some inputs of at
- * most 64 KiB from a pipe holding
+ * records until it hands the rest to libpcap), for some inputs from an
+ * anonymous file with a descriptor (memfd: the direct reading's pread), or
+ * for some inputs of at most 64 KiB from a pipe holding
  * them (a stream that cannot seek, read through capture.c's tap, as
  * standard input is). A link type offport does not decode is refused, as
  * the command line refuses it at open. Then the packets go through a fresh
@@ -61,12 +62,14 @@
  *    message of printable ASCII, and the damage offset is -1 or inside the
  *    input.
  */
+#define _GNU_SOURCE /* memfd_create */
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "capture/capture.h"
@@ -598,6 +601,28 @@ NO_COV static void check_message(const char *msg)
 			FAIL("capture message byte 0x%02x: %s", (unsigned)(unsigned char)*m, msg);
 }
 
+/* The bytes in a file with a descriptor (an anonymous memory file), as
+ * offport -r opens one: capture.c's direct reading then reads it with
+ * pread, where bytes opened with fmemopen are read with fread. NULL if
+ * none can be made. */
+static FILE *open_file(const uint8_t *data, size_t size)
+{
+	int fd = memfd_create("fuzz", 0);
+	if (fd < 0)
+		return NULL;
+	size_t done = 0;
+	while (done < size) {
+		ssize_t w = write(fd, data + done, size - done);
+		if (w <= 0)
+			break;
+		done += (size_t)w;
+	}
+	FILE *f = done == size && lseek(fd, 0, SEEK_SET) == 0 ? fdopen(fd, "r") : NULL;
+	if (!f)
+		close(fd);
+	return f;
+}
+
 /* The bytes as a pipe would bring them (standard input from tcpdump -w -):
  * a stream that cannot seek, which capture_open_stream reads through its
  * tap. NULL when they do not fit in the pipe's buffer at once. */
@@ -642,6 +667,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const uint32_t cap_by[] = {64, 256, 1024, 4096};
 
 	FILE *in = (h >> 18) & 1 ? open_pipe(data, size) : NULL;
+	if (!in && (h >> 19) & 1)
+		in = open_file(data, size);
 	if (!in) {
 		/* libpcap reads the bytes as it would a file; the stream never
 		 * writes (mode "r"), so casting away const is safe. */

@@ -1,5 +1,7 @@
 /*
- * capture.h - packets from capture files and live interfaces, via libpcap.
+ * capture.h - packets from capture files and live interfaces, via libpcap
+ * (the ordinary records of a classic pcap file are read in place by
+ * capture.c itself, exactly as libpcap would hand them over).
  *
  * A capture source is one pcap or pcapng file ("-" reads standard input) or
  * one live interface, with an optional BPF filter expression compiled by
