@@ -10,16 +10,20 @@
  *
  * The accounting invariants are checked after every call and abort() on
  * violation: sum(result) == calls, sum(drop) == result[MALFORMED], and a
- * decoded packet's payload lies within what was captured.
+ * decoded packet's payload lies within what was captured. A second decoder
+ * decodes every frame through the layers only (layered_only: no one-step
+ * decode of Ethernet/IPv4/TCP and UDP): its result, packet and counters
+ * must be the first one's.
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "decode/decode.h"
 
 static const int dlts[] = {1, 113, 276, 12, 14, 101, 228, 229, 0, 108, 9, 50, 51, 104, 192};
 
-static struct decoder dec;
+static struct decoder dec, layered;
 static int ready;
 static uint64_t calls, ts = 1700000000000000ull;
 
@@ -30,8 +34,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!ready) {
 		char err[256];
 		struct decode_config cfg = {.frag_max = 16, .frag_timeout_us = 2000000};
-		if (decoder_init(&dec, &cfg, err, sizeof err) != 0)
+		if (decoder_init(&dec, &cfg, err, sizeof err) != 0 ||
+		    decoder_init(&layered, &cfg, err, sizeof err) != 0)
 			abort();
+		layered.layered_only = true;
 		ready = 1;
 	}
 	if (size < 1 || size > 65535 + 1)
@@ -45,6 +51,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct packet pkt;
 	enum decode_result r = decode_packet(&dec, dlt, frame, caplen, wirelen, ts, &pkt);
 	calls++;
+	struct packet lp;
+	enum decode_result lr = decode_packet(&layered, dlt, frame, caplen, wirelen, ts, &lp);
+	if (lr != r || lp.reassembled != pkt.reassembled || lp.payload_len != pkt.payload_len ||
+	    memcmp(&layered.stats, &dec.stats, sizeof dec.stats) != 0)
+		abort();
+	if (pkt.reassembled) { /* each decoder reassembles in its own buffers */
+		if (pkt.payload_len && memcmp(lp.payload, pkt.payload, pkt.payload_len) != 0)
+			abort();
+		lp.payload = pkt.payload;
+	}
+	if (memcmp(&lp, &pkt, sizeof pkt) != 0)
+		abort();
 
 	if ((unsigned)r >= DECODE__COUNT)
 		abort();

@@ -166,6 +166,62 @@ void decoder_free(struct decoder *d)
 	frag_table_destroy(d);
 }
 
+/* The commonest frames, TCP or UDP in IPv4 without options in Ethernet
+ * without 802.1Q, not a fragment, not cut by the snap length and (UDP)
+ * not on a tunnel's port, decoded in one step: the layers (dec_link,
+ * dec_ethernet, dec_ethertype, dec_ipv4, dec_ip_payload, dec_tcp or
+ * dec_udp) spend about 330 instructions on one, this about 60. It gives
+ * exactly what they give (the fields, the payload, the one counter, the
+ * result); any frame it is not sure of goes through the layers.
+ * tests/unit/test_decode.c compares the two on every frame of the test
+ * captures and on mutations of their headers, fuzz/fuzz_decode.c on every
+ * input. */
+static enum decode_result decode_ipv4_l4(struct decoder *d, const uint8_t *b, uint32_t caplen,
+                                         struct packet *out)
+{
+	if (caplen < 14 + 20 + 8 || b[12] != 0x08 || b[13] != 0x00)
+		return DECODE__COUNT;
+	const uint8_t *ip = b + 14;
+	uint32_t total = be16_at(ip + 2);
+	uint8_t proto = ip[9];
+	/* version 4, no options, neither more fragments nor an offset, the
+	 * whole datagram captured (padding after it is cut off) */
+	if (ip[0] != 0x45 || (be16_at(ip + 6) & 0x3fff) != 0 || total > caplen - 14)
+		return DECODE__COUNT;
+	const uint8_t *l4 = ip + 20;
+	uint32_t hlen, len;
+	if (proto == 6) {
+		hlen = (uint32_t)(l4[12] >> 4) * 4;
+		if (total < 40 || hlen < 20 || hlen > total - 20)
+			return DECODE__COUNT;
+		len = total - 20;
+		out->seq = be32_at(l4 + 4);
+		out->ack = be32_at(l4 + 8);
+		out->tcp_flags = l4[13];
+		out->window = be16_at(l4 + 14);
+	} else if (proto == 17) {
+		hlen = 8;
+		len = be16_at(l4 + 4);
+		if (total < 28 || len < 8 || len > total - 20 ||
+		    udp_tunnel_port(be16_at(l4), be16_at(l4 + 2)))
+			return DECODE__COUNT;
+	} else {
+		return DECODE__COUNT;
+	}
+	out->ip_version = 4;
+	out->l4_proto = proto;
+	memcpy(out->src_ip, ip + 12, 4);
+	memcpy(out->dst_ip, ip + 16, 4);
+	out->src_port = be16_at(l4);
+	out->dst_port = be16_at(l4 + 2);
+	out->payload = l4 + hlen;
+	out->payload_len = len - hlen;
+	out->payload_wire_len = len - hlen;
+	enum decode_result res = proto == 6 ? DECODE_TCP : DECODE_UDP;
+	d->stats.result[res]++;
+	return res;
+}
+
 enum decode_result decode_packet(struct decoder *d, int dlt, const uint8_t *data, uint32_t caplen,
                                  uint32_t wirelen, uint64_t ts_us, struct packet *out)
 {
@@ -176,6 +232,11 @@ enum decode_result decode_packet(struct decoder *d, int dlt, const uint8_t *data
 	memset(out, 0, sizeof *out);
 	out->ts_us = ts_us;
 	out->frame_bytes = wirelen;
+	if (dlt == 1 /* DLT_EN10MB */ && !d->layered_only) {
+		enum decode_result res = decode_ipv4_l4(d, data, caplen, out);
+		if (res != DECODE__COUNT)
+			return res;
+	}
 
 	struct dstate s;
 	memset(&s, 0, sizeof s);

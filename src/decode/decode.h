@@ -171,6 +171,7 @@ struct decoder {
 	struct decode_config cfg;
 	struct decode_stats stats;
 	enum decode_drop last_drop;
+	bool layered_only; /* tests: no one-step decode (decode.c), every frame through the layers */
 	struct frag_table *frags;
 	size_t mem_bytes; /* allocated by decoder_init, for the memory bound */
 };

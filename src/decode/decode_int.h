@@ -89,6 +89,9 @@ enum decode_result dec_ip_by_version(struct dstate *s, struct reader *r, enum de
 
 /* tunnel.c */
 enum decode_result dec_gre(struct dstate *s, struct reader *r);
+/* Whether dec_udp_tunnel would look into a datagram of these ports (its
+ * one list of tunnel ports; the one-step decode in decode.c asks too). */
+bool udp_tunnel_port(uint16_t src_port, uint16_t dst_port);
 /* Decapsulates VXLAN/GENEVE by destination port; returns false (reader
  * untouched) when the datagram is not one, or its header does not validate,
  * so the caller reports it as ordinary UDP. */

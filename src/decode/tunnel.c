@@ -448,9 +448,17 @@ static bool dec_capwap(struct dstate *s, struct reader *r, enum decode_result *r
 	return true;
 }
 
+bool udp_tunnel_port(uint16_t src_port, uint16_t dst_port)
+{
+	return dst_port == UDP_PORT_CAPWAP_DATA || src_port == UDP_PORT_CAPWAP_DATA ||
+	       dst_port == UDP_PORT_GTPU || dst_port == UDP_PORT_VXLAN || dst_port == UDP_PORT_GENEVE;
+}
+
 bool dec_udp_tunnel(struct dstate *s, struct reader *r, uint16_t src_port, uint16_t dst_port,
                     enum decode_result *res)
 {
+	if (!udp_tunnel_port(src_port, dst_port))
+		return false; /* every port dispatched below is in that list */
 	if (dst_port == UDP_PORT_CAPWAP_DATA || src_port == UDP_PORT_CAPWAP_DATA)
 		return dec_capwap(s, r, res);
 	if (dst_port == UDP_PORT_GTPU)

@@ -5,8 +5,11 @@
  * After every group the accounting equalities are asserted:
  * sum(result) == calls and sum(drop) == result[DECODE_MALFORMED].
  */
+#include <dirent.h>
+#include <pcap/pcap.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -1482,15 +1485,129 @@ static void test_reader_text(void)
 	CHECK_EQ_U(bad, 0);
 }
 
-int main(void)
+/* ---- the one-step decode of Ethernet/IPv4/TCP and UDP (decode_ipv4_l4) -- */
+
+struct twin {
+	struct decoder fast, layered;
+	unsigned long frames, differ;
+};
+
+/* Decodes f with both decoders: the result, the whole struct packet (a
+ * reassembled payload compared by its bytes: each decoder has its own
+ * buffers) and all counters must be the same. */
+static void twin_frame(struct twin *t, const uint8_t *f, uint32_t caplen, uint32_t wirelen,
+                       uint64_t ts)
 {
-	test_reader_text();
+	struct packet a, b;
+	enum decode_result ra = decode_packet(&t->fast, 1, f, caplen, wirelen, ts, &a);
+	enum decode_result rb = decode_packet(&t->layered, 1, f, caplen, wirelen, ts, &b);
+	bool same = ra == rb && a.reassembled == b.reassembled && a.payload_len == b.payload_len;
+	if (same && a.reassembled) {
+		same = memcmp(a.payload, b.payload, a.payload_len) == 0;
+		a.payload = b.payload = NULL;
+	}
+	same = same && memcmp(&a, &b, sizeof a) == 0 &&
+	       memcmp(&t->fast.stats, &t->layered.stats, sizeof t->fast.stats) == 0;
+	t->frames++;
+	if (!same && t->differ++ < 5)
+		fprintf(stderr, "one-step and layered decode differ on a %u-byte frame (results %d, %d)\n",
+		        caplen, (int)ra, (int)rb);
+}
+
+static void twin_file(struct twin *t, const char *path, uint64_t *seed)
+{
+	char ebuf[PCAP_ERRBUF_SIZE];
+	pcap_t *p = pcap_open_offline(path, ebuf);
+	if (!p)
+		return;
+	if (pcap_datalink(p) == 1) {
+		struct pcap_pkthdr *h;
+		const u_char *data;
+		static uint8_t m[70000];
+		while (pcap_next_ex(p, &h, &data) == 1) {
+			uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
+			twin_frame(t, data, h->caplen, h->len, ts);
+			if (h->caplen > sizeof m)
+				continue;
+			/* mutations of the headers the one-step decode reads, and cuts */
+			for (int k = 0; k < 6; k++) {
+				memcpy(m, data, h->caplen);
+				uint32_t cap = h->caplen;
+				uint64_t x = check_rand(seed);
+				if (cap > 12) {
+					uint32_t span = cap < 70 ? cap : 70;
+					m[12 + x % (span - 12)] = (uint8_t)(x >> 8);
+					if (x & 0x10000)
+						m[12 + (x >> 20) % (span - 12)] = (uint8_t)(x >> 32);
+				}
+				if ((x >> 40) % 4 == 0)
+					cap = (uint32_t)((x >> 42) % (cap + 1));
+				twin_frame(t, m, cap, (x >> 60) ? h->len : cap, ts);
+			}
+		}
+	}
+	pcap_close(p);
+}
+
+static void twin_walk(struct twin *t, const char *dir, int depth, uint64_t *seed)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char path[4096];
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		size_t k = strlen(e->d_name);
+		if (e->d_type == DT_DIR && depth < 4)
+			twin_walk(t, path, depth + 1, seed);
+		else if ((k > 5 && strcmp(e->d_name + k - 5, ".pcap") == 0) ||
+		         (k > 7 && strcmp(e->d_name + k - 7, ".pcapng") == 0))
+			twin_file(t, path, seed);
+	}
+	closedir(d);
+}
+
+/* Every Ethernet frame of the test captures (and of the shared corpus when
+ * it is beside the repository), as it is and with mutated headers. */
+static void test_one_step_tcp(void)
+{
+	static struct twin t;
+	char err[256];
+	struct decode_config cfg = {.frag_max = 64, .frag_timeout_us = 30000000};
+	CHECK(decoder_init(&t.fast, &cfg, err, sizeof err) == 0);
+	CHECK(decoder_init(&t.layered, &cfg, err, sizeof err) == 0);
+	t.layered.layered_only = true;
+	uint64_t seed = 0x243f6a8885a308d3u;
+	twin_walk(&t, "captures", 0, &seed);
+	twin_walk(&t, "e2e/captures", 0, &seed);
+	const char *corpus = getenv("OFFPORT_CORPUS");
+	twin_walk(&t, corpus ? corpus : "../../shared/corpus/ndpi", 0, &seed);
+	printf("one-step decode: %lu frames compared with the layered decode, %lu differ; "
+	       "%llu decoded as TCP, %llu as UDP\n",
+	       t.frames, t.differ, (unsigned long long)t.fast.stats.result[DECODE_TCP],
+	       (unsigned long long)t.fast.stats.result[DECODE_UDP]);
+	CHECK(t.frames > 10000);
+	CHECK_EQ_U(t.differ, 0);
+	decoder_free(&t.fast);
+	decoder_free(&t.layered);
+}
+
+/* The whole suite, with the one-step decode (as offport runs) and then
+ * with every frame through the layers. */
+static int run_suite(bool layered)
+{
 	char err[256];
 	struct decode_config cfg = {.frag_max = 16, .frag_timeout_us = 30000000};
 	if (decoder_init(&D, &cfg, err, sizeof err) != 0) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
+	D.layered_only = layered;
+	calls = 0;
+	now_us = 1000000;
 	test_init_and_names();
 	test_ethernet_tcp();
 	test_link_types();
@@ -1508,5 +1625,14 @@ int main(void)
 	decode_flush(&D);
 	check_books();
 	decoder_free(&D);
+	return 0;
+}
+
+int main(void)
+{
+	test_reader_text();
+	if (run_suite(false) != 0 || run_suite(true) != 0)
+		return 1;
+	test_one_step_tcp();
 	return check_done();
 }
