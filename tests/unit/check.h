@@ -6,6 +6,7 @@
 #ifndef OFFPORT_TESTS_CHECK_H
 #define OFFPORT_TESTS_CHECK_H
 
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -64,6 +65,35 @@ static inline unsigned check_digests_differ(void (*a)(const uint8_t *, size_t, u
 		}
 	}
 	return differ;
+}
+
+/* Calls fn(path, ctx) for every capture file (.pcap, .pcapng, .cap) under
+ * dir, down to four levels of subdirectories. A missing dir is no file. */
+static inline void check_each_capture(const char *dir, void (*fn)(const char *path, void *ctx),
+                                      void *ctx, int depth)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char path[4096];
+		int n = snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		if (n < 0 || (size_t)n >= sizeof path)
+			continue; /* too deep a path for a test capture */
+		size_t k = strlen(e->d_name);
+		if (e->d_type == DT_DIR) {
+			if (depth < 4)
+				check_each_capture(path, fn, ctx, depth + 1);
+		} else if ((k > 5 && strcmp(e->d_name + k - 5, ".pcap") == 0) ||
+		           (k > 7 && strcmp(e->d_name + k - 7, ".pcapng") == 0) ||
+		           (k > 4 && strcmp(e->d_name + k - 4, ".cap") == 0)) {
+			fn(path, ctx);
+		}
+	}
+	closedir(d);
 }
 
 static inline int check_done(void)

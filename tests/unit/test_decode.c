@@ -5,7 +5,6 @@
  * After every group the accounting equalities are asserted:
  * sum(result) == calls and sum(drop) == result[DECODE_MALFORMED].
  */
-#include <dirent.h>
 #include <pcap/pcap.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1490,6 +1489,7 @@ static void test_reader_text(void)
 struct twin {
 	struct decoder fast, layered;
 	unsigned long frames, differ;
+	uint64_t seed; /* of the mutations */
 };
 
 /* Decodes f with both decoders: the result, the whole struct packet (a
@@ -1514,8 +1514,10 @@ static void twin_frame(struct twin *t, const uint8_t *f, uint32_t caplen, uint32
 		        caplen, (int)ra, (int)rb);
 }
 
-static void twin_file(struct twin *t, const char *path, uint64_t *seed)
+static void twin_file(const char *path, void *ctx)
 {
+	struct twin *t = ctx;
+	uint64_t *seed = &t->seed;
 	char ebuf[PCAP_ERRBUF_SIZE];
 	pcap_t *p = pcap_open_offline(path, ebuf);
 	if (!p)
@@ -1549,27 +1551,6 @@ static void twin_file(struct twin *t, const char *path, uint64_t *seed)
 	pcap_close(p);
 }
 
-static void twin_walk(struct twin *t, const char *dir, int depth, uint64_t *seed)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		char path[4096];
-		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-		size_t k = strlen(e->d_name);
-		if (e->d_type == DT_DIR && depth < 4)
-			twin_walk(t, path, depth + 1, seed);
-		else if ((k > 5 && strcmp(e->d_name + k - 5, ".pcap") == 0) ||
-		         (k > 7 && strcmp(e->d_name + k - 7, ".pcapng") == 0))
-			twin_file(t, path, seed);
-	}
-	closedir(d);
-}
-
 /* Every Ethernet frame of the test captures (and of the shared corpus when
  * it is beside the repository), as it is and with mutated headers. */
 static void test_one_step_tcp(void)
@@ -1580,11 +1561,11 @@ static void test_one_step_tcp(void)
 	CHECK(decoder_init(&t.fast, &cfg, err, sizeof err) == 0);
 	CHECK(decoder_init(&t.layered, &cfg, err, sizeof err) == 0);
 	t.layered.layered_only = true;
-	uint64_t seed = 0x243f6a8885a308d3u;
-	twin_walk(&t, "captures", 0, &seed);
-	twin_walk(&t, "e2e/captures", 0, &seed);
+	t.seed = 0x243f6a8885a308d3u;
+	check_each_capture("captures", twin_file, &t, 0);
+	check_each_capture("e2e/captures", twin_file, &t, 0);
 	const char *corpus = getenv("OFFPORT_CORPUS");
-	twin_walk(&t, corpus ? corpus : "../../shared/corpus/ndpi", 0, &seed);
+	check_each_capture(corpus ? corpus : "../../shared/corpus/ndpi", twin_file, &t, 0);
 	printf("one-step decode: %lu frames compared with the layered decode, %lu differ; "
 	       "%llu decoded as TCP, %llu as UDP\n",
 	       t.frames, t.differ, (unsigned long long)t.fast.stats.result[DECODE_TCP],
