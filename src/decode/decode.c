@@ -191,8 +191,10 @@ static enum decode_result decode_ipv4_l4(struct decoder *d, const uint8_t *b, ui
 	const uint8_t *l4 = ip + 20;
 	uint32_t hlen, len;
 	if (proto == 6) {
+		if (total < 40) /* first: then the 20 bytes of a TCP header were captured */
+			return DECODE__COUNT;
 		hlen = (uint32_t)(l4[12] >> 4) * 4;
-		if (total < 40 || hlen < 20 || hlen > total - 20)
+		if (hlen < 20 || hlen > total - 20)
 			return DECODE__COUNT;
 		len = total - 20;
 		out->seq = be32_at(l4 + 4);
@@ -200,7 +202,7 @@ static enum decode_result decode_ipv4_l4(struct decoder *d, const uint8_t *b, ui
 		out->tcp_flags = l4[13];
 		out->window = be16_at(l4 + 14);
 	} else if (proto == 17) {
-		hlen = 8;
+		hlen = 8; /* captured: caplen is at least 14 + 20 + 8 */
 		len = be16_at(l4 + 4);
 		if (total < 28 || len < 8 || len > total - 20 ||
 		    udp_tunnel_port(be16_at(l4), be16_at(l4 + 2)))

@@ -1531,7 +1531,9 @@ static void twin_file(const char *path, void *ctx)
 			twin_frame(t, data, h->caplen, h->len, ts);
 			if (h->caplen > sizeof m)
 				continue;
-			/* mutations of the headers the one-step decode reads, and cuts */
+			/* mutations of the headers the one-step decode reads, and cuts;
+			 * each decoded from a heap block of exactly its length, so that
+			 * the sanitizer build sees any read past it */
 			for (int k = 0; k < 6; k++) {
 				memcpy(m, data, h->caplen);
 				uint32_t cap = h->caplen;
@@ -1544,7 +1546,10 @@ static void twin_file(const char *path, void *ctx)
 				}
 				if ((x >> 40) % 4 == 0)
 					cap = (uint32_t)((x >> 42) % (cap + 1));
-				twin_frame(t, m, cap, (x >> 60) ? h->len : cap, ts);
+				uint8_t *exact = malloc(cap ? cap : 1);
+				memcpy(exact, m, cap);
+				twin_frame(t, exact, cap, (x >> 60) ? h->len : cap, ts);
+				free(exact);
 			}
 		}
 	}
