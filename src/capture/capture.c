@@ -480,10 +480,12 @@ static int direct_next(struct capture *c, struct pcap_pkthdr **h, const uint8_t 
 			if (caplen > d->max_caplen)
 				return direct_hand_over(c, err, errlen);
 			if (avail - DIRECT_REC_HDR >= caplen) {
-				/* as libpcap: the file's 32-bit fields are signed */
+				/* as libpcap 1.10: the stamp's 32-bit fields are signed
+				 * in this machine's byte order, unsigned once swapped */
 				struct pcap_pkthdr *ph = &d->hdr;
-				ph->ts.tv_sec = (int32_t)direct_u32(r, d->swapped);
-				ph->ts.tv_usec = (int32_t)direct_u32(r + 4, d->swapped);
+				uint32_t sec = direct_u32(r, d->swapped), usec = direct_u32(r + 4, d->swapped);
+				ph->ts.tv_sec = d->swapped ? (time_t)sec : (time_t)(int32_t)sec;
+				ph->ts.tv_usec = d->swapped ? (suseconds_t)usec : (suseconds_t)(int32_t)usec;
 				if (d->nano)
 					ph->ts.tv_usec /= 1000;
 				ph->caplen = caplen;

@@ -328,6 +328,16 @@ static void variants(const char *path)
 		wr32(c.p + at[i], 0x80000000u + (uint32_t)i, false);
 	snprintf(what, sizeof what, "%s short wire lengths, 2038", path);
 	CHECK(same_reading(what, &c, NULL, true));
+	/* the same in the other byte order, micro- and nanoseconds, with
+	 * microsecond fields past 2^31 too */
+	for (size_t i = 2; i < n; i += 4)
+		wr32(c.p + at[i] + 4, 0x80000000u + (uint32_t)i, false);
+	for (int v = 1; v < 4; v += 2) {
+		struct bytes w = transform(&c, true, v == 3);
+		snprintf(what, sizeof what, "%s swapped, 2038, nano=%d", path, v == 3);
+		CHECK(same_reading(what, &w, NULL, true));
+		free(w.p);
+	}
 	free(c.p);
 	/* cut inside the last record's header, and inside its packet */
 	struct bytes cut = {b.p, at[n - 1] + 7};
