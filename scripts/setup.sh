@@ -11,7 +11,7 @@ set -euo pipefail
 # the fuzz harnesses, tcpdump to record the sample, mandoc to lint the man page.
 PKGS=(build-essential cmake pkg-config libpcap-dev python3 clang libclang-rt-14-dev tcpdump mandoc)
 E2E=(iproute2 nginx-light openssl curl openssh-server openssh-client dnsmasq-base
-	bind9-dnsutils opensmtpd swaks mosquitto mosquitto-clients redis-server redis-tools
+	bind9-dnsutils opensmtpd swaks libnet-ssleay-perl libio-socket-ssl-perl mosquitto mosquitto-clients redis-server redis-tools
 	ngircd netcat-openbsd tigervnc-standalone-server python3-websockets xrdp freerdp2-x11
 	xvfb xauth)
 if [ "${1:-}" = "--e2e" ]; then
