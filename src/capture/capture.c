@@ -371,7 +371,8 @@ static uint32_t direct_u32(const uint8_t *p, bool swapped)
 static void direct_start(struct capture *c, FILE *f)
 {
 	int64_t after = ftello(f);
-	if (c->base < 0 || after != (int64_t)c->base + 24 || !direct_link_ok(c->dlt, pcap_is_swapped(c->p)))
+	bool lib_swapped = pcap_is_swapped(c->p) != 0;
+	if (c->base < 0 || after != (int64_t)c->base + 24 || !direct_link_ok(c->dlt, lib_swapped))
 		return;
 	uint8_t h[24];
 	if (fseeko(f, c->base, SEEK_SET) != 0 || fread(h, 1, sizeof h, f) != sizeof h) {
@@ -393,7 +394,7 @@ static void direct_start(struct capture *c, FILE *f)
 	}
 	int snap = pcap_snapshot(c->p);
 	struct capture_direct *d = NULL;
-	if (pcap && major == 2 && minor == 4 && swapped == (pcap_is_swapped(c->p) != 0) && snap > 0)
+	if (pcap && major == 2 && minor == 4 && swapped == lib_swapped && snap > 0)
 		d = calloc(1, sizeof *d);
 	if (d)
 		d->buf = malloc(DIRECT_CHUNK + DIRECT_REC_HDR + DIRECT_MAX_CAPLEN);

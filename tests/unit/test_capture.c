@@ -256,8 +256,10 @@ static struct bytes copy(const struct bytes *b)
 	return c;
 }
 
-/* The same file in the other byte order and/or with nanosecond stamps. */
-static struct bytes transform(const struct bytes *b, bool swap, bool nano)
+/* The same file in the other byte order and/or with nanosecond stamps;
+ * at[0..n) are its record offsets (records()). */
+static struct bytes transform(const struct bytes *b, const size_t *at, size_t n, bool swap,
+                              bool nano)
 {
 	struct bytes c = copy(b);
 	wr32(c.p, nano ? 0xa1b23c4du : 0xa1b2c3d4u, swap);
@@ -270,8 +272,6 @@ static struct bytes transform(const struct bytes *b, bool swap, bool nano)
 	}
 	for (int k = 2; k < 6; k++)
 		wr32(c.p + 4 * k, rd32(b->p + 4 * k, false), swap);
-	size_t at[100000];
-	size_t n = records(b, at, 100000);
 	for (size_t i = 0; i < n; i++) {
 		const uint8_t *r = b->p + at[i];
 		uint32_t usec = rd32(r + 4, false);
@@ -293,15 +293,15 @@ static void variants(const char *path)
 		return;
 	}
 	char what[4200];
+	static size_t at[100000];
+	size_t n = records(&b, at, 100000);
 	for (int v = 0; v < 4; v++) {
-		struct bytes c = transform(&b, v & 1, v & 2);
+		struct bytes c = transform(&b, at, n, v & 1, v & 2);
 		snprintf(what, sizeof what, "%s swapped=%d nano=%d", path, v & 1, (v & 2) != 0);
 		CHECK(same_reading(what, &c, NULL, true));
 		CHECK(same_reading(what, &c, "udp or port 443", true));
 		free(c.p);
 	}
-	size_t at[100000];
-	size_t n = records(&b, at, 100000);
 	CHECK(n > 4);
 	if (n <= 4) {
 		free(b.p);
@@ -333,7 +333,7 @@ static void variants(const char *path)
 	for (size_t i = 2; i < n; i += 4)
 		wr32(c.p + at[i] + 4, 0x80000000u + (uint32_t)i, false);
 	for (int v = 1; v < 4; v += 2) {
-		struct bytes w = transform(&c, true, v == 3);
+		struct bytes w = transform(&c, at, n, true, v == 3);
 		snprintf(what, sizeof what, "%s swapped, 2038, nano=%d", path, v == 3);
 		CHECK(same_reading(what, &w, NULL, true));
 		free(w.p);
