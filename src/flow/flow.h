@@ -80,8 +80,9 @@ struct flow {
 	 * in all. */
 	uint32_t hash;
 	/* table links, private to flow.c. Links are entry index + 1, 0 = none,
-	 * so that zeroed (untouched) memory is a valid empty state. */
-	uint32_t hnext;
+	 * so that zeroed (untouched) memory is a valid empty state. free_next
+	 * links ended entries; lprev/lnext the LRU list. */
+	uint32_t free_next;
 	uint32_t lprev, lnext;
 	/* oriented endpoints */
 	uint8_t cli_ip[16], srv_ip[16];
@@ -113,10 +114,7 @@ struct flow {
 	uint8_t orient;      /* enum flow_orient */
 	uint8_t end_reason;  /* enum flow_end */
 	uint8_t close_reason; /* FLOW_END_FIN or FLOW_END_RST once FLOW_CLOSED */
-	/* Private to flow.c: the previous entry in the hash chain (0: the
-	 * bucket), so that ending a flow unlinks it without walking its
-	 * chain. In what was padding: the entry stays 192 bytes. */
-	uint32_t hprev;
+	uint32_t spare; /* padding: the entry stays 192 bytes */
 };
 _Static_assert(sizeof(struct flow) == 192, "a flow table entry is 192 bytes (docs/performance.md)");
 
@@ -148,6 +146,8 @@ struct flow_stats {
  * (flow_packet, flow_expire, flow_flush). */
 typedef void (*flow_end_fn)(void *ctx, struct flow *f);
 
+struct flow_bucket;
+
 struct flow_table {
 	struct flow_config cfg;
 	struct flow_stats stats;
@@ -155,13 +155,10 @@ struct flow_table {
 	void *on_end_ctx;
 	/* private (links are entry index + 1, 0 = none; see flow.c) */
 	struct flow *entries;
-	uint32_t *buckets;
-	uint32_t nbuckets_mask;
+	struct flow_bucket *buckets; /* one cache line each (flow.c) */
+	uint32_t nbuckets;
 	uint32_t high_water;   /* entries[0..high_water) have been used */
 	uint32_t free_head;
-	/* hash chain words: link | count << link_bits | tag (see flow.c); in
-	 * what was padding, the struct's size unchanged */
-	uint8_t link_bits, count_bits;
 	/* one LRU list per distinct timeout, ordered by last-seen */
 #define FLOW_LRU_CLASSES 5
 	uint32_t lru_head[FLOW_LRU_CLASSES], lru_tail[FLOW_LRU_CLASSES];
@@ -200,6 +197,14 @@ void flow_flush(struct flow_table *ft);
  * HTTP response in the "client's" bytes). Later packets map to the new
  * directions; the orientation counters move to ORIENT_PAYLOAD. */
 void flow_reverse(struct flow_table *ft, struct flow *f);
+
+/* For tests. flow_home_bucket: the bucket a packet's flow is looked up in
+ * first (flow.c). flow_table_check: checks the buckets against the flows
+ * in the table (each in exactly one slot, with its tag, in its home bucket
+ * or past it; every overflow count exact); returns the number of flows
+ * living past their home bucket, or -1 with a message in err. */
+uint32_t flow_home_bucket(const struct flow_table *ft, const struct packet *pkt);
+long flow_table_check(const struct flow_table *ft, char *err, size_t errlen);
 
 /* Index of a flow in the table, stable for its lifetime (for per-flow side
  * tables sized max_flows). */

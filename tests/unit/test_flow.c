@@ -105,6 +105,11 @@ static void check_table(const struct flow_table *ft)
 		CHECK_EQ_U(ft->lru_tail[c], prev);
 	}
 	CHECK_EQ_U(listed, ft->stats.active);
+	char err[200];
+	long displaced = flow_table_check(ft, err, sizeof err);
+	if (displaced < 0)
+		fprintf(stderr, "flow_table_check: %s\n", err);
+	CHECK(displaced >= 0);
 }
 
 static void table(struct flow_table *ft, struct end_log *log, uint32_t max, uint64_t seed)
@@ -983,6 +988,82 @@ static void test_stress(void)
 	flow_table_free(&ft);
 }
 
+/* The buckets' overflow (flow.c): flows whose home bucket is full live in
+ * the buckets after it, across the end of the array back to its start,
+ * and are found, ended and replaced there. */
+static void test_buckets(void)
+{
+	struct flow_table ft;
+	struct end_log log;
+	table(&ft, &log, 80, 7); /* 10 buckets of 12 slots */
+	CHECK_EQ_U(ft.nbuckets, 10);
+	uint32_t last = ft.nbuckets - 1;
+	/* 30 UDP flows whose home is the last bucket, and 3 whose home is the
+	 * first: 12 fill the last bucket, 12 the first (past the end), the
+	 * rest go on to the second */
+	struct packet home_last[30], home_first[3];
+	unsigned nl = 0, nf = 0;
+	for (uint16_t port = 1000; nl < 30 || nf < 3; port++) {
+		CHECK(port < 60000);
+		if (port >= 60000)
+			break;
+		struct packet p = udp(1, port, 2, 53, 1 * S);
+		uint32_t hb = flow_home_bucket(&ft, &p);
+		if (hb == last && nl < 30)
+			home_last[nl++] = p;
+		else if (hb == 0 && nf < 3)
+			home_first[nf++] = p;
+	}
+	enum flow_dir dir;
+	bool created;
+	struct flow *fl[30];
+	for (unsigned i = 0; i < 30; i++) {
+		fl[i] = feed(&ft, &home_last[i], &dir, &created);
+		CHECK(created);
+	}
+	char err[200];
+	CHECK_EQ_U(flow_table_check(&ft, err, sizeof err), 18);
+	/* every one is found again, wherever it lives */
+	for (unsigned i = 0; i < 30; i++) {
+		struct packet p = home_last[i];
+		p.ts_us = 2 * S;
+		struct flow *f = feed(&ft, &p, &dir, &created);
+		CHECK(!created);
+		CHECK(f == fl[i]);
+		CHECK_EQ_U(f->pkts[DIR_TO_SERVER], 2);
+	}
+	/* the first bucket is full of others: its own flows go past it */
+	for (unsigned i = 0; i < 3; i++) {
+		home_first[i].ts_us = 3 * S;
+		feed(&ft, &home_first[i], &dir, &created);
+		CHECK(created);
+	}
+	CHECK_EQ_U(flow_table_check(&ft, err, sizeof err), 21);
+	/* The 30 time out (10 s UDP timeout, their last packet at 2 s); the 3
+	 * stay, are found past the emptied buckets, and the overflow counts
+	 * go back down. */
+	struct packet later[3];
+	for (unsigned i = 0; i < 3; i++) {
+		later[i] = home_first[i];
+		later[i].ts_us = 12 * S;
+		feed(&ft, &later[i], &dir, &created);
+		CHECK(!created);
+	}
+	CHECK_EQ_U(log.reason[FLOW_END_TIMEOUT], 30);
+	CHECK_EQ_U(ft.stats.active, 3);
+	CHECK_EQ_U(flow_table_check(&ft, err, sizeof err), 3);
+	/* new flows of the last bucket take its freed slots */
+	for (unsigned i = 0; i < 12; i++) {
+		home_last[i].ts_us = 13 * S;
+		feed(&ft, &home_last[i], &dir, &created);
+		CHECK(created);
+	}
+	CHECK_EQ_U(flow_table_check(&ft, err, sizeof err), 3);
+	flow_flush(&ft);
+	CHECK_EQ_U(flow_table_check(&ft, err, sizeof err), 0);
+	flow_table_free(&ft);
+}
+
 int main(void)
 {
 	test_names_and_config();
@@ -995,5 +1076,6 @@ int main(void)
 	test_flush_order();
 	test_flow_id_determinism();
 	test_stress();
+	test_buckets();
 	return check_done();
 }
