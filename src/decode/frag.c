@@ -39,6 +39,7 @@
  * an older one; it then expires on lookup, at a later sweep or by
  * eviction, never later than the end of the run.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/siphash.h"
 #include "decode/decode_int.h"
 
 #define FRAG_BUF 65536u          /* per context */
@@ -68,6 +70,10 @@ struct frag_ctx {
 	uint32_t max_end;    /* highest byte end held */
 	uint32_t units_held; /* bits set in held[] */
 	uint64_t frame_bytes; /* wire bytes of the frames whose fragments were taken */
+	uint32_t hash;       /* key_hash of key */
+	/* held[] has bits set only for units in [min_off, max_end): what
+	 * ctx_open clears when the context is next used (not all 1 KiB) */
+	uint32_t min_off;
 	int32_t hnext;       /* hash chain, -1 ends */
 	int32_t older, newer; /* the open list, -1 ends */
 	uint8_t held[FRAG_UNITS / 8];
@@ -86,37 +92,27 @@ struct frag_table {
 	int32_t done[FRAG_PINNED_MAX];
 	unsigned ndone;
 	uint64_t last_sweep;
-	uint32_t seed; /* hash basis, random per run */
+	uint64_t seed[2]; /* SipHash key, random per run */
 };
 
-static uint32_t key_hash(const struct frag_key *k, uint32_t seed)
+/* SipHash-1-3 keyed per run (common/siphash.h): an attacker who knows
+ * the code cannot choose addresses and ids that all land in one chain.
+ * Computed once per fragment (kept in the context for its unlinking). */
+static uint32_t key_hash(const struct frag_key *k, const uint64_t seed[2])
 {
-	/* FNV-1a started from a random per-run basis, then mixed (MurmurHash3's
-	 * finaliser): an attacker who knows the code cannot choose addresses
-	 * and ids that all land in one chain. */
-	uint32_t h = 2166136261u ^ seed;
-	uint8_t head[6] = {k->ipver, k->proto, (uint8_t)(k->id >> 24), (uint8_t)(k->id >> 16),
-	                   (uint8_t)(k->id >> 8), (uint8_t)k->id};
-	for (size_t i = 0; i < sizeof head; i++)
-		h = (h ^ head[i]) * 16777619u;
-	for (size_t i = 0; i < 16; i++)
-		h = (h ^ k->src[i]) * 16777619u;
-	for (size_t i = 0; i < 16; i++)
-		h = (h ^ k->dst[i]) * 16777619u;
-	h ^= h >> 16;
-	h *= 0x85ebca6bu;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35u;
-	h ^= h >> 16;
-	return h;
+	uint64_t w[5];
+	memcpy(&w[0], k->src, 16);
+	memcpy(&w[2], k->dst, 16);
+	w[4] = (uint64_t)k->id | (uint64_t)k->proto << 32 | (uint64_t)k->ipver << 40;
+	return (uint32_t)sip13(seed[0], seed[1], w, 5);
 }
 
-static uint32_t random_seed(void)
+static void random_seed(uint64_t seed[2])
 {
-	uint32_t seed = 0;
-	if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed)
-		seed = (uint32_t)time(NULL) ^ ((uint32_t)getpid() << 16);
-	return seed;
+	if (getrandom(seed, 2 * sizeof seed[0], GRND_NONBLOCK) != (ssize_t)(2 * sizeof seed[0])) {
+		seed[0] = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
+		seed[1] = (uint64_t)(uintptr_t)seed ^ 0x9e3779b97f4a7c15ULL;
+	}
 }
 
 static bool key_eq(const struct frag_key *a, const struct frag_key *b)
@@ -128,6 +124,29 @@ static bool key_eq(const struct frag_key *a, const struct frag_key *b)
 static bool unit_held(const struct frag_ctx *c, uint32_t u) { return c->held[u / 8] & (1u << (u % 8)); }
 
 static void unit_set(struct frag_ctx *c, uint32_t u) { c->held[u / 8] |= (uint8_t)(1u << (u % 8)); }
+
+/* The bits of units [u0, u1) of held byte i. */
+static uint8_t units_mask(uint32_t i, uint32_t u0, uint32_t u1)
+{
+	uint32_t lo = u0 > i * 8 ? u0 - i * 8 : 0, hi = u1 < i * 8 + 8 ? u1 - i * 8 : 8;
+	return (uint8_t)((0xffu << lo) & (0xffu >> (8 - hi)));
+}
+
+/* Whether any unit of [u0, u1) is held. */
+static bool any_held(const struct frag_ctx *c, uint32_t u0, uint32_t u1)
+{
+	for (uint32_t i = u0 / 8; u0 < u1 && i <= (u1 - 1) / 8; i++)
+		if (c->held[i] & units_mask(i, u0, u1))
+			return true;
+	return false;
+}
+
+/* Marks units [u0, u1) held. */
+static void set_held(struct frag_ctx *c, uint32_t u0, uint32_t u1)
+{
+	for (uint32_t i = u0 / 8; u0 < u1 && i <= (u1 - 1) / 8; i++)
+		c->held[i] |= units_mask(i, u0, u1);
+}
 
 static uint8_t *ctx_buf(struct frag_table *t, int32_t i) { return t->bufs + (size_t)i * FRAG_BUF; }
 
@@ -161,7 +180,7 @@ int frag_table_create(struct decoder *d, char *err, size_t errlen)
 	d->mem_bytes = sizeof *t + (size_t)n * (sizeof *t->ctx + FRAG_BUF + sizeof *t->freelist) +
 	               (size_t)nb * sizeof *t->bucket;
 	t->oldest = t->newest = -1;
-	t->seed = random_seed();
+	random_seed(t->seed);
 	for (uint32_t i = 0; i < nb; i++)
 		t->bucket[i] = -1;
 	/* Pop order 0, 1, 2, ... keeps runs reproducible. */
@@ -197,7 +216,7 @@ static void ctx_unlink(struct frag_table *t, int32_t i)
 		t->ctx[c->newer].older = c->older;
 	else
 		t->newest = c->older;
-	int32_t *pp = &t->bucket[key_hash(&t->ctx[i].key, t->seed) & t->bmask];
+	int32_t *pp = &t->bucket[c->hash & t->bmask];
 	while (*pp != -1) {
 		if (*pp == i) {
 			*pp = t->ctx[i].hnext;
@@ -216,10 +235,10 @@ static void ctx_drop(struct frag_table *t, int32_t i)
 	t->open--;
 }
 
-static int32_t ctx_find(struct frag_table *t, const struct frag_key *k)
+static int32_t ctx_find(struct frag_table *t, const struct frag_key *k, uint32_t h)
 {
-	for (int32_t i = t->bucket[key_hash(k, t->seed) & t->bmask]; i != -1; i = t->ctx[i].hnext)
-		if (key_eq(&t->ctx[i].key, k))
+	for (int32_t i = t->bucket[h & t->bmask]; i != -1; i = t->ctx[i].hnext)
+		if (t->ctx[i].hash == h && key_eq(&t->ctx[i].key, k))
 			return i;
 	return -1;
 }
@@ -229,7 +248,7 @@ static bool expired(const struct decoder *d, const struct frag_ctx *c, uint64_t 
 	return now > c->first_ts && now - c->first_ts > d->cfg.frag_timeout_us;
 }
 
-static int32_t ctx_open(struct decoder *d, const struct frag_key *k, uint64_t now)
+static int32_t ctx_open(struct decoder *d, const struct frag_key *k, uint32_t h, uint64_t now)
 {
 	struct frag_table *t = d->frags;
 	if (t->nfree == 0) {
@@ -243,11 +262,20 @@ static int32_t ctx_open(struct decoder *d, const struct frag_key *k, uint64_t no
 	}
 	int32_t i = t->freelist[--t->nfree];
 	struct frag_ctx *c = &t->ctx[i];
-	memset(c, 0, sizeof *c);
+	/* the previous datagram's bits (zeroed memory: none), then the rest
+	 * of the state; a flood of small fragments writes two lines here, not
+	 * the 17 of the whole context */
+	if (c->max_end > c->min_off) {
+		uint32_t b0 = c->min_off / 64, b1 = (c->max_end + 63) / 64;
+		memset(c->held + b0, 0, b1 - b0);
+	}
+	memset(c, 0, offsetof(struct frag_ctx, held));
 	c->state = CTX_OPEN;
 	c->key = *k;
+	c->hash = h;
+	c->min_off = FRAG_BUF;
 	c->first_ts = now;
-	uint32_t b = key_hash(k, t->seed) & t->bmask;
+	uint32_t b = h & t->bmask;
 	c->hnext = t->bucket[b];
 	t->bucket[b] = i;
 	c->older = t->newest;
@@ -260,6 +288,43 @@ static int32_t ctx_open(struct decoder *d, const struct frag_key *k, uint64_t no
 	t->open++;
 	d->stats.frag_datagrams++;
 	return i;
+}
+
+/* Stores a fragment's bytes [offset, end) in c, unless bytes it overlaps
+ * differ from those held (false, nothing stored). */
+static bool store(struct frag_ctx *c, uint8_t *buf, uint32_t offset, uint32_t end,
+                  struct reader *data)
+{
+	uint32_t u0 = offset / 8, u1 = (end + 7) / 8;
+	if (!any_held(c, u0, u1)) {
+		/* Nothing of it held yet (a new datagram, fragments that do not
+		 * overlap): all of it is stored, in one copy. */
+		if (end > offset) {
+			memcpy(buf + offset, rd_bytes(data, end - offset), end - offset);
+			set_held(c, u0, u1);
+			c->units_held += u1 - u0;
+		}
+		return true;
+	}
+	/* Pass 1: held units must carry the same bytes. */
+	struct reader chk = *data;
+	for (uint32_t lo = offset; lo < end; lo += 8) {
+		uint32_t n = end - lo < 8 ? end - lo : 8;
+		const uint8_t *b = rd_bytes(&chk, n);
+		if (b && unit_held(c, lo / 8) && memcmp(buf + lo, b, n) != 0)
+			return false;
+	}
+	/* Pass 2: store what is new (first copy wins). */
+	for (uint32_t lo = offset; lo < end; lo += 8) {
+		uint32_t n = end - lo < 8 ? end - lo : 8;
+		const uint8_t *b = rd_bytes(data, n);
+		if (b && !unit_held(c, lo / 8)) {
+			memcpy(buf + lo, b, n);
+			unit_set(c, lo / 8);
+			c->units_held++;
+		}
+	}
+	return true;
 }
 
 enum frag_outcome frag_add(struct dstate *s, const struct frag_key *key, uint32_t offset, bool more,
@@ -281,14 +346,15 @@ enum frag_outcome frag_add(struct dstate *s, const struct frag_key *key, uint32_
 		return FRAG_OUT_DROP;
 	}
 
-	int32_t i = ctx_find(t, key);
+	uint32_t h = key_hash(key, t->seed);
+	int32_t i = ctx_find(t, key, h);
 	if (i >= 0 && expired(d, &t->ctx[i], s->ts_us)) {
 		ctx_drop(t, i);
 		d->stats.frag_timeout++;
 		i = -1;
 	}
 	if (i < 0) {
-		i = ctx_open(d, key, s->ts_us);
+		i = ctx_open(d, key, h, s->ts_us);
 		if (i < 0) {
 			s->drop = DROP_FRAG_NO_CONTEXT;
 			return FRAG_OUT_DROP;
@@ -305,26 +371,12 @@ enum frag_outcome frag_add(struct dstate *s, const struct frag_key *key, uint32_
 		return FRAG_OUT_DROP;
 	}
 
-	/* Pass 1: held units must carry the same bytes. */
-	struct reader chk = *data;
-	for (uint32_t lo = offset; lo < end; lo += 8) {
-		uint32_t n = end - lo < 8 ? end - lo : 8;
-		const uint8_t *b = rd_bytes(&chk, n);
-		if (b && unit_held(c, lo / 8) && memcmp(buf + lo, b, n) != 0) {
-			s->drop = DROP_FRAG_OVERLAP;
-			return FRAG_OUT_DROP;
-		}
+	if (!store(c, buf, offset, end, data)) {
+		s->drop = DROP_FRAG_OVERLAP;
+		return FRAG_OUT_DROP;
 	}
-	/* Pass 2: store what is new (first copy wins). */
-	for (uint32_t lo = offset; lo < end; lo += 8) {
-		uint32_t n = end - lo < 8 ? end - lo : 8;
-		const uint8_t *b = rd_bytes(data, n);
-		if (b && !unit_held(c, lo / 8)) {
-			memcpy(buf + lo, b, n);
-			unit_set(c, lo / 8);
-			c->units_held++;
-		}
-	}
+	if (offset < c->min_off)
+		c->min_off = offset;
 	c->frame_bytes += s->frame_len;
 	if (!more) {
 		c->have_last = 1;

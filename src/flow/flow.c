@@ -40,6 +40,7 @@
  */
 #include "flow/flow.h"
 
+#include "common/siphash.h"
 #include "common/table_mem.h"
 
 #include <assert.h>
@@ -135,59 +136,10 @@ void flow_config_defaults(struct flow_config *cfg)
 
 /* ---- hashing ------------------------------------------------------------ */
 
-/*
- * SipHash-1-3 over 64-bit words. The bucket hash is keyed with the per-run
- * seed so that an attacker who knows the code still cannot aim packets at
- * one bucket; flow_id uses the same function with a fixed key so that it is
- * the same in every run.
- */
-#define ROTL64(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-
-struct sip {
-	uint64_t v0, v1, v2, v3;
-};
-
-static inline void sip_round(struct sip *s)
-{
-	s->v0 += s->v1;
-	s->v1 = ROTL64(s->v1, 13);
-	s->v1 ^= s->v0;
-	s->v0 = ROTL64(s->v0, 32);
-	s->v2 += s->v3;
-	s->v3 = ROTL64(s->v3, 16);
-	s->v3 ^= s->v2;
-	s->v0 += s->v3;
-	s->v3 = ROTL64(s->v3, 21);
-	s->v3 ^= s->v0;
-	s->v2 += s->v1;
-	s->v1 = ROTL64(s->v1, 17);
-	s->v1 ^= s->v2;
-	s->v2 = ROTL64(s->v2, 32);
-}
-
-static uint64_t sip13(uint64_t k0, uint64_t k1, const uint64_t *w, size_t n)
-{
-	struct sip s = {
-		k0 ^ 0x736f6d6570736575ULL,
-		k1 ^ 0x646f72616e646f6dULL,
-		k0 ^ 0x6c7967656e657261ULL,
-		k1 ^ 0x7465646279746573ULL,
-	};
-	for (size_t i = 0; i < n; i++) {
-		s.v3 ^= w[i];
-		sip_round(&s);
-		s.v0 ^= w[i];
-	}
-	uint64_t b = (uint64_t)(n * 8) << 56;
-	s.v3 ^= b;
-	sip_round(&s);
-	s.v0 ^= b;
-	s.v2 ^= 0xff;
-	sip_round(&s);
-	sip_round(&s);
-	sip_round(&s);
-	return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
-}
+/* The bucket hash is SipHash-1-3 (common/siphash.h) keyed with the
+ * per-run seed, so that an attacker who knows the code still cannot aim
+ * packets at one bucket; flow_id uses the same function with a fixed key
+ * so that it is the same in every run. */
 
 /* splitmix64 step: derives the second key word from the seed. */
 static uint64_t mix64(uint64_t x)

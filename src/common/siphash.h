@@ -1,0 +1,62 @@
+/*
+ * siphash.h - SipHash-1-3 (Aumasson and Bernstein, "SipHash: a fast
+ * short-input PRF", 2012; one compression and three finalisation rounds)
+ * over 64-bit words, for the hash tables that attacker-chosen keys fill
+ * (flows, fragments): keyed with a per-run seed, the buckets a key lands
+ * in cannot be predicted from the code, so no input can aim at one bucket.
+ */
+#ifndef OFFPORT_COMMON_SIPHASH_H
+#define OFFPORT_COMMON_SIPHASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SIP_ROTL64(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+
+struct sip {
+	uint64_t v0, v1, v2, v3;
+};
+
+static inline void sip_round(struct sip *s)
+{
+	s->v0 += s->v1;
+	s->v1 = SIP_ROTL64(s->v1, 13);
+	s->v1 ^= s->v0;
+	s->v0 = SIP_ROTL64(s->v0, 32);
+	s->v2 += s->v3;
+	s->v3 = SIP_ROTL64(s->v3, 16);
+	s->v3 ^= s->v2;
+	s->v0 += s->v3;
+	s->v3 = SIP_ROTL64(s->v3, 21);
+	s->v3 ^= s->v0;
+	s->v2 += s->v1;
+	s->v1 = SIP_ROTL64(s->v1, 17);
+	s->v1 ^= s->v2;
+	s->v2 = SIP_ROTL64(s->v2, 32);
+}
+
+static inline uint64_t sip13(uint64_t k0, uint64_t k1, const uint64_t *w, size_t n)
+{
+	struct sip s = {
+		k0 ^ 0x736f6d6570736575ULL,
+		k1 ^ 0x646f72616e646f6dULL,
+		k0 ^ 0x6c7967656e657261ULL,
+		k1 ^ 0x7465646279746573ULL,
+	};
+	for (size_t i = 0; i < n; i++) {
+		s.v3 ^= w[i];
+		sip_round(&s);
+		s.v0 ^= w[i];
+	}
+	uint64_t b = (uint64_t)(n * 8) << 56;
+	s.v3 ^= b;
+	sip_round(&s);
+	s.v0 ^= b;
+	s.v2 ^= 0xff;
+	sip_round(&s);
+	sip_round(&s);
+	sip_round(&s);
+	return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
+}
+
+#endif
