@@ -1,7 +1,13 @@
 /*
  * fuzz_flow.c - the flow table driven by packets synthesised from input.
  *
- *   header (6 bytes): max_flows - 1 (low 3 bits: 1..8 flows), then the TCP
+ *   header (6 bytes): max_flows (bits 0-2 n, bit 3 large: 1 + n flows,
+ *                     or 16 + 8n, enough to fill buckets past their 12
+ *                     slots), bit 4 crowd: each packet's source address
+ *                     (its third byte) is chosen so that its flow's home
+ *                     bucket is the first (op b7 bit 0 clear) or the last
+ *                     of the table, which overflows them and wraps past
+ *                     the end; then the TCP
  *                     new/established/closing/closed and UDP timeouts in
  *                     seconds (1 + byte % 16)
  *   op (8 bytes):     b0  bits 0-2 source host, 3-5 destination host,
@@ -16,7 +22,8 @@
  *                     b5  VXLAN id; b6-b7 sequence number
  *
  * After every operation: created == sum(ended) + active, the class lists
- * are consistent and ordered by last-seen, the returned flow is the
+ * are consistent and ordered by last-seen, the buckets hold every flow
+ * with exact overflow counts (flow_table_check), the returned flow is the
  * packet's (in the returned direction), ids are 51-bit and non-zero, and
  * every ended flow had a reason. Violations abort.
  */
@@ -86,6 +93,11 @@ static void check_table(const struct flow_table *ft)
 	}
 	if (listed != ft->stats.active)
 		fail("every active flow in one class list");
+	char err[160];
+	if (flow_table_check(ft, err, sizeof err) < 0) {
+		fprintf(stderr, "fuzz_flow: %s\n", err);
+		fail("buckets (flow_table_check)");
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -97,7 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	struct flow_config cfg;
 	flow_config_defaults(&cfg);
-	cfg.max_flows = 1 + (data[0] & 7);
+	cfg.max_flows = data[0] & 8 ? 16 + 8u * (data[0] & 7) : 1 + (data[0] & 7u);
 	cfg.tcp_new_timeout_us = (1 + data[1] % 16) * S;
 	cfg.tcp_established_timeout_us = (1 + data[2] % 16) * S;
 	cfg.tcp_closing_timeout_us = (1 + data[3] % 16) * S;
@@ -150,6 +162,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		p.tcp_flags = p.l4_proto == 6 ? op[2] : 0;
 		p.seq = (uint32_t)op[6] << 8 | op[7];
+		if (data[0] & 0x10) {
+			uint32_t target = op[7] & 1 ? ft.nbuckets - 1 : 0;
+			for (unsigned k = 0; k < 256 && flow_home_bucket(&ft, &p) != target; k++)
+				p.src_ip[2] = (uint8_t)(k + 1);
+		}
 		p.payload_len = p.payload_wire_len = op[4];
 		uint64_t created_before = ft.stats.created;
 		enum flow_dir dir = DIR_TO_SERVER;
