@@ -10,6 +10,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/random.h>
+#include <sys/types.h>
+#include <time.h>
 
 #define SIP_ROTL64(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
 
@@ -57,6 +60,30 @@ static inline uint64_t sip13(uint64_t k0, uint64_t k1, const uint64_t *w, size_t
 	sip_round(&s);
 	sip_round(&s);
 	return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
+}
+
+/* splitmix64 step: derives a key's second word from a 64-bit seed. */
+static inline uint64_t sip_mix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/* A non-zero seed that differs per run, for a table's key. */
+static inline uint64_t sip_random_seed(void)
+{
+	uint64_t s = 0;
+	if (getrandom(&s, sizeof s, GRND_NONBLOCK) == (ssize_t)sizeof s && s != 0)
+		return s;
+	/* No entropy yet (early boot) or no syscall: time and an address still
+	 * make the seed differ per run, which is all a hash seed needs. */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	s = sip_mix64((uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec);
+	s ^= sip_mix64((uint64_t)(uintptr_t)&s);
+	return s ? s : 1;
 }
 
 #endif

@@ -43,9 +43,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "common/siphash.h"
 #include "decode/decode_int.h"
@@ -105,14 +102,6 @@ static uint32_t key_hash(const struct frag_key *k, const uint64_t seed[2])
 	memcpy(&w[2], k->dst, 16);
 	w[4] = (uint64_t)k->id | (uint64_t)k->proto << 32 | (uint64_t)k->ipver << 40;
 	return (uint32_t)sip13(seed[0], seed[1], w, 5);
-}
-
-static void random_seed(uint64_t seed[2])
-{
-	if (getrandom(seed, 2 * sizeof seed[0], GRND_NONBLOCK) != (ssize_t)(2 * sizeof seed[0])) {
-		seed[0] = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
-		seed[1] = (uint64_t)(uintptr_t)seed ^ 0x9e3779b97f4a7c15ULL;
-	}
 }
 
 static bool key_eq(const struct frag_key *a, const struct frag_key *b)
@@ -180,7 +169,8 @@ int frag_table_create(struct decoder *d, char *err, size_t errlen)
 	d->mem_bytes = sizeof *t + (size_t)n * (sizeof *t->ctx + FRAG_BUF + sizeof *t->freelist) +
 	               (size_t)nb * sizeof *t->bucket;
 	t->oldest = t->newest = -1;
-	random_seed(t->seed);
+	t->seed[0] = sip_random_seed();
+	t->seed[1] = sip_mix64(t->seed[0]);
 	for (uint32_t i = 0; i < nb; i++)
 		t->bucket[i] = -1;
 	/* Pop order 0, 1, 2, ... keeps runs reproducible. */

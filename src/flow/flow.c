@@ -49,8 +49,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
 #define US_PER_S 1000000ULL
 
@@ -140,15 +138,6 @@ void flow_config_defaults(struct flow_config *cfg)
  * per-run seed, so that an attacker who knows the code still cannot aim
  * packets at one bucket; flow_id uses the same function with a fixed key
  * so that it is the same in every run. */
-
-/* splitmix64 step: derives the second key word from the seed. */
-static uint64_t mix64(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ULL;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
-}
 
 /* Bytes loaded little-endian explicitly, so flow_id is the same on every
  * host for the same capture. */
@@ -246,20 +235,6 @@ static uint64_t make_flow_id(const uint64_t key[KEY_WORDS], uint64_t first_ts, u
 	uint64_t id = sip13(0x6f6666706f727431ULL, 0x666c6f775f696421ULL, w, KEY_WORDS + 2) &
 	              FLOW_ID_MASK;
 	return id ? id : 1;
-}
-
-static uint64_t random_seed(void)
-{
-	uint64_t s = 0;
-	if (getrandom(&s, sizeof s, GRND_NONBLOCK) == (ssize_t)sizeof s && s != 0)
-		return s;
-	/* No entropy yet (early boot) or no syscall: time and an address still
-	 * make the seed differ per run, which is all a hash seed needs. */
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	s = mix64((uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec);
-	s ^= mix64((uint64_t)(uintptr_t)&s);
-	return s ? s : 1;
 }
 
 /* ---- entry helpers ------------------------------------------------------ */
@@ -525,8 +500,8 @@ int flow_table_init(struct flow_table *ft, const struct flow_config *cfg, flow_e
 	ft->on_end_ctx = ctx;
 	ft->nbuckets = nb;
 	ft->mem_bytes = (size_t)cfg->max_flows * sizeof *ft->entries + (size_t)nb * sizeof *ft->buckets;
-	ft->seed = cfg->seed ? cfg->seed : random_seed();
-	ft->seed2 = mix64(ft->seed);
+	ft->seed = cfg->seed ? cfg->seed : sip_random_seed();
+	ft->seed2 = sip_mix64(ft->seed);
 	return 0;
 }
 

@@ -1004,9 +1004,10 @@ static void test_buckets(void)
 	struct packet home_last[30], home_first[3];
 	unsigned nl = 0, nf = 0;
 	for (uint16_t port = 1000; nl < 30 || nf < 3; port++) {
-		CHECK(port < 60000);
-		if (port >= 60000)
+		if (port >= 60000) {
+			CHECK(!"30 ports aimed at the last bucket, 3 at the first");
 			break;
+		}
 		struct packet p = udp(1, port, 2, 53, 1 * S);
 		uint32_t hb = flow_home_bucket(&ft, &p);
 		if (hb == last && nl < 30)
