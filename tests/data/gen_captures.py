@@ -1107,8 +1107,33 @@ def gen_tcp():
          f"{len(c.segs)} packets; like tcp_midstream.pcap on ports 20000 (client) and 9000 (server): "
          f"the first packet is the server's response, so the first-packet rule guesses the server as "
          f"client; the HTTP bytes turn the flow round. 1 TCP flow: client {C4}:20000, server "
-         f"{S4}:9000 (orientation basis payload). The verdict comes with the first packet (an HTTP "
-         f"status line from the server decides), so the first bytes kept are c->s 0, s->c {L(resp1)}.")
+         f"{S4}:9000 (orientation basis payload). The server's HTTP status line alone would decide, but "
+         f"no run is made before the other side speaks: the verdict comes with the second request, so "
+         f"the first bytes kept are c->s {L(req2)}, s->c {L(resp1)}.")
+
+    # One side only, as on a tap that sees one direction: mid-stream, only
+    # the server's packets. The first-packet rule takes the server for the
+    # client, so "the server" never speaks and the flow is judged when its
+    # "client" is done: flow 1 at the server's FIN 2 s later, flow 2 (no
+    # FIN) when the input ends. Both are turned round by the payload.
+    one_side = []
+    for k, (cport, sport, fin) in enumerate(((20002, 9002, True), (20003, 9003, False))):
+        c = TcpConn(C4, S4, cport, sport)
+        c.handshake()
+        c.send("c", req1, ack_every=0)
+        cut = len(c.segs)
+        c.send("s", resp1, ack_every=0)
+        if fin:
+            c.seg("s", FIN | ACK, delay=2 * SEC)
+        c.segs = [g for g in c.segs[cut:] if g.d == "s"]
+        one_side.append(c.render(T0 + k * 100 * MS))
+    save("tcp_one_side.pcap", merge(*one_side),
+         f"3 packets; only the server's side of two mid-stream connections (HTTP responses of "
+         f"{L(resp1)} bytes). 2 TCP flows, each first guessed with the server as client and turned "
+         f"round by the payload (orientation basis payload): {C4}:20002 -> {S4}:9002, whose server "
+         f"sends a FIN 2 s later: decided then (its guessed client's direction done); "
+         f"{C4}:20003 -> {S4}:9003: decided at the end of the input. First bytes c->s 0, "
+         f"s->c {L(resp1)} each.")
 
     # SYN+ACK first: the client's SYN was missed. Ports 40001 -> 8080 are
     # both in 1024..49151 so only the SYN+ACK rule can orient the flow.
@@ -1330,7 +1355,8 @@ def gen_formats():
 
     text = b"This is not a capture file.\nIt is gzip-compressed text made by gen_captures.py.\n" * 4
     out("damaged_notpcap.bin", gzip.compress(text, mtime=0),
-        "gzip-compressed text (magic 1f 8b, mtime 0): not a capture; libpcap refuses it (unknown file format).")
+        "gzip-compressed text (magic 1f 8b, mtime 0): not a capture; libpcap refuses it (unknown file format), "
+        "offport says it is gzip-compressed (exit status 3).")
 
     out("empty.pcap", Pcap(1).header(),
         "pcap header only (Ethernet, snaplen 262144), 0 packets: a clean run with all counters zero.")
