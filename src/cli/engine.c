@@ -5,7 +5,9 @@
  *   STREAM_NONE      no payload seen yet (a SYN flood never leaves this);
  *   a slot index     its first bytes are being collected and identified;
  *   SLOT_DONE        the verdict is taken, f->user_len[] keeps the lengths;
- *   SLOT_EXHAUSTED   the stream pool was empty: the flow is counted only.
+ *   SLOT_EXHAUSTED   the stream pool was empty: the flow is counted only;
+ *   SLOT_UNMATCHED   UDP, nothing can match its bytes: slot given back
+ *                    under pressure, verdict waiting (judge_under_pressure).
  *
  * A flow that needs a slot when all are taken does not go uninspected
  * (a UDP spray or a crowd of silent connections would otherwise blind
@@ -29,6 +31,7 @@
 #include "cli/engine.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +39,7 @@
 
 #define SLOT_DONE (STREAM_NONE - 1)
 #define SLOT_EXHAUSTED (STREAM_NONE - 2)
+#define SLOT_UNMATCHED (STREAM_NONE - 3)
 
 void engine_config_defaults(struct engine_config *cfg)
 {
@@ -64,7 +68,7 @@ static void emit(struct engine *e)
 static bool inspecting(const struct flow *f)
 {
 	return f->user_slot != STREAM_NONE && f->user_slot != SLOT_DONE &&
-	       f->user_slot != SLOT_EXHAUSTED;
+	       f->user_slot != SLOT_EXHAUSTED && f->user_slot != SLOT_UNMATCHED;
 }
 
 static void slot_unlink(struct engine *e, uint32_t s)
@@ -163,6 +167,9 @@ static void make_note(const struct engine *e, const struct flow *f, int rule,
 	}
 }
 
+static void judge(struct engine *e, struct flow *f, int proto, struct ident_evidence *ev,
+                  const struct ident_input *in, struct verdict_input vi, uint64_t now_us);
+
 static void decide(struct engine *e, struct flow *f, int proto, struct ident_evidence *ev,
                    const struct ident_input *in, uint64_t now_us)
 {
@@ -179,6 +186,36 @@ static void decide(struct engine *e, struct flow *f, int proto, struct ident_evi
 		.payload = proto < 0 ? ident_payload_class(in) : IDENT_PAYLOAD_NONE,
 		.unknown_all = e->cfg.unknown_all,
 	};
+	judge(e, f, proto, ev, in, vi, now_us);
+}
+
+/* A UDP flow whose bytes every identifier ruled out, read both ways, and
+ * whose slot was given back (let_go_unmatched): unidentified, judged on
+ * what was noted then (the first message's class, the sides that had
+ * spoken) and on whether the silent side has spoken since. */
+static void decide_unmatched(struct engine *e, struct flow *f, uint64_t now_us)
+{
+	struct verdict_input vi = {
+		.proto = -1,
+		.transport = PORTS_UDP,
+		.server_port = f->srv_port,
+		.orientation_guessed = flow_orient_guessed(f->orient),
+		.client_spoke = f->user_len[0] > 0,
+		.server_spoke = f->user_len[1] > 0,
+		.start_seen = true,
+		.payload = (enum ident_payload)((f->user_flags & REPORT_UF_PAYLOAD_MASK) >>
+		                                REPORT_UF_PAYLOAD_SHIFT),
+		.unknown_all = e->cfg.unknown_all,
+	};
+	f->user_slot = SLOT_DONE;
+	judge(e, f, -1, NULL, NULL, vi, now_us);
+}
+
+/* The verdict on what decide or decide_unmatched gathered; in is NULL for
+ * the second (used only for a match). */
+static void judge(struct engine *e, struct flow *f, int proto, struct ident_evidence *ev,
+                  const struct ident_input *in, struct verdict_input vi, uint64_t now_us)
+{
 	struct finding fd;
 	verdict_judge(e->ports, &vi, &fd);
 	f->user_proto = (int16_t)proto;
@@ -393,11 +430,77 @@ static void try_decide(struct engine *e, struct flow *f, bool final, uint64_t no
 		decide(e, f, -1, NULL, &in, now_us);
 }
 
+/*
+ * Under a UDP spray every slot fills with one-datagram flows that no
+ * identifier matches, each kept until the pool is full and it is cut,
+ * a pool of flows later, out of the caches (its flow, its slot, its
+ * ruled-out sets: most of a spray datagram's cost). So while the pool is
+ * at least half full, a UDP flow that only one side has spoken in is
+ * judged on arrival (judge_under_pressure): a match decides at once, as a
+ * cut would; when every identifier is ruled out on both readings of its
+ * bytes, none can match later (NO_MATCH is final, identify.h), so its
+ * first bytes are no longer needed: the first message's payload class and
+ * the lengths held are noted in the flow, its slot is given back (hot,
+ * to the next flow) and the flow is decided as unidentified when its
+ * silent side speaks or it ends, as it would have been. Only its
+ * first_bytes lengths can differ: they are what was held when the slot
+ * was given back (later datagrams of the same side are not kept).
+ */
+static bool pool_pressed(const struct engine *e)
+{
+	return e->streams.in_use >= e->streams.cfg.max_slots / 2;
+}
+
+static void let_go_unmatched(struct engine *e, struct flow *f, const struct ident_input *in)
+{
+	enum ident_payload pc = ident_payload_class(in);
+	release(e, f); /* f->user_len[] = the lengths held */
+	f->user_slot = SLOT_UNMATCHED;
+	f->user_flags = (uint8_t)((f->user_flags & ~REPORT_UF_PAYLOAD_MASK) |
+	                          ((unsigned)pc << REPORT_UF_PAYLOAD_SHIFT) |
+	                          REPORT_UF_INSPECTION_CUT);
+	e->totals.inspections_cut++;
+}
+
+static void judge_under_pressure(struct engine *e, struct flow *f, uint64_t now_us)
+{
+	struct ident_input in;
+	struct ident_result r;
+	build_input(e, f, false, &in);
+	if (in.len[0] > 0 && in.len[1] > 0)
+		return; /* both sides spoke: try_decide has judged */
+	ident_run_more(&in, ruled_out(e, f, &in, 0), &r);
+	maybe_reverse(e, f, &in, &r);
+	if (r.verdict == IDENT_MATCH) {
+		decide(e, f, r.proto, &r.ev, &in, now_us);
+		return;
+	}
+	if (f->orient != ORIENT_PORT && f->orient != ORIENT_FIRST_PACKET)
+		return; /* turned round already: keep it simple, keep the slot */
+	/* As if the flow ended now: both readings, on copies of the ruled-out
+	 * sets (an answer given as final is not final for a flow that goes
+	 * on). */
+	struct ident_input fin, sw;
+	build_input(e, f, true, &fin);
+	const struct engine_ruled_out *ro = &e->ruled_out[f->user_slot];
+	struct ident_set way0 = ro->set[0], way1 = ro->set[1];
+	ident_run_more(&fin, &way0, &r);
+	if (r.verdict != IDENT_NO_MATCH)
+		return;
+	swapped(&fin, &sw);
+	ident_run_more(&sw, &way1, &r);
+	if (r.verdict != IDENT_NO_MATCH)
+		return;
+	let_go_unmatched(e, f, &in);
+}
+
 static void on_flow_end(void *ctx, struct flow *f)
 {
 	struct engine *e = ctx;
 	if (inspecting(f) && !(f->user_flags & REPORT_UF_DECIDED))
 		try_decide(e, f, true, f->last_ts_us);
+	else if (f->user_slot == SLOT_UNMATCHED)
+		decide_unmatched(e, f, f->last_ts_us);
 	release(e, f);
 	if (!(f->user_flags & REPORT_UF_DECIDED)) {
 		/* no payload at all, or none of it could be inspected */
@@ -623,6 +726,15 @@ static void inspect(struct engine *e, struct flow *f, enum flow_dir dir, const s
 		f->user_flags |= dir == DIR_TO_SERVER ? REPORT_UF_CUT_TS : REPORT_UF_CUT_TC;
 	if (f->user_slot == SLOT_DONE || f->user_slot == SLOT_EXHAUSTED)
 		return;
+	if (f->user_slot == SLOT_UNMATCHED) {
+		/* nothing can match: the silent side's first bytes decide it */
+		if (p->payload_wire_len > 0 && f->user_len[dir] == 0) {
+			uint32_t cap = e->streams.cfg.cap;
+			f->user_len[dir] = p->payload_len < cap ? p->payload_len : cap;
+			decide_unmatched(e, f, p->ts_us);
+		}
+		return;
+	}
 	if (f->user_slot == STREAM_NONE) {
 		if (p->payload_wire_len == 0)
 			return; /* nothing to keep yet; the SYN's sequence is in the flow */
@@ -666,6 +778,8 @@ static void inspect(struct engine *e, struct flow *f, enum flow_dir dir, const s
 		if (tcp && !worth_judging(e, f, p->tcp_flags))
 			return;
 		try_decide(e, f, false, p->ts_us);
+		if (!tcp && inspecting(f) && pool_pressed(e))
+			judge_under_pressure(e, f, p->ts_us);
 	}
 }
 

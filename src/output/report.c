@@ -650,7 +650,7 @@ int report_summary_text(FILE *out, const struct run_totals *t)
 		        t->unknown_payload[IDENT_PAYLOAD_TEXT], t->unknown_payload[IDENT_PAYLOAD_STRUCTURED],
 		        t->unknown_payload[IDENT_PAYLOAD_OPAQUE]);
 	if (t->inspections_cut)
-		fprintf(out, "  inspections cut short (stream slots all taken): %" PRIu64 "\n",
+		fprintf(out, "  inspections cut short (stream slots scarce): %" PRIu64 "\n",
 		        t->inspections_cut);
 	if (t->stream->slots_exhausted)
 		fprintf(out, "  uninspected flows (stream slots exhausted): %" PRIu64 "\n",

@@ -1236,6 +1236,30 @@ def gen_udp():
         f"Ethernet. {len(evs)} packets; 0 TCP + 5 UDP flows (client -> server, basis; first-bytes datagram lengths "
         f"c->s/s->c): " + "; ".join(d) + ".")
 
+    # A small UDP spray at a DNS server: 8 one-datagram flows of opaque
+    # bytes from distinct clients, 1 ms apart; the fourth is answered
+    # (opaque too) 5 ms later; amid them a real DNS lookup, answered 20 ms
+    # later. Run with --stream-slots 4 (tests/golden: udp_spray), the pool
+    # is at least half taken from the third flow on.
+    evs = []
+    for k in range(8):
+        cli = f"192.0.2.{100 + k}"
+        msgs = [("c", hbytes(f"spray{k}", 40 + 9 * k))]
+        if k == 3:
+            msgs.append(("s", hbytes("spray-reply", 56)))
+        evs += udp_exchange(cli, DNS4, 40000 + k, 53, msgs, T0 + k * MS, gap=5 * MS)
+    q, r = dns_exchange(0x5101, "d.example.org", "203.0.113.53")
+    evs += udp_exchange("192.0.2.99", DNS4, 53199, 53, [("c", q), ("s", r)], T0 + 4 * MS + 500 * US,
+                        gap=20 * MS)
+    evs = merge(evs)
+    out("udp_spray.pcap", pcap_of(1, evs, eth_frame).bytes(),
+        f"Ethernet. {len(evs)} packets; 9 UDP flows to {DNS4}:53 (port): 192.0.2.100..107 ports "
+        f"40000..40007 each send one datagram of opaque bytes (40 to 103 bytes), 1 ms apart; "
+        f"192.0.2.103 gets an opaque 56-byte answer 5 ms later; 192.0.2.99:53199 makes a DNS lookup "
+        f"({L(q)}/{L(r)}) 4.5 ms in, answered 20 ms later. With --stream-slots 4 the opaque flows "
+        f"are let go (inspection_cut) and decided as unknown when they end (the answered one when "
+        f"its answer comes); the lookup keeps its slot and is decided as DNS.")
+
 
 def gen_timeouts():
     q1, r1 = dns_exchange(0x6001, "t1.example.com", "203.0.113.61")
