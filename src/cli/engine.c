@@ -434,21 +434,23 @@ static void try_decide(struct engine *e, struct flow *f, bool final, uint64_t no
  * Under a UDP spray every slot fills with one-datagram flows that no
  * identifier matches, each kept until the pool is full and it is cut,
  * a pool of flows later, out of the caches (its flow, its slot, its
- * ruled-out sets: most of a spray datagram's cost). So while the pool is
- * at least half full, a UDP flow that only one side has spoken in is
- * judged on arrival (judge_under_pressure): a match decides at once, as a
- * cut would; when every identifier is ruled out on both readings of its
- * bytes, none can match later (NO_MATCH is final, identify.h), so its
- * first bytes are no longer needed: the first message's payload class and
- * the lengths held are noted in the flow, its slot is given back (hot,
- * to the next flow) and the flow is decided as unidentified when its
- * silent side speaks or it ends, as it would have been. Only its
- * first_bytes lengths can differ: they are what was held when the slot
- * was given back (later datagrams of the same side are not kept).
+ * ruled-out sets: most of a spray datagram's cost). So while three
+ * quarters of the pool or more are taken, a UDP flow that only one side
+ * has spoken in is judged when its datagram arrives, as if it had ended
+ * (judge_under_pressure): when nothing matches its bytes read either way,
+ * its verdict is unidentified whatever it sends later; its first message's
+ * payload class and the lengths held are noted in the flow, its slot is
+ * given back (still in the cache, to the next flow) and the flow is
+ * decided when its silent side speaks or it ends. What that gives up,
+ * under pressure only: later datagrams of the side that spoke are counted,
+ * not kept, so a protocol recognised only from several datagrams (RTP) or
+ * only with the other side's answer is not recognised in such a flow (a
+ * cut, a pool of flows later, would also have judged it on what it had).
+ * A flow that something matches keeps its slot.
  */
 static bool pool_pressed(const struct engine *e)
 {
-	return e->streams.in_use >= e->streams.cfg.max_slots / 2;
+	return e->streams.in_use >= e->streams.cfg.max_slots - e->streams.cfg.max_slots / 4;
 }
 
 static void let_go_unmatched(struct engine *e, struct flow *f, const struct ident_input *in)
@@ -462,32 +464,27 @@ static void let_go_unmatched(struct engine *e, struct flow *f, const struct iden
 	e->totals.inspections_cut++;
 }
 
-static void judge_under_pressure(struct engine *e, struct flow *f, uint64_t now_us)
+static void judge_under_pressure(struct engine *e, struct flow *f)
 {
-	struct ident_input in;
+	if (f->orient != ORIENT_PORT && f->orient != ORIENT_FIRST_PACKET)
+		return; /* turned round already: it keeps its slot */
+	struct ident_input in, sw;
 	struct ident_result r;
-	build_input(e, f, false, &in);
+	build_input(e, f, true, &in);
 	if (in.len[0] > 0 && in.len[1] > 0)
 		return; /* both sides spoke: try_decide has judged */
-	ident_run_more(&in, ruled_out(e, f, &in, 0), &r);
-	maybe_reverse(e, f, &in, &r);
-	if (r.verdict == IDENT_MATCH) {
-		decide(e, f, r.proto, &r.ev, &in, now_us);
-		return;
-	}
-	if (f->orient != ORIENT_PORT && f->orient != ORIENT_FIRST_PACKET)
-		return; /* turned round already: keep it simple, keep the slot */
-	/* As if the flow ended now: both readings, on copies of the ruled-out
+	/* Both readings as if the flow ended now, on copies of the ruled-out
 	 * sets (an answer given as final is not final for a flow that goes
-	 * on). */
-	struct ident_input fin, sw;
-	build_input(e, f, true, &fin);
+	 * on): a flow that something matches so keeps its slot and waits as
+	 * any other. */
 	const struct engine_ruled_out *ro = &e->ruled_out[f->user_slot];
-	struct ident_set way0 = ro->set[0], way1 = ro->set[1];
-	ident_run_more(&fin, &way0, &r);
+	bool same = ro->flags == input_flags(&in);
+	struct ident_set way0 = same ? ro->set[0] : (struct ident_set){{0}};
+	struct ident_set way1 = same ? ro->set[1] : (struct ident_set){{0}};
+	ident_run_more(&in, &way0, &r);
 	if (r.verdict != IDENT_NO_MATCH)
 		return;
-	swapped(&fin, &sw);
+	swapped(&in, &sw);
 	ident_run_more(&sw, &way1, &r);
 	if (r.verdict != IDENT_NO_MATCH)
 		return;
@@ -779,7 +776,7 @@ static void inspect(struct engine *e, struct flow *f, enum flow_dir dir, const s
 			return;
 		try_decide(e, f, false, p->ts_us);
 		if (!tcp && inspecting(f) && pool_pressed(e))
-			judge_under_pressure(e, f, p->ts_us);
+			judge_under_pressure(e, f);
 	}
 }
 

@@ -1239,8 +1239,8 @@ def gen_udp():
     # A small UDP spray at a DNS server: 8 one-datagram flows of opaque
     # bytes from distinct clients, 1 ms apart; the fourth is answered
     # (opaque too) 5 ms later; amid them a real DNS lookup, answered 20 ms
-    # later. Run with --stream-slots 4 (tests/golden: udp_spray), the pool
-    # is at least half taken from the third flow on.
+    # later. Run with --stream-slots 4 (tests/golden: udp_spray), three
+    # quarters of the pool are taken from the third flow on.
     evs = []
     for k in range(8):
         cli = f"192.0.2.{100 + k}"
