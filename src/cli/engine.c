@@ -31,7 +31,6 @@
 #include "cli/engine.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -189,8 +188,9 @@ static void decide(struct engine *e, struct flow *f, int proto, struct ident_evi
 	judge(e, f, proto, ev, in, vi, now_us);
 }
 
-/* A UDP flow whose bytes every identifier ruled out, read both ways, and
- * whose slot was given back (let_go_unmatched): unidentified, judged on
+/* A UDP flow whose bytes nothing matched, read either way as if it had
+ * ended, and whose slot was given back under pressure (let_go_unmatched,
+ * below): unidentified, judged on
  * what was noted then (the first message's class, the sides that had
  * spoken) and on whether the silent side has spoken since. */
 static void decide_unmatched(struct engine *e, struct flow *f, uint64_t now_us)
