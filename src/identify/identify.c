@@ -187,16 +187,6 @@ static void make_by_transport(void)
 	}
 }
 
-bool ident_all_ruled_out(const struct ident_set *ruled_out, unsigned transport)
-{
-	pthread_once(&by_transport_once, make_by_transport);
-	const struct ident_set *all = &by_transport[transport == IDENT_UDP];
-	for (unsigned w = 0; w < IDENT_SET_WORDS; w++)
-		if (all->w[w] & ~ruled_out->w[w])
-			return false;
-	return true;
-}
-
 unsigned long ident_calls(void)
 {
 	return calls;

@@ -218,10 +218,6 @@ void ident_run_more(const struct ident_input *in, struct ident_set *ruled_out,
  * ident_first_byte holds (the prefilter of ident_run_more). */
 void ident_admitted(const struct ident_input *in, struct ident_set *out);
 
-/* True when *ruled_out holds every identifier of the transport (IDENT_TCP
- * or IDENT_UDP): no later bytes of the same reading can make one match. */
-bool ident_all_ruled_out(const struct ident_set *ruled_out, unsigned transport);
-
 /* How many identifiers the calling thread's runs have called so far (for
  * the tests: what the prefilter saves). */
 unsigned long ident_calls(void);
