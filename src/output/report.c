@@ -1055,7 +1055,20 @@ void report_entry_spec(const struct ports *ports, uint8_t ip_proto, uint16_t por
                        size_t outlen)
 {
 	(void)ports; /* the entry is the port's own: ranges are a file's shorthand */
-	snprintf(out, outlen, "%s/%u", transport_name(ip_proto), port);
+	/* "tcp/443" by hand: snprintf cost about 1,900 instructions an alert
+	 * (callgrind, a capture of many short flows) */
+	char buf[16];
+	memcpy(buf, transport_name(ip_proto), 3);
+	buf[3] = '/';
+	char *e = json_put_u64(buf + 4, port);
+	*e = 0;
+	size_t n = (size_t)(e - buf);
+	if (outlen == 0)
+		return;
+	if (n >= outlen)
+		n = outlen - 1;
+	memcpy(out, buf, n);
+	out[n] = 0;
 }
 
 void report_rule_label(const struct policy *pol, int rule, char *label, size_t labellen,
