@@ -152,8 +152,12 @@ static enum text_220_class text_220_banner_class(struct reader l)
 	return TEXT_220_NEUTRAL;
 }
 
+/* The client's commands. settle: only the class is wanted, and only
+ * whether it is spec->want: the reading stops once it is another (it
+ * never changes after), which spares a long client stream line after
+ * line of verb comparisons when the server never spoke. */
 static void text_220_client(const struct ident_input *in, const struct text_220_spec *spec,
-                            struct text_220_client *out)
+                            bool settle, struct text_220_client *out)
 {
 	struct reader c;
 	const uint8_t *line;
@@ -171,6 +175,8 @@ static void text_220_client(const struct ident_input *in, const struct text_220_
 		enum text_220_class lc = text_220_command(&l);
 		if (out->cls == TEXT_220_NONE || out->cls == TEXT_220_NEUTRAL)
 			out->cls = lc;
+		if (settle && out->cls != TEXT_220_NEUTRAL && out->cls != spec->want)
+			return;
 		if (!out->arg && text_verb_any(&l, spec->arg_verbs, spec->n_arg_verbs) && n > 5) {
 			rd_skip(&l, 5); /* the 4-letter verb and its SP */
 			out->arg = rd_rest(&l, &out->arg_len);
@@ -275,10 +281,11 @@ enum ident_verdict text_220_read(const struct ident_input *in, const struct text
 	 * are not even read (cl unused). */
 	if (r == TEXT_220_SILENT && !in->done[1])
 		return IDENT_NEED_MORE;
-	text_220_client(in, spec, cl);
+	/* silent, and done: the client's commands alone may be a claim, and
+	 * when they name anything but `want`, cl is not used (NO_MATCH) */
+	text_220_client(in, spec, r != TEXT_220_BANNER, cl);
 	if (r == TEXT_220_BANNER)
 		return IDENT_MATCH;
-	/* silent, and done: the client's commands alone may be a claim */
 	return text_220_claim(in, cl->cls, spec->want, !spec->claim_needs_arg || cl->arg != NULL);
 }
 
