@@ -114,8 +114,10 @@ static void reset_dir(struct stream_pool *sp, uint32_t slot, enum flow_dir dir)
 {
 	struct stream_dir *d = &sp->dirs[dir_index(slot, dir)];
 	/* Only the bitmap is read back (data bytes are read only where their bit
-	 * is set, or below contig), and only up to the extent was written. */
-	memset(dir_bitmap(sp, slot, dir), 0, ((size_t)d->extent + 7) / 8);
+	 * is set, or below contig), only up to the extent was written, and
+	 * nothing at all when the data came in order (fill). */
+	if (d->bm_dirty)
+		memset(dir_bitmap(sp, slot, dir), 0, ((size_t)d->extent + 7) / 8);
 	memset(d, 0, sizeof *d);
 }
 
@@ -157,9 +159,19 @@ void stream_give(struct stream_pool *sp, uint32_t slot)
 	assert(sp->in_use + sp->free_top == sp->high_water);
 }
 
-/* Writes p[0..n) at offsets [at, at + n) wherever the bitmap is clear and
- * compares where it is set. Returns the number of bytes that were already
- * present; adds differing ones to *mismatch. */
+/*
+ * The fill bitmap: a bit per byte kept, set once the byte is held. Every
+ * byte below contig is held, so the bits there are never read: data that
+ * arrives in order (nearly all of it) extends contig and sets no bit, and
+ * a slot whose bytes all came in order has nothing to clear when it is
+ * taken again. Bits are set only for bytes held past contig (out of order,
+ * or around a replaced padding), which marks the direction bm_dirty; then
+ * reset_dir clears its bitmap up to the extent. At or above contig, a bit
+ * is set exactly when its byte is held. (Before, every byte's bit was set
+ * and every reused slot's bitmap cleared: memset was 2.9% of perf's
+ * samples on the amplified corpus, 0.4% after.)
+ */
+
 /* Sets bits [from, to) of bm. */
 static void set_bits(uint8_t *bm, uint32_t from, uint32_t to)
 {
@@ -177,20 +189,33 @@ static void set_bits(uint8_t *bm, uint32_t from, uint32_t to)
 	}
 }
 
+/* Writes p[0..n) at offsets [at, at + n) wherever no byte is held and
+ * compares where one is. Returns the number of bytes that were already
+ * present; adds differing ones to *mismatch. Does not move contig. */
 static uint32_t fill(struct stream_dir *d, uint8_t *data, uint8_t *bm, uint32_t at,
                      const uint8_t *p, uint32_t n, uint64_t *mismatch)
 {
 	if (at == d->contig && at >= d->extent) {
 		/* In order, past everything held (the common case): nothing to
-		 * compare, one copy and a run of bits. */
+		 * compare, one copy, no bit (below contig, the new one). */
 		memcpy(data + at, p, n);
-		set_bits(bm, at, at + n);
 		d->held += n;
 		d->contig = at + n;
 		return 0;
 	}
 	uint32_t covered = 0;
 	uint32_t i = 0;
+	if (at < d->contig) {
+		/* below contig: all held, compared */
+		uint32_t k = d->contig - at < n ? d->contig - at : n;
+		if (memcmp(data + at, p, k) != 0)
+			for (uint32_t j = 0; j < k; j++)
+				*mismatch += data[at + j] != p[j];
+		covered = k;
+		i = k;
+	}
+	if (i < n)
+		d->bm_dirty = 1;
 	while (i < n) {
 		uint32_t o = at + i;
 		if ((o & 7) == 0 && n - i >= 8) {
@@ -329,11 +354,18 @@ void stream_tcp(struct stream_pool *sp, uint32_t slot, enum flow_dir dir, uint32
 		 * application data (the receiver answered the message that
 		 * followed), so the longer segment replaces them instead of
 		 * being an overlap. */
-		for (uint32_t o = d->pad_at; o < d->pad_at + d->pad_len; o++)
+		uint32_t pad_end = d->pad_at + d->pad_len;
+		if (d->contig > d->pad_at) {
+			/* contig falls back to the padding: what it covered past
+			 * the padding is held, and now has to say so */
+			if (d->contig > pad_end)
+				set_bits(bm, pad_end, d->contig);
+			d->contig = d->pad_at;
+			d->bm_dirty = 1;
+		}
+		for (uint32_t o = d->pad_at; o < pad_end; o++)
 			bm[o >> 3] &= (uint8_t)~(1u << (o & 7));
 		d->held -= d->pad_len;
-		if (d->contig > d->pad_at)
-			d->contig = d->pad_at;
 		d->pad_len = 0;
 		sp->stats.padding_replaced++;
 	}
@@ -432,8 +464,6 @@ void stream_prefetch(const struct stream_pool *sp, uint32_t slot)
 		 * 120 bytes, and deciding reads it whole (the payload class) */
 		__builtin_prefetch(dir_data(sp, slot, (enum flow_dir)d));
 		__builtin_prefetch(dir_data(sp, slot, (enum flow_dir)d) + 64);
-		/* reset_dir clears it from its start when the slot is taken again */
-		__builtin_prefetch(dir_bitmap(sp, slot, (enum flow_dir)d), 1);
 	}
 }
 

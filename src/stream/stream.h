@@ -68,11 +68,13 @@ struct stream_dir {
 	uint32_t gap_bytes; /* payload bytes the capture did not contain (snap length) */
 	uint16_t dgram_len[STREAM_MAX_DGRAMS]; /* UDP: bytes kept of each datagram
 	                                          (only the last kept one can be cut) */
-	uint32_t extent;    /* private: one past the highest offset ever filled, so a
-	                       reused slot clears only the bitmap it dirtied */
+	uint32_t extent;    /* private: one past the highest offset ever filled */
 	uint32_t pad_at;    /* private: offset of a suspected padding segment */
 	uint8_t pad_len;    /* private: its length, 0 for none (see stream_tcp) */
+	uint8_t bm_dirty;   /* private: a bit of the fill bitmap was set (stream.c):
+	                       a reused slot clears the bitmap up to extent */
 };
+_Static_assert(sizeof(struct stream_dir) == 48, "a direction's state stays 48 bytes");
 
 struct stream_pool {
 	struct stream_config cfg;
