@@ -183,6 +183,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    f->vlan_id != p.vlan_id || f->tunnel.type != p.tunnel.type ||
 		    f->tunnel.id != p.tunnel.id)
 			fail("the returned flow is the packet's");
+		if (f->end_reason != FLOW_END_NONE)
+			fail("the returned flow is in the table");
 		if (created != (ft.stats.created == created_before + 1))
 			fail("created flag");
 		if (created && f->pkts[0] + f->pkts[1] != 1)

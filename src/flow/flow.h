@@ -168,6 +168,10 @@ struct flow_table {
 	 * packets skips the hash and the bucket (flow.c) */
 	struct flow *last;
 	uint64_t last_key[6];
+	/* recently seen flows by a cheap index of their key: a packet of one
+	 * of them skips the hash and the bucket (flow.c) */
+#define FLOW_RECENT 4096
+	uint32_t recent[FLOW_RECENT];
 	uint64_t now_us;
 	uint64_t next_expire_us;
 	size_t mem_bytes; /* allocated by flow_table_init, for the memory bound */

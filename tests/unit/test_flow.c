@@ -667,6 +667,55 @@ static void test_fin_rst_reuse(void)
 	flow_table_free(&ft);
 }
 
+/* The recent-flows shortcut (flow.c) finds a flow without its hash only
+ * while the flow is in the table: after it ends, its key opens a new one,
+ * whether the entry is reused or still free, and between flows whose keys
+ * share an index each packet finds its own. */
+static void test_recent(void)
+{
+	struct flow_table ft;
+	struct end_log log;
+	table(&ft, &log, 64, 11);
+	enum flow_dir dir;
+	bool created;
+	struct packet a = udp(1, 5000, 100, 53, 1 * S);
+	struct packet b = udp(2, 5000, 100, 53, 1 * S);
+	struct flow *fa = feed(&ft, &a, &dir, &created);
+	CHECK(created);
+	struct flow *fb = feed(&ft, &b, &dir, &created);
+	CHECK(created);
+	/* a's packet after b's: not the last packet's flow; found again */
+	CHECK(feed(&ft, &a, &dir, &created) == fa && !created);
+	struct packet a_back = udp(100, 53, 1, 5000, 1 * S);
+	CHECK(feed(&ft, &b, &dir, &created) == fb && !created);
+	CHECK(feed(&ft, &a_back, &dir, &created) == fa && !created && dir == DIR_TO_CLIENT);
+	uint64_t old_id = fa->flow_id;
+	flow_flush(&ft);
+	/* both ended (entries free, fields as they were): b's packet, then
+	 * a's, each opens a new flow */
+	uint64_t before = ft.stats.created;
+	struct flow *nb = feed(&ft, &b, &dir, &created);
+	CHECK(created && nb->end_reason == FLOW_END_NONE);
+	struct flow *na = feed(&ft, &a, &dir, &created);
+	CHECK(created && na->end_reason == FLOW_END_NONE && na->flow_id != old_id);
+	CHECK_EQ_U(ft.stats.created, before + 2);
+	/* many flows over the 4096 indexes, each packet seen twice in a row
+	 * apart: every one finds its own flow, none is created twice */
+	flow_flush(&ft);
+	before = ft.stats.created;
+	for (int round = 0; round < 2; round++)
+		for (unsigned i = 0; i < 48; i++) {
+			struct packet p = udp((uint8_t)(i + 1), (uint16_t)(6000 + i), 100, 53, 2 * S);
+			struct flow *f = feed(&ft, &p, &dir, &created);
+			CHECK(created == (round == 0));
+			CHECK(f->cli_port == 6000 + i);
+		}
+	CHECK_EQ_U(ft.stats.created, before + 48);
+	flow_flush(&ft);
+	check_table(&ft);
+	flow_table_free(&ft);
+}
+
 static void test_eviction(void)
 {
 	struct flow_table ft;
@@ -1073,6 +1122,7 @@ int main(void)
 	test_keys();
 	test_timeouts();
 	test_fin_rst_reuse();
+	test_recent();
 	test_eviction();
 	test_flush_order();
 	test_flow_id_determinism();
