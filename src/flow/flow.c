@@ -544,13 +544,13 @@ static inline uint32_t recent_index(const struct flow_table *ft, const uint64_t 
 _Static_assert((FLOW_RECENT & (FLOW_RECENT - 1)) == 0 && FLOW_RECENT <= 4096,
                "recent_index takes 12 bits");
 
-/* pkt's flow when it is f (still in the table), with its direction. */
-static inline bool recent_match(const struct flow *f, const struct packet *p, uint32_t tid,
-                                enum flow_dir *dir)
+/* Whether f is pkt's flow (its key's fields but for the hash), and in
+ * which direction. */
+static inline bool is_pkt_flow(const struct flow *f, const struct packet *p, uint32_t tid,
+                               enum flow_dir *dir)
 {
-	if (f->end_reason != FLOW_END_NONE || f->ip_version != p->ip_version ||
-	    f->proto != p->l4_proto || f->vlan_id != p->vlan_id || f->tunnel.type != p->tunnel.type ||
-	    pkt_tunnel_id(&f->tunnel) != tid)
+	if (f->ip_version != p->ip_version || f->proto != p->l4_proto || f->vlan_id != p->vlan_id ||
+	    f->tunnel.type != p->tunnel.type || pkt_tunnel_id(&f->tunnel) != tid)
 		return false;
 	if (same_ep(f->cli_ip, f->cli_port, p->src_ip, p->src_port) &&
 	    same_ep(f->srv_ip, f->srv_port, p->dst_ip, p->dst_port)) {
@@ -565,6 +565,13 @@ static inline bool recent_match(const struct flow *f, const struct packet *p, ui
 	return false;
 }
 
+/* pkt's flow when it is f and f is still in the table. */
+static inline bool recent_match(const struct flow *f, const struct packet *p, uint32_t tid,
+                                enum flow_dir *dir)
+{
+	return f->end_reason == FLOW_END_NONE && is_pkt_flow(f, p, tid, dir);
+}
+
 /* Returns the flow of pkt (and its direction) or NULL. An entry is read
  * only when its tag matches (buckets, top of this file). */
 static struct flow *lookup(struct flow_table *ft, const struct packet *p, uint32_t h,
@@ -577,20 +584,8 @@ static struct flow *lookup(struct flow_table *ft, const struct packet *p, uint32
 		const struct flow_bucket *b = &ft->buckets[i];
 		for (uint32_t m = tag_matches(b, t); m; m &= m - 1) {
 			struct flow *f = ent(ft, b->link[__builtin_ctz(m)]);
-			if (f->hash != h || f->ip_version != p->ip_version || f->proto != p->l4_proto ||
-			    f->vlan_id != p->vlan_id || f->tunnel.type != p->tunnel.type ||
-			    pkt_tunnel_id(&f->tunnel) != tid)
-				continue;
-			if (same_ep(f->cli_ip, f->cli_port, p->src_ip, p->src_port) &&
-			    same_ep(f->srv_ip, f->srv_port, p->dst_ip, p->dst_port)) {
-				*dir = DIR_TO_SERVER;
+			if (f->hash == h && is_pkt_flow(f, p, tid, dir))
 				return f;
-			}
-			if (same_ep(f->cli_ip, f->cli_port, p->dst_ip, p->dst_port) &&
-			    same_ep(f->srv_ip, f->srv_port, p->src_ip, p->src_port)) {
-				*dir = DIR_TO_CLIENT;
-				return f;
-			}
 		}
 		if (!b->overflow)
 			break; /* no flow of this home lives further on */
@@ -885,6 +880,13 @@ uint32_t flow_home_bucket(const struct flow_table *ft, const struct packet *pkt)
 	uint64_t key[KEY_WORDS];
 	pkt_key(pkt, key);
 	return home_bucket(ft, key_hash(ft, key));
+}
+
+uint32_t flow_recent_slot(const struct flow_table *ft, const struct packet *pkt)
+{
+	uint64_t key[KEY_WORDS];
+	pkt_key(pkt, key);
+	return recent_index(ft, key);
 }
 
 long flow_table_check(const struct flow_table *ft, char *err, size_t errlen)

@@ -208,6 +208,9 @@ void flow_reverse(struct flow_table *ft, struct flow *f);
  * or past it; every overflow count exact); returns the number of flows
  * living past their home bucket, or -1 with a message in err. */
 uint32_t flow_home_bucket(const struct flow_table *ft, const struct packet *pkt);
+/* For tests: the index of pkt's flow in the table of recently seen flows
+ * (flow.c), to make two flows share one. */
+uint32_t flow_recent_slot(const struct flow_table *ft, const struct packet *pkt);
 long flow_table_check(const struct flow_table *ft, char *err, size_t errlen);
 
 /* Index of a flow in the table, stable for its lifetime (for per-flow side

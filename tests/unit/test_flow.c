@@ -699,6 +699,21 @@ static void test_recent(void)
 	struct flow *na = feed(&ft, &a, &dir, &created);
 	CHECK(created && na->end_reason == FLOW_END_NONE && na->flow_id != old_id);
 	CHECK_EQ_U(ft.stats.created, before + 2);
+	/* two flows at one index, their packets alternating: each finds its
+	 * own, neither is created twice */
+	struct packet c = udp(3, 5000, 100, 53, 2 * S);
+	for (unsigned k = 0; k < 65536 && flow_recent_slot(&ft, &c) != flow_recent_slot(&ft, &a); k++)
+		c.src_port = (uint16_t)(5001 + k);
+	CHECK(flow_recent_slot(&ft, &c) == flow_recent_slot(&ft, &a));
+	a.ts_us = 2 * S;
+	struct flow *fa2 = feed(&ft, &a, &dir, &created);
+	CHECK(!created && fa2 == na);
+	struct flow *fc = feed(&ft, &c, &dir, &created);
+	CHECK(created);
+	for (int k = 0; k < 3; k++) {
+		CHECK(feed(&ft, &a, &dir, &created) == na && !created);
+		CHECK(feed(&ft, &c, &dir, &created) == fc && !created);
+	}
 	/* many flows over the 4096 indexes, each packet seen twice in a row
 	 * apart: every one finds its own flow, none is created twice */
 	flow_flush(&ft);
