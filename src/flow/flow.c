@@ -528,18 +528,32 @@ static bool same_ep(const uint8_t *ip_a, uint16_t port_a, const uint8_t *ip_b, u
  * flows, whose packets interleave, a tenth of all the instructions. Most
  * packets belong to a flow seen a moment ago, so a small direct-mapped
  * table, indexed by a cheap mix of the key, remembers which entry the last
- * packet at each index belonged to: when that flow is still in the table
+ * packet at each index belonged to (with 32 more bits of the mix, so that
+ * an entry is read only when they agree): when that flow is still in the table
  * and the packet's endpoints are its own, it is the packet's flow (the
  * table never holds two flows of one key) and the hash is not needed.
  * Otherwise the lookup runs as before and the index is pointed at its
  * flow. Packets aimed at one index cost each other this shortcut and
  * nothing more: the cheap mix is only ever a hint.
  */
-static inline uint32_t recent_index(const struct flow_table *ft, const uint64_t w[KEY_WORDS])
+static inline uint64_t recent_mix(const struct flow_table *ft, const uint64_t w[KEY_WORDS])
 {
-	uint64_t x = (w[0] ^ w[1] << 1 ^ w[2] << 2 ^ w[3] << 3 ^ w[4] ^ w[5] ^ ft->seed) *
-	             0x9e3779b97f4a7c15ULL;
+	return (w[0] ^ w[1] << 1 ^ w[2] << 2 ^ w[3] << 3 ^ w[4] ^ w[5] ^ ft->seed) *
+	       0x9e3779b97f4a7c15ULL;
+}
+
+/* The index: the mix's top 12 bits. */
+static inline uint32_t recent_index(uint64_t x)
+{
 	return (uint32_t)(x >> 52) & (FLOW_RECENT - 1);
+}
+
+/* The check kept beside the entry: 32 more bits of the mix. A new flow's
+ * packet (all of a flood's) then rarely reads the entry another flow left
+ * at its index, a cache miss on a flow long gone. */
+static inline uint32_t recent_check(uint64_t x)
+{
+	return (uint32_t)(x >> 20);
 }
 _Static_assert((FLOW_RECENT & (FLOW_RECENT - 1)) == 0 && FLOW_RECENT <= 4096,
                "recent_index takes 12 bits");
@@ -814,6 +828,7 @@ struct flow *flow_packet(struct flow_table *ft, const struct packet *pkt, uint32
 	uint32_t h = 0;
 	bool hashed = false;
 	uint32_t r = FLOW_RECENT; /* the recent index, when not the last packet's flow */
+	uint64_t x = 0;           /* and the key's mix */
 	if (ft->last && memcmp(key, ft->last_key, sizeof key) == 0) {
 		/* The previous packet's flow (the key holds everything lookup
 		 * compares): no hash, no bucket. */
@@ -823,8 +838,10 @@ struct flow *flow_packet(struct flow_table *ft, const struct packet *pkt, uint32
 		           ? DIR_TO_SERVER
 		           : DIR_TO_CLIENT;
 	} else {
-		r = recent_index(ft, key);
-		f = ft->recent[r] ? ent(ft, ft->recent[r]) : NULL;
+		x = recent_mix(ft, key);
+		r = recent_index(x);
+		const struct flow_recent *fr = &ft->recent[r];
+		f = fr->link && fr->check == recent_check(x) ? ent(ft, fr->link) : NULL;
 		if (!f || !recent_match(f, pkt, pkt_tunnel_id(&pkt->tunnel), dir)) {
 			h = key_hash(ft, key);
 			hashed = true;
@@ -850,7 +867,7 @@ struct flow *flow_packet(struct flow_table *ft, const struct packet *pkt, uint32
 	ft->last = f;
 	memcpy(ft->last_key, key, sizeof key);
 	if (r != FLOW_RECENT)
-		ft->recent[r] = link_of(ft, f);
+		ft->recent[r] = (struct flow_recent){link_of(ft, f), recent_check(x)};
 
 	f->pkts[*dir]++;
 	f->bytes[*dir] += wire_len;
@@ -886,7 +903,7 @@ uint32_t flow_recent_slot(const struct flow_table *ft, const struct packet *pkt)
 {
 	uint64_t key[KEY_WORDS];
 	pkt_key(pkt, key);
-	return recent_index(ft, key);
+	return recent_index(recent_mix(ft, key));
 }
 
 long flow_table_check(const struct flow_table *ft, char *err, size_t errlen)

@@ -171,7 +171,11 @@ struct flow_table {
 	/* recently seen flows by a cheap index of their key: a packet of one
 	 * of them skips the hash and the bucket (flow.c) */
 #define FLOW_RECENT 4096
-	uint32_t recent[FLOW_RECENT];
+	struct flow_recent {
+		uint32_t link;  /* the entry, 0 none */
+		uint32_t check; /* more bits of the key's mix: the entry is read
+		                   only when they agree */
+	} recent[FLOW_RECENT];
 	uint64_t now_us;
 	uint64_t next_expire_us;
 	size_t mem_bytes; /* allocated by flow_table_init, for the memory bound */
