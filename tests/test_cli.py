@@ -59,6 +59,12 @@ def test_usage():
     check(code == 2 and "usage:" in err, "unknown option is a usage error", err)
     code, out, err = run("-r", str(SAMPLE), "-i", "lo")
     check(code == 2, "-r with -i is a usage error", err)
+    code, out, err = run("-r", "-", "-r", str(SAMPLE), "-r", "-", stdin=SAMPLE.read_bytes())
+    check(code == 2 and "-r - given twice" in err and not out,
+          "standard input twice is a usage error", err)
+    code, out, err = run("--json", "-r", "-", "-r", str(SAMPLE), stdin=SAMPLE.read_bytes())
+    check(code == 0 and stats(records(out))["inputs"]["opened"] == 2,
+          "standard input and a file", err)
     for opt, bad in [("--max-flows", "0"), ("--max-flows", "12x"), ("--first-bytes", "8"),
                      ("--timeout-udp", "-1"), ("--snaplen", "1"), ("--seed", ""),
                      ("--unknown", "some")]:
