@@ -8,9 +8,9 @@
  * runs backwards (files read out of order) can put a group whose window
  * ends earlier behind one whose window ends later: the expiry reaches it
  * late, so a finding checks its group's window itself and, outside it,
- * closes the group and opens a new one. Distinct clients are (group, address) pairs in
- * a second preallocated hash; each group chains its own pairs so that
- * closing it frees them.
+ * closes the group and opens a new one. A group holds its first client;
+ * the others are (group, address) pairs in a second preallocated hash,
+ * and each group chains its own pairs so that closing it frees them.
  */
 #include "output/dedup.h"
 
@@ -198,6 +198,13 @@ void dedup_flush(struct dedup *d)
 static void add_client(struct dedup *d, uint32_t gi1, const uint8_t cli_ip[16])
 {
 	struct dedup_group *g = &d->groups[gi1 - 1];
+	if (g->clients == 0) { /* the first: in the group itself */
+		memcpy(g->first_client, cli_ip, 16);
+		g->clients = 1;
+		return;
+	}
+	if (memcmp(g->first_client, cli_ip, 16) == 0)
+		return; /* seen */
 	uint32_t *head = &d->client_buckets[client_bucket(d, gi1, cli_ip)];
 	for (uint32_t c1 = *head; c1; c1 = d->clients[c1 - 1].hnext)
 		if (d->clients[c1 - 1].group == gi1 && memcmp(d->clients[c1 - 1].ip, cli_ip, 16) == 0)

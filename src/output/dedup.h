@@ -13,9 +13,9 @@
  * losing the count.
  *
  * Bounded: max_groups groups and max_clients distinct (group, client
- * address) pairs, allocated once. A group whose clients no longer fit
- * counts its flows exactly and its clients as a lower bound
- * (clients_exact false).
+ * address) pairs beyond each group's first client (which the group holds
+ * itself), allocated once. A group whose clients no longer fit counts its
+ * flows exactly and its clients as a lower bound (clients_exact false).
  */
 #ifndef OFFPORT_OUTPUT_DEDUP_H
 #define OFFPORT_OUTPUT_DEDUP_H
@@ -50,6 +50,10 @@ struct dedup_group {
 	uint8_t severity;                 /* the alert's */
 	/* private links (index + 1, 0 none) */
 	uint32_t hnext, older, newer, client_head;
+	/* private: the first client, kept here rather than as a pair: most
+	 * groups never see a second one, and opening and closing such a group
+	 * touches no pair and no pair bucket (two cache misses each) */
+	uint8_t first_client[16];
 };
 
 enum dedup_close {
