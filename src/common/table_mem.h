@@ -8,8 +8,9 @@
  * multiple of 64 bytes start on a cache line (calloc's block begins 16
  * bytes into its page: a 192-byte entry then spans 4 lines, not 3).
  *
- * Transparent huge pages are asked for once a table has grown to an
- * eighth of its bound (table_want_huge, called by its owner): a flood
+ * Transparent huge pages are asked for once a table has grown to a part
+ * of its bound (table_want_huge, called by its owner: the flow table at
+ * a sixty-fourth, the stream pool at an eighth): a flood
  * touches entries all over tens of MiB, and with 4 KiB pages nearly every
  * such touch also misses the TLB (the text flood of bench/flood.py runs
  * about 10% faster with them); but a huge page backs 2 MiB where a small
