@@ -275,10 +275,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				return usage_error("too many -r inputs (at most %s)", "256");
 			/* standard input is read once: a second '-' would read
 			 * what the first left, or nothing */
-			for (int k = 0; k < o->nreads; k++)
-				if (strcmp(optarg, "-") == 0 && strcmp(o->reads[k], "-") == 0)
-					return usage_error("-r %s given twice: standard input can be read once",
-					                   optarg);
+			if (strcmp(optarg, "-") == 0)
+				for (int k = 0; k < o->nreads; k++)
+					if (strcmp(o->reads[k], "-") == 0)
+						return usage_error("-r %s given twice: standard input can be "
+						                   "read once", optarg);
 			o->reads[o->nreads++] = optarg;
 			break;
 		case 'i':

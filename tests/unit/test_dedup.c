@@ -18,13 +18,14 @@ struct closed {
 	enum dedup_close why;
 };
 
-static struct closed log_[64];
+#define LOG_MAX 4096
+static struct closed log_[LOG_MAX];
 static unsigned nlog;
 
 static void on_close(void *ctx, const struct dedup_group *g, enum dedup_close why)
 {
 	(void)ctx;
-	if (nlog < 64)
+	if (nlog < LOG_MAX)
 		log_[nlog++] = (struct closed){*g, why};
 }
 
@@ -198,27 +199,17 @@ struct model {
 		uint8_t key;
 		uint64_t flows, clients;
 		enum dedup_close why;
-	} closed[4096];
+	} closed[LOG_MAX];
 	unsigned nclosed;
 };
 
 static void model_close(struct model *m, unsigned i, enum dedup_close why)
 {
-	if (m->nclosed < 4096)
+	if (m->nclosed < LOG_MAX)
 		m->closed[m->nclosed++] = (struct closed_model){m->open[i].key, m->open[i].flows,
 		                                                m->open[i].nclients, why};
 	memmove(&m->open[i], &m->open[i + 1], (m->n - i - 1) * sizeof m->open[0]);
 	m->n--;
-}
-
-static struct closed model_log[4096];
-static unsigned nmodel_log;
-
-static void on_close_model(void *ctx, const struct dedup_group *g, enum dedup_close why)
-{
-	(void)ctx;
-	if (nmodel_log < 4096)
-		model_log[nmodel_log++] = (struct closed){*g, why};
 }
 
 /* Random findings over 12 servers and 6 clients, against the model: the
@@ -236,9 +227,9 @@ static void test_against_model(void)
 		cfg.window_us = 50 * S;
 		cfg.max_groups = 5;
 		cfg.max_clients = round == 0 ? 64 : 2;
-		CHECK(dedup_init(&d, &cfg, on_close_model, NULL, err, sizeof err) == 0);
+		CHECK(dedup_init(&d, &cfg, on_close, NULL, err, sizeof err) == 0);
 		memset(&m, 0, sizeof m);
-		nmodel_log = 0;
+		nlog = 0;
 		srand(7 + (unsigned)round);
 		uint64_t now = S;
 		unsigned mismatches = 0, inexact = 0;
@@ -270,10 +261,10 @@ static void test_against_model(void)
 		while (m.n)
 			model_close(&m, 0, DEDUP_CLOSE_END);
 		CHECK_EQ_U(mismatches, 0);
-		CHECK_EQ_U(nmodel_log, m.nclosed);
-		for (unsigned i = 0; i < nmodel_log && i < m.nclosed; i++) {
-			const struct dedup_group *g = &model_log[i].g;
-			bool ok = g->key.srv_ip[3] == m.closed[i].key && model_log[i].why == m.closed[i].why &&
+		CHECK_EQ_U(nlog, m.nclosed);
+		for (unsigned i = 0; i < nlog && i < m.nclosed; i++) {
+			const struct dedup_group *g = &log_[i].g;
+			bool ok = g->key.srv_ip[3] == m.closed[i].key && log_[i].why == m.closed[i].why &&
 			          g->flows == m.closed[i].flows &&
 			          (g->clients_exact ? g->clients == m.closed[i].clients
 			                            : g->clients <= m.closed[i].clients);
