@@ -64,6 +64,12 @@ static void emit(struct engine *e)
 		e->write_errno = errno ? errno : EIO;
 }
 
+void engine_flush_json(struct engine *e)
+{
+	if (e->cfg.json_out && json_flush(&e->json, e->cfg.json_out) != 0 && !e->write_errno)
+		e->write_errno = errno ? errno : EIO;
+}
+
 static bool inspecting(const struct flow *f)
 {
 	return f->user_slot != STREAM_NONE && f->user_slot != SLOT_DONE &&
@@ -637,6 +643,11 @@ int engine_init(struct engine *e, const struct engine_config *cfg, char *err, si
 	e->totals.flow_cfg = &e->flows.cfg;
 	e->totals.stream = &e->streams.stats;
 	e->totals.stream_cfg = &e->streams.cfg;
+	if (e->cfg.json_out && json_init(&e->json) != 0) {
+		engine_free(e);
+		snprintf(err, errlen, "out of memory for the output buffer");
+		return -1;
+	}
 	return 0;
 fail: /* the tables made before the stream pool */
 	free(e->ruled_out);
@@ -650,6 +661,7 @@ fail: /* the tables made before the stream pool */
 
 void engine_free(struct engine *e)
 {
+	json_free(&e->json);
 	dedup_free(&e->dedup);
 	for (int i = 0; i < ENGINE_POLICIES; i++) {
 		policy_free(e->policies[i]);
@@ -832,5 +844,6 @@ int engine_write_stats(struct engine *e)
 		return 0;
 	report_stats_json(&e->json, &e->totals);
 	emit(e);
+	engine_flush_json(e);
 	return e->write_errno ? -1 : 0;
 }

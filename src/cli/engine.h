@@ -115,7 +115,12 @@ void engine_tick(struct engine *e, uint64_t now_us);
 /* End of all input: reassembly and flows still open are flushed. */
 void engine_finish(struct engine *e);
 
-/* Writes the final stats record (JSON). Returns 0 or -1 on a write error. */
+/* Writes the final stats record (JSON), and with it every record still
+ * held in the output buffer. Returns 0 or -1 on a write error. */
 int engine_write_stats(struct engine *e);
+
+/* Writes the JSON records held in the output buffer (json.h) to json_out
+ * (a write error is kept in write_errno). */
+void engine_flush_json(struct engine *e);
 
 #endif

@@ -615,6 +615,7 @@ static uint64_t wall_us(void)
 
 static void flush_output(struct engine *e)
 {
+	engine_flush_json(e);
 	FILE *out = e->cfg.json_out ? e->cfg.json_out : e->cfg.text_out;
 	if (out && fflush(out) != 0 && !e->write_errno)
 		e->write_errno = errno ? errno : EIO;
@@ -787,10 +788,12 @@ int main(int argc, char **argv)
 		return EXIT_ERROR; /* no input is open */
 	}
 
-	static char outbuf[1 << 20];
+	/* JSON: the engine's output buffer holds the records and writes a
+	 * megabyte at a time (output/json.h); a stdio buffer would copy them
+	 * once more. */
 	FILE *eve = NULL;
 	if (o.json) {
-		setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
+		setvbuf(stdout, NULL, _IONBF, 0);
 		o.ecfg.json_out = stdout;
 	} else {
 		o.ecfg.text_out = stdout;
@@ -804,7 +807,7 @@ int main(int argc, char **argv)
 			policy_free(policy);
 			return EXIT_ERROR;
 		}
-		setvbuf(eve, NULL, _IOFBF, 1 << 20);
+		setvbuf(eve, NULL, _IONBF, 0);
 		o.ecfg.json_out = eve;
 	}
 	struct engine *e = malloc(sizeof *e);

@@ -6,11 +6,12 @@
 #include <assert.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void put(struct json *j, const char *s, size_t n)
 {
-	if (j->overflow || n > sizeof j->buf - j->len) {
+	if (j->overflow || n > JSON_BUF_SIZE - j->len) {
 		j->overflow = true;
 		return;
 	}
@@ -20,7 +21,7 @@ static void put(struct json *j, const char *s, size_t n)
 
 static void putc_(struct json *j, char c)
 {
-	if (j->overflow || j->len >= sizeof j->buf) {
+	if (j->overflow || j->len >= JSON_BUF_SIZE) {
 		j->overflow = true;
 		return;
 	}
@@ -113,7 +114,7 @@ static size_t escape_one(const uint8_t *s, size_t n, size_t i, char *o, size_t *
 
 static void put_escaped(struct json *j, const uint8_t *s, size_t n)
 {
-	size_t i = 0, used, room = sizeof j->buf - j->len;
+	size_t i = 0, used, room = JSON_BUF_SIZE - j->len;
 	if (!j->overflow && room >= 2 && n <= (room - 2) / ESCAPED_MAX) {
 		/* Room for the worst case: straight into the buffer, runs of
 		 * plain bytes eight at a time. */
@@ -181,7 +182,7 @@ static void member(struct json *j, const char *key, size_t n)
 	 * golden tests run under). */
 	assert(!key || (plain_key(key) && strlen(key) == n));
 	size_t need = comma + (key ? n + 3 : 0);
-	if (j->overflow || need > sizeof j->buf - j->len) {
+	if (j->overflow || need > JSON_BUF_SIZE - j->len) {
 		j->overflow = true;
 		return;
 	}
@@ -217,8 +218,26 @@ static void close_(struct json *j, char c)
 		j->depth--;
 }
 
+int json_init(struct json *j)
+{
+	memset(j, 0, sizeof *j);
+	j->out = malloc(JSON_OUT_SIZE + JSON_BUF_SIZE);
+	j->buf = j->out;
+	return j->out ? 0 : -1;
+}
+
+void json_free(struct json *j)
+{
+	free(j->out);
+	j->out = j->buf = NULL;
+	j->out_len = 0;
+}
+
 void json_begin(struct json *j)
 {
+	/* out_len < JSON_OUT_SIZE (json_emit): a whole record's room is left */
+	assert(j->out && j->out_len < JSON_OUT_SIZE);
+	j->buf = j->out + j->out_len;
 	j->len = 0;
 	j->depth = 0;
 	j->overflow = false;
@@ -238,7 +257,7 @@ void json_own_k(struct json *j, const char *key, size_t klen, const char *s, siz
 	 * (checked in debug builds). */
 	assert(plain_key(s) && strlen(s) == n);
 	member(j, key, klen);
-	if (j->overflow || n + 2 > sizeof j->buf - j->len) {
+	if (j->overflow || n + 2 > JSON_BUF_SIZE - j->len) {
 		j->overflow = true;
 		return;
 	}
@@ -369,25 +388,36 @@ void json_bool_k(struct json *j, const char *key, size_t klen, bool v)
 		put(j, "false", 5);
 }
 
-/* The finished record goes to the stream without stdio's lock: offport
- * writes its output from one thread only, so the lock keeps nothing out,
- * and taking and releasing it was most of fwrite's time on a flood
- * (perf: _IO_fwrite 145 samples per 705,034 records, fwrite_unlocked
- * 27). fwrite_unlocked is in glibc and musl; fwrite elsewhere. */
+/* The records go to the stream without stdio's lock: offport writes its
+ * output from one thread only, so the lock keeps nothing out (taking and
+ * releasing it was most of fwrite's time on a flood when each record was
+ * written alone: perf, _IO_fwrite 145 samples per 705,034 records,
+ * fwrite_unlocked 27). fwrite_unlocked is in glibc and musl; fwrite
+ * elsewhere. */
 #if defined(__GLIBC__) || defined(__linux__)
 #define JSON_FWRITE fwrite_unlocked
 #else
 #define JSON_FWRITE fwrite
 #endif
 
+int json_flush(struct json *j, FILE *f)
+{
+	size_t n = j->out_len;
+	j->out_len = 0;
+	if (n && JSON_FWRITE(j->out, 1, n, f) != n)
+		return -2;
+	return 0;
+}
+
 int json_emit(struct json *j, FILE *f)
 {
 	putc_(j, '}');
 	putc_(j, '\n');
 	if (j->overflow || j->depth != 0)
-		return -1;
-	if (JSON_FWRITE(j->buf, 1, j->len, f) != j->len)
-		return -2;
+		return -1; /* not kept: out_len stays where the record began */
+	j->out_len += j->len;
+	if (j->out_len >= JSON_OUT_SIZE)
+		return json_flush(j, f);
 	return 0;
 }
 

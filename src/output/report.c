@@ -340,7 +340,7 @@ void report_flow_json(struct json *j, const struct flow *f, const uint32_t first
 	if (f->tunnel.type != TUNNEL_NONE) { /* rare: the member writers, then on */
 		json_raw_end(j, o, 0);
 		tunnel(j, f);
-		assert(json_raw_room(j) >= sizeof j->buf - FLOW_RAW_MAX);
+		assert(json_raw_room(j) >= JSON_BUF_SIZE - FLOW_RAW_MAX);
 		o = json_raw_at(j);
 	}
 	PUT(o, ",\"offport\":{\"orientation\":\"");

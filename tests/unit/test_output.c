@@ -23,6 +23,9 @@ static const char *emit_str(int *rc)
 	memset(out, 0, sizeof out);
 	FILE *f = fmemopen(out, sizeof out - 1, "w");
 	*rc = json_emit(&J, f);
+	int flushed = json_flush(&J, f);
+	if (*rc == 0)
+		*rc = flushed;
 	fclose(f);
 	return out;
 }
@@ -241,9 +244,75 @@ static void test_structure(void)
 		setvbuf(full, NULL, _IONBF, 0);
 		json_begin(&J);
 		json_u64(&J, "n", 1);
-		CHECK_EQ_U(json_emit(&J, full), (uint64_t)-2);
+		CHECK_EQ_U(json_emit(&J, full), 0); /* kept, not yet written */
+		CHECK_EQ_U(json_flush(&J, full), (uint64_t)-2);
 		fclose(full);
 	}
+}
+
+/* Records are kept in the output buffer and written together once they
+ * fill JSON_OUT_SIZE: nothing reaches the file before, everything in
+ * order after, a refused record leaves no trace, and json_flush writes
+ * the rest. */
+static void test_batching(void)
+{
+	FILE *f = tmpfile();
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	setvbuf(f, NULL, _IONBF, 0);
+	size_t want_cap = 3 * JSON_OUT_SIZE;
+	char *want = malloc(want_cap);
+	CHECK(want != NULL);
+	if (!want) {
+		fclose(f);
+		return;
+	}
+	size_t want_len = 0, kept = 0;
+	unsigned writes = 0;
+	for (uint64_t i = 0; want_len < 2 * JSON_OUT_SIZE + 1000; i++) {
+		json_begin(&J);
+		json_u64(&J, "i", i);
+		char pad[200];
+		memset(pad, 'a' + (int)(i % 26), sizeof pad);
+		json_strn(&J, "pad", (const uint8_t *)pad, (size_t)(i % sizeof pad));
+		if (i % 1000 == 7)
+			json_obj(&J, "unclosed"); /* refused: no trace */
+		int n = snprintf(want + want_len, want_cap - want_len, "{\"i\":%llu,\"pad\":\"%.*s\"}\n",
+		                 (unsigned long long)i, (int)(i % sizeof pad), pad);
+		int rc = json_emit(&J, f);
+		if (i % 1000 == 7) {
+			CHECK_EQ_U(rc, (uint64_t)-1);
+			continue;
+		}
+		CHECK_EQ_U(rc, 0);
+		want_len += (size_t)n;
+		kept += (size_t)n;
+		long at = ftell(f);
+		if (kept >= JSON_OUT_SIZE) { /* this record filled the buffer: all written */
+			CHECK_EQ_U((uint64_t)at, want_len);
+			kept = 0;
+			writes++;
+		} else { /* still held */
+			CHECK_EQ_U((uint64_t)at, want_len - kept);
+		}
+	}
+	CHECK_EQ_U(writes, 2);
+	CHECK(kept > 0);
+	CHECK_EQ_U(json_flush(&J, f), 0);
+	CHECK_EQ_U((uint64_t)ftell(f), want_len);
+	CHECK_EQ_U(json_flush(&J, f), 0); /* nothing left: nothing written */
+	CHECK_EQ_U((uint64_t)ftell(f), want_len);
+	char *got = malloc(want_len);
+	CHECK(got != NULL);
+	if (got) {
+		rewind(f);
+		CHECK_EQ_U(fread(got, 1, want_len, f), want_len);
+		CHECK(memcmp(got, want, want_len) == 0);
+		free(got);
+	}
+	free(want);
+	fclose(f);
 }
 
 static void test_timestamps(void)
@@ -757,6 +826,7 @@ static void test_community_id(void)
 
 int main(void)
 {
+	CHECK(json_init(&J) == 0);
 	test_community_id();
 	test_report_ip();
 	test_escaping();
@@ -768,5 +838,7 @@ int main(void)
 	test_name_lengths();
 	test_community_id_random();
 	test_numbers();
+	test_batching();
+	json_free(&J);
 	return check_done();
 }
