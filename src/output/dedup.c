@@ -8,9 +8,12 @@
  * runs backwards (files read out of order) can put a group whose window
  * ends earlier behind one whose window ends later: the expiry reaches it
  * late, so a finding checks its group's window itself and, outside it,
- * closes the group and opens a new one. A group holds its first client;
- * the others are (group, address) pairs in a second preallocated hash,
- * and each group chains its own pairs so that closing it frees them.
+ * closes the group and opens a new one. A new group joins the end of its
+ * hash chain, so that chains run from older to newer groups: the oldest,
+ * which closes first, is then at the head of its chain. A group holds its
+ * first client; the others are (group, address) pairs in a second
+ * preallocated hash, and each group chains its own pairs so that closing
+ * it frees them.
  */
 #include "output/dedup.h"
 
@@ -168,10 +171,15 @@ static void close_group(struct dedup *d, uint32_t gi1, enum dedup_close why)
 	if (*link)
 		*link = g->hnext;
 	/* the opening order */
-	if (g->older)
+	if (g->older) {
 		d->groups[g->older - 1].newer = g->newer;
-	else
+	} else {
 		d->oldest = g->newer;
+		/* the next to close, in a full table at the next new key: its
+		 * key's line (the links' line is written just below) */
+		if (g->newer)
+			__builtin_prefetch(&d->groups[g->newer - 1].key);
+	}
 	if (g->newer)
 		d->groups[g->newer - 1].older = g->older;
 	else
@@ -237,6 +245,11 @@ bool dedup_offer(struct dedup *d, const struct dedup_key *k, const uint8_t cli_i
                  const struct dedup_group **gout)
 {
 	dedup_expire(d, ts_us);
+	if (!d->free_group && d->groups_used == d->cfg.max_groups && d->oldest)
+		/* Full: a new key evicts the oldest group, whose bucket its
+		 * unlinking reads; fetched now, that miss overlaps the lookup's
+		 * own (a million short flows: a new group per finding). */
+		__builtin_prefetch(bucket_of(d, &d->groups[d->oldest - 1].key));
 	uint32_t *head = bucket_of(d, k);
 	for (uint32_t gi1 = *head; gi1; gi1 = d->groups[gi1 - 1].hnext) {
 		struct dedup_group *g = &d->groups[gi1 - 1];
@@ -276,8 +289,14 @@ bool dedup_offer(struct dedup *d, const struct dedup_key *k, const uint8_t cli_i
 	g->flows = 1;
 	g->clients_exact = true;
 	g->severity = severity;
-	g->hnext = *head;
-	*head = gi1;
+	/* At the chain's end (its groups were just read by the lookup): a
+	 * chain then runs from older to newer groups, so the group a full
+	 * table or the expiry closes, the oldest, is nearly always first in
+	 * its chain and unlinking it reads no other group. */
+	uint32_t *link = head;
+	while (*link)
+		link = &d->groups[*link - 1].hnext;
+	*link = gi1; /* g->hnext is 0 (cleared above) */
 	g->older = d->newest;
 	if (d->newest)
 		d->groups[d->newest - 1].newer = gi1;
