@@ -613,12 +613,15 @@ static uint64_t wall_us(void)
  * the kernel captured before the signal (see run_input). */
 #define LIVE_DRAIN_US 2000000u
 
+/* Both outputs: with --eve the JSON goes to the file and the text alert
+ * lines to standard output, and a reader of either waits for it. */
 static void flush_output(struct engine *e)
 {
 	engine_flush_json(e);
-	FILE *out = e->cfg.json_out ? e->cfg.json_out : e->cfg.text_out;
-	if (out && fflush(out) != 0 && !e->write_errno)
-		e->write_errno = errno ? errno : EIO;
+	FILE *outs[2] = {e->cfg.json_out, e->cfg.text_out};
+	for (int i = 0; i < 2; i++)
+		if (outs[i] && fflush(outs[i]) != 0 && !e->write_errno)
+			e->write_errno = errno ? errno : EIO;
 }
 
 /* Reads one input to its end. Returns EXIT_OK or EXIT_DAMAGED.

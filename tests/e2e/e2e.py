@@ -21,7 +21,9 @@ asserts, for offport's live output and for offport run on the capture:
 One scenario, policy_reload_ssh_443, runs offport itself, live only: a
 --policy file rewritten under a running offport and reloaded by SIGHUP
 (allowed, then alerted by the new rule, then a broken file that leaves the
-policy in force); it has no capture and is skipped without root.
+policy in force), with the JSON in an --eve file and the text alert lines
+on standard output, each awaited while offport runs; it has no capture and
+is skipped without root.
 
 The captures of the last recording are kept in tests/e2e/captures/ and are
 golden test cases (tests/golden/cases.tsv, e2e_*). Without the privileges
@@ -670,9 +672,12 @@ def policy_reload(k, offport, work, name):
     connection (no alert); the policy rewritten to alert on SSH and SIGHUP
     (reloaded); a second connection (an alert by rule "second"); a broken
     file and SIGHUP (the policy in force is kept); a third connection (an
-    alert by rule "second" still); SIGINT. Each connection's flow record is
-    awaited before the next step (--timeout-tcp-closed 1 ends a closed flow a
-    second after its FINs), so no packet of it can meet the next policy. No
+    alert by rule "second" still); SIGINT. The JSON goes to an --eve file,
+    the text alert lines to standard output. Each connection's flow record
+    (and its alert line) is awaited before the next step
+    (--timeout-tcp-closed 1 ends a closed flow a second after its FINs), so
+    no packet of it can meet the next policy; both outputs must reach their
+    files while offport runs (the live flush). No
     other traffic runs: the flow records must come on a quiet link, where
     offport's clock moves by its read timeouts alone."""
     n = k.n
@@ -680,26 +685,34 @@ def policy_reload(k, offport, work, name):
     pol.write_text(POLICY_ALLOW)
     k.sshd(443)
     out_path = work / f"{name}.live.json"
-    out = open(out_path, "wb")
-    p = subprocess.Popen(["ip", "netns", "exec", n.c, offport, "--json", "--no-dedup", "--policy", str(pol),
-                          "--timeout-tcp-closed", "1", "-i", n.vc],
-                         stdout=out, stderr=subprocess.PIPE)
-    out.close()
+    txt_path = work / f"{name}.live.txt"
+    txt = open(txt_path, "wb")
+    p = subprocess.Popen(["ip", "netns", "exec", n.c, offport, "--eve", str(out_path), "--no-dedup",
+                          "--policy", str(pol), "--timeout-tcp-closed", "1", "-i", n.vc],
+                         stdout=txt, stderr=subprocess.PIPE)
+    txt.close()
     err = ""
     try:
         err += wait_line(p, "listening on")
         pid = offport_pid(p, offport)
 
-        def connect(count):
+        def connect(count, text_alerts):
+            """One SSH connection; waits for its flow record in the --eve
+            file and for text_alerts alert lines on standard output, both
+            written while offport runs (the live flush reaches both)."""
             k.ssh(443)
+            got, lines = 0, []
             end = time.monotonic() + 10
             while time.monotonic() < end:
-                if len([f for f in flows(read_records(out_path)) if f["dest_port"] == 443]) >= count:
+                got = len([f for f in flows(read_records(out_path)) if f["dest_port"] == 443])
+                lines = [l for l in txt_path.read_text(errors="replace").splitlines() if " [**] [1:" in l]
+                if got >= count and len(lines) >= text_alerts:
                     return
                 if p.poll() is not None:
                     break
                 time.sleep(0.05)
-            raise Fail(f"no flow record of SSH connection {count} within 10 s")
+            raise Fail(f"SSH connection {count}: {got} flow records in the --eve file and "
+                       f"{len(lines)} text alert lines within 10 s, want {count} and {text_alerts}")
 
         def reload(text, needle):
             nonlocal err
@@ -707,14 +720,14 @@ def policy_reload(k, offport, work, name):
             os.kill(pid, signal.SIGHUP)
             err += wait_line(p, needle)
 
-        connect(1)
+        connect(1, 0)
         reload(POLICY_ALERT, "policy reloaded from")
         need(f"policy reloaded from {pol}: 1 rule, default registry" in err,
              f"reload message: {err[-300:]}")
-        connect(2)
+        connect(2, 1)
         reload(POLICY_BROKEN, "the policy in force is kept")
         need(f"{pol}:2: unknown protocol 'nosuchproto'" in err, f"failed reload message: {err[-300:]}")
-        connect(3)
+        connect(3, 2)
     finally:
         if p.poll() is None:
             p.send_signal(signal.SIGINT)
