@@ -131,14 +131,38 @@ static enum mongo_parse mongo_client(const struct ident_input *in, struct mongo_
 	return MONGO_BAD;
 }
 
+/* Whether the server's first bytes, as many as are kept, already cannot
+ * open a reply: a messageLength out of range, or an opCode no reply has.
+ * It reads the server's bytes alone, so its NO_MATCH stays true however
+ * either side grows (identify.h: NO_MATCH is final). Before, a client
+ * message not yet whole with any server byte was NO_MATCH, which the
+ * same flow with the client's message whole and a short reply turned
+ * into NEED_MORE (fuzz_identify, fuzz/corpus/identify/
+ * regress-mongodb-server-first-finality). */
+static bool mongo_server_bad(const struct ident_input *in)
+{
+	struct reader s;
+	rd_init(&s, in->data[1], in->len[1]);
+	if (!rd_has(&s, 4))
+		return false;
+	uint32_t len = rd_le32(&s);
+	if (len < 16 + 5 || len > MONGO_MSG_MAX)
+		return true;
+	if (!rd_has(&s, 12))
+		return false;
+	rd_skip(&s, 8);
+	uint32_t op = rd_le32(&s);
+	return op != 1 && op != 2013 && op != 2012;
+}
+
 static enum ident_verdict mongo_match(const struct ident_input *in, struct ident_evidence *ev)
 {
 	struct mongo_msg cm = {0}, sm = {0};
 	enum mongo_parse pc = mongo_client(in, &cm);
-	if (pc == MONGO_BAD)
+	if (pc == MONGO_BAD || mongo_server_bad(in))
 		return IDENT_NO_MATCH;
 	if (pc == MONGO_SHORT)
-		return in->done[0] || in->len[1] > 0 ? IDENT_NO_MATCH : IDENT_NEED_MORE;
+		return in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
 	struct reader s;
 	rd_init(&s, in->data[1], in->len[1]);
 	enum mongo_parse ps = mongo_header(&s, &sm);
