@@ -165,10 +165,10 @@ static enum ident_verdict mongo_match(const struct ident_input *in, struct ident
 		return in->done[0] ? IDENT_NO_MATCH : IDENT_NEED_MORE;
 	struct reader s;
 	rd_init(&s, in->data[1], in->len[1]);
+	/* its length and opCode passed mongo_server_bad: left, the reply's
+	 * responseTo */
 	enum mongo_parse ps = mongo_header(&s, &sm);
-	if (ps == MONGO_OK && (sm.resp != cm.req || (sm.op != 1 && sm.op != 2013 && sm.op != 2012)))
-		ps = MONGO_BAD;
-	if (ps == MONGO_BAD)
+	if (ps == MONGO_BAD || (ps == MONGO_OK && sm.resp != cm.req))
 		return IDENT_NO_MATCH;
 	if (ps == MONGO_SHORT) {
 		if (!in->done[1])

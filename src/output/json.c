@@ -235,12 +235,7 @@ void json_free(struct json *j)
 
 void json_begin(struct json *j)
 {
-	/* out_len < JSON_OUT_SIZE (json_emit): a whole record's room is left */
-	assert(j->out && j->out_len < JSON_OUT_SIZE);
-	j->buf = j->out + j->out_len;
-	j->len = 0;
-	j->depth = 0;
-	j->overflow = false;
+	(void)json_raw_begin(j);
 	j->first[0] = true;
 	putc_(j, '{');
 }

@@ -222,6 +222,8 @@ static inline void json_bool(struct json *j, const char *key, bool v)
  */
 static inline char *json_raw_begin(struct json *j)
 {
+	/* out_len < JSON_OUT_SIZE (json_emit): a whole record's room is left */
+	assert(j->out && j->out_len < JSON_OUT_SIZE);
 	j->buf = j->out + j->out_len;
 	j->len = 0;
 	j->depth = 0;
